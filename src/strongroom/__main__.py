@@ -1,0 +1,5 @@
+"""Allow ``python -m strongroom``."""
+
+from strongroom.cli import main
+
+main()

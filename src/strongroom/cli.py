@@ -1,0 +1,64 @@
+"""The ``strongroom`` command line: argument parsing only.
+
+Each command lives in ``strongroom.commands.<area>`` and calls typed library
+functions; this module builds the group, and turns errors into the documented
+exit codes (0 ok, 1 problem found, 2 usage or environment error) with a clear
+message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from strongroom import __version__
+from strongroom.commands import ALL_COMMANDS
+from strongroom.errors import EXIT_USAGE, StrongroomError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="strongroom")
+def cli() -> None:
+    """Preserve web journalism at risk of takedown.
+
+    \b
+    The workflow:  capture -> bag -> verify -> watch -> share
+    Where things go: --archive DIR, or STRONGROOM_ARCHIVE, default ./archive
+
+    \b
+    Example:
+      strongroom archive -c collections/andijan-2005.toml
+      strongroom verify --all --quiet
+    """
+
+
+for _command in ALL_COMMANDS:
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    try:
+        rv = cli.main(args=argv, prog_name="strongroom", standalone_mode=False)
+    except StrongroomError as exc:
+        click.echo(f"strongroom: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("strongroom: interrupted", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("strongroom: interrupted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code not in (0, 1) else exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

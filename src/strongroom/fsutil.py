@@ -1,0 +1,187 @@
+"""Crash-safe file system helpers: write to a temporary name, fsync, rename.
+
+Every file or folder strongroom publishes (WARCs, bags, manifests, inventory)
+goes through these helpers so that a crash, Ctrl-C or a full disk never leaves
+something half-written under a name that looks complete. Temporary names start
+with ``.tmp-`` so that listings can ignore them and ``clean_stale_temps`` can
+remove leftovers of a killed run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from strongroom.errors import UsageError
+
+TMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so that a rename inside it survives a power cut."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def tmp_name(final: Path) -> Path:
+    """A unique temporary sibling of ``final`` on the same file system."""
+    return final.with_name(f"{TMP_PREFIX}{final.name}-{secrets.token_hex(4)}")
+
+
+@contextlib.contextmanager
+def atomic_writer(final: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
+    """Open a temporary sibling of ``final`` for binary writing; publish it on success.
+
+    On any exception the temporary file is removed and ``final`` is untouched.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(final)
+    fh = open(tmp, "xb")  # noqa: SIM115 - closed below on every path
+    try:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        fh.close()
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(final: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to ``final`` atomically and durably."""
+    with atomic_writer(final, mode=mode) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(final: Path, text: str, mode: int | None = None) -> None:
+    """Write UTF-8 ``text`` to ``final`` atomically and durably (LF line endings kept)."""
+    atomic_write_bytes(final, text.encode("utf-8"), mode=mode)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every regular file and folder below ``root`` (symlinks are not followed)."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            if os.path.islink(p):
+                continue
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
+@contextlib.contextmanager
+def staging_dir(final: Path) -> Iterator[Path]:
+    """Build a folder under a temporary name beside ``final``; publish it on success.
+
+    The caller fills the yielded folder. On success it is fsynced and renamed to
+    ``final`` (which must not exist); on any exception it is removed, so nothing
+    half-made is ever visible under ``final``.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        raise UsageError(f"{final} already exists; refusing to overwrite it")
+    tmp = tmp_name(final)
+    tmp.mkdir()
+    try:
+        yield tmp
+        fsync_tree(tmp)
+        publish_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def publish_dir(tmp: Path, final: Path) -> None:
+    """Rename a finished folder into place without ever replacing an existing one."""
+    if final.exists():
+        raise UsageError(f"{final} already exists; refusing to overwrite it")
+    os.rename(tmp, final)
+    fsync_dir(final.parent)
+
+
+def clean_stale_temps(folder: Path) -> list[Path]:
+    """Remove ``.tmp-*`` leftovers of killed runs in ``folder``; return what was removed."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for child in folder.iterdir():
+        if child.name.startswith(TMP_PREFIX):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    child.unlink()
+            removed.append(child)
+    return removed
+
+
+def is_within(root: Path, candidate: Path) -> bool:
+    """True when ``candidate`` (after resolving symlinks) stays inside ``root``."""
+    try:
+        candidate.resolve(strict=False).relative_to(root.resolve(strict=False))
+    except ValueError:
+        return False
+    return True
+
+
+def safe_relpath(rel: str) -> bool:
+    """True when a relative path from a manifest, tar or partner is harmless.
+
+    Refuses absolute paths, ``..`` components, ``~`` expansion, NUL bytes and
+    Windows drive letters, before anything is opened.
+    """
+    if not rel or "\x00" in rel:
+        return False
+    if rel.startswith(("/", "\\", "~")) or (len(rel) > 1 and rel[1] == ":"):
+        return False
+    parts = rel.replace("\\", "/").split("/")
+    return all(part not in ("..",) for part in parts)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[bool]:
+    """Try to take a non-blocking exclusive lock; yield whether it was taken.
+
+    The lock is an ``flock`` on ``path``, released by the kernel when the
+    process dies, so a crashed cron run never leaves a stale lock behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                yield False
+                return
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

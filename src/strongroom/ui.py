@@ -1,0 +1,99 @@
+"""Terminal output shared by every command: messages, tables, progress, JSON.
+
+Rules the CLI keeps everywhere: human text goes to stderr when it is a
+diagnostic and to stdout when it is the result; ``--json`` prints exactly one
+JSON document on stdout; ``--quiet`` prints nothing when all is well, so cron
+mails only problems; progress bars appear only on a TTY.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Output:
+    """What the user asked for: JSON, quiet, or normal human output."""
+
+    json: bool = False
+    quiet: bool = False
+
+    @property
+    def human(self) -> bool:
+        return not self.json and not self.quiet
+
+    def info(self, message: str) -> None:
+        """A line for a person; suppressed by --json and --quiet."""
+        if self.human:
+            out.print(message)
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr; shown even with --quiet (cron should see it)."""
+        err.print(f"[yellow]warning:[/yellow] {message}")
+
+    def problem(self, message: str) -> None:
+        """A problem on stderr; always shown."""
+        err.print(f"[red]problem:[/red] {message}")
+
+    def emit_json(self, obj: Any) -> None:
+        """Print one JSON document on stdout."""
+        sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
+
+    def table(self, table: Table) -> None:
+        if self.human:
+            out.print(table)
+
+
+class _NullProgress:
+    """Stands in for a rich Progress when stdout is not a terminal."""
+
+    def add_task(self, *_a: Any, **_k: Any) -> int:
+        return 0
+
+    def update(self, *_a: Any, **_k: Any) -> None:
+        return None
+
+    def advance(self, *_a: Any, **_k: Any) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def progress(output: Output, *, bytes_mode: bool = False) -> Iterator[Any]:
+    """A rich progress bar on a TTY (and not --quiet/--json); a silent stand-in otherwise."""
+    if not output.human or not err.is_terminal:
+        yield _NullProgress()
+        return
+    columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn()]
+    columns.append(DownloadColumn() if bytes_mode else MofNCompleteColumn())
+    columns.append(TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        yield bar
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
