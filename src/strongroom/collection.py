@@ -91,7 +91,7 @@ class Designation:
         return any(host == h or host.endswith("." + h) for h in self.hosts)
 
     def label(self) -> str:
-        """The ``Designation`` bag-info value, e.g. ``RFE/RL; RU; undesirable; since 2024-02-20``."""
+        """The bag-info ``Designation`` value: ``RFE/RL; RU; undesirable; since 2024-02-20``."""
         since = f"; since {self.since.isoformat()}" if self.since else ""
         return f"{self.organization}; {self.jurisdiction}; {self.kind}{since}"
 
@@ -150,7 +150,9 @@ def validate_url(url: str, where: str = "url") -> str:
     if not isinstance(url, str) or not url.strip():
         raise UsageError(f"{where}: expected an http:// or https:// URL, got nothing")
     if any(c in url for c in "\r\n\t\x00 "):
-        raise UsageError(f"{where}: {url!r} is malformed (contains whitespace or control characters)")
+        raise UsageError(
+            f"{where}: {url!r} is malformed (contains whitespace or control characters)"
+        )
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError on a bad port
@@ -381,9 +383,7 @@ def load_collection(path: Path) -> Collection:
         id=cid,
         title=r.str("title", required=True),
         description=r.str("description"),
-        curator=Curator(
-            name=cur.str("name"), email=email, organization=cur.str("organization")
-        ),
+        curator=Curator(name=cur.str("name"), email=email, organization=cur.str("organization")),
         access=r.choice("access", ACCESS_LEVELS, "public"),
         embargo_until=r.date("embargo_until"),
         seeds=tuple(seeds),

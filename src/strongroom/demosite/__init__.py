@@ -49,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return  # keep test and demo output clean
 
     def do_HEAD(self) -> None:
@@ -106,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
             rel += "index.html"
         root = self.server.root.resolve()
         target = (root / rel).resolve()
-        if root not in target.parents and target != root or not target.is_file():
+        if (root not in target.parents and target != root) or not target.is_file():
             body = self.server.not_found_body
             self._send(404, {}, body, head)
             return

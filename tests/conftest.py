@@ -1,0 +1,75 @@
+"""Shared fixtures: a real HTTP server for the demo/fixture site, a fresh archive,
+and a way to run the CLI exactly as a user would (exit code, stdout, stderr)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from strongroom.cli import main
+from strongroom.demosite import SiteServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:  # noqa: A002
+    """Run ``strongroom ARGS`` in-process through the real entry point."""
+    runner = CliRunner()
+    with runner.isolation(input=input, env=env) as outstreams:
+        code = 0
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        stdout = outstreams[0].getvalue().decode("utf-8", "replace")
+        stderr = outstreams[1].getvalue().decode("utf-8", "replace")
+    return Result(code, stdout, stderr)
+
+
+@pytest.fixture
+def cli():
+    """Call as ``cli("capture", url, "--archive", path)``; returns a Result."""
+    return run_cli
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    """The demo site on 127.0.0.1 with a free port, stopped after the test."""
+    server = SiteServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def archive_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh archive folder; STRONGROOM_ARCHIVE points at it."""
+    path = tmp_path / "archive"
+    monkeypatch.setenv("STRONGROOM_ARCHIVE", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the outside web: proxies from the environment are ignored."""
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    os.environ.setdefault("STRONGROOM_TEST", "1")
