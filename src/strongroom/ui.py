@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +27,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _width() -> int | None:
+    """Let rich size tables to the terminal; when piped (cron mail, logs), use 120
+    columns rather than rich's 80 so that URLs and bag ids stay readable."""
+    return None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "120"))
+
+
+out = Console(highlight=False, soft_wrap=True, width=_width())
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_width())
 
 
 @dataclass

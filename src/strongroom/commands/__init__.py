@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import click
 
-from strongroom.commands import bag, capture, demo, replay, share, verify, watch
+from strongroom.commands import bag, capture, demo, replay, share, verify, watch, workflow
 
 ALL_COMMANDS: list[click.Command] = [
     *capture.COMMANDS,
+    *workflow.COMMANDS,
     *bag.COMMANDS,
     *verify.COMMANDS,
     *watch.COMMANDS,

@@ -1,0 +1,137 @@
+"""The main job: ``strongroom archive`` (capture -> bag -> verify for every seed)."""
+
+from __future__ import annotations
+
+import click
+
+from strongroom.commands.options import archive_option, make_output, output_options
+
+ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
+
+
+@click.command("archive")
+@click.option(
+    "-c",
+    "--collection",
+    "collection_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Collection TOML file.",
+)
+@archive_option
+@click.option(
+    "--manifests",
+    "manifests_dir",
+    type=click.Path(file_okay=False),
+    help="Inventory folder (default: manifests/ beside the collections/ folder).",
+)
+@click.option(
+    "--algorithm",
+    "algorithms",
+    multiple=True,
+    type=click.Choice(ALGORITHMS),
+    help="Extra payload manifest algorithm (sha512 is always made). Repeatable.",
+)
+@click.option("--depth", type=click.IntRange(min=0), help="Link levels to follow from each seed.")
+@click.option("--proxy", help="HTTP or SOCKS5 proxy, e.g. socks5h://127.0.0.1:9050 for Tor.")
+@click.option("--user-agent", help="User-Agent header to send.")
+@click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt (recorded).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), help="Connect/read timeout, seconds.")
+@click.option("--no-screenshot", is_flag=True, help="Skip the Chromium screenshots.")
+@click.option("--no-verify", is_flag=True, help="Skip the fixity check after bagging.")
+@output_options
+def archive_cmd(
+    collection_path: str,
+    archive: str,
+    manifests_dir: str | None,
+    algorithms: tuple[str, ...],
+    depth: int | None,
+    proxy: str | None,
+    user_agent: str | None,
+    ignore_robots: bool,
+    timeout: float | None,
+    no_screenshot: bool,
+    no_verify: bool,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """Capture, bag and verify every seed of a collection: the main job.
+
+    Each seed becomes its own capture and its own signed BagIt bag under
+    <archive>/bags/, with a screenshot rendered from the WARC, an entry in the
+    inventory manifests/<collection>.json, and a first fixity check in the
+    ledger. Exit 0 when all went well, 1 when a fetch failed or a bag did not
+    verify, 2 on a usage error.
+
+    \b
+    Example:
+      strongroom keys init          # once: bags are signed from then on
+      strongroom archive -c collections/andijan-2005.toml
+      strongroom archive -c collections/demo.toml --archive /srv/strongroom --json
+    """
+    from pathlib import Path
+
+    from strongroom.archive import Archive
+    from strongroom.capture import CaptureOptions
+    from strongroom.collection import load_collection
+    from strongroom.workflow import archive_collection
+
+    output = make_output(as_json, quiet)
+    collection = load_collection(Path(collection_path))
+    options = CaptureOptions(
+        depth=depth,
+        proxy=proxy,
+        user_agent=user_agent,
+        obey_robots=False if ignore_robots else None,
+        timeout=timeout,
+    )
+    algos = ("sha512", *[a for a in algorithms if a != "sha512"])
+    run = archive_collection(
+        Archive(archive),
+        collection,
+        manifests_dir=Path(manifests_dir) if manifests_dir else None,
+        capture_options=options,
+        algorithms=algos,
+        screenshot=not no_screenshot,
+        verify=not no_verify,
+        notify=output.info,
+    )
+    if output.json:
+        output.emit_json(run.as_dict())
+    else:
+        _summary(run, output)
+    return run.exit_code
+
+
+def _summary(run: object, output: object) -> None:
+    from rich.table import Table
+
+    from strongroom.ui import Output, out
+    from strongroom.workflow import ArchiveRun
+
+    assert isinstance(run, ArchiveRun) and isinstance(output, Output)
+    for seed in run.seeds:
+        for w in seed.warnings:
+            output.warn(w)
+        for f in seed.failures:
+            output.problem(f"{seed.url}: failed fetch {f}")
+        if seed.error:
+            output.problem(f"{seed.url}: {seed.error}")
+    if output.quiet:
+        return
+    table = Table(title=f"collection {run.collection_id}", show_lines=False)
+    for col in ("seed", "capture", "bag", "access", "signed", "fixity"):
+        table.add_column(col, overflow="fold")
+    for s in run.seeds:
+        table.add_row(
+            s.url,
+            s.capture_id or "-",
+            s.bag_id or "-",
+            s.access or "-",
+            "yes" if s.signed else "no",
+            s.verify_result or "-",
+        )
+    out.print(table)
+
+
+COMMANDS: list[click.Command] = [archive_cmd]

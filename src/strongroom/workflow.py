@@ -1,0 +1,162 @@
+"""The main job: capture, bag and verify every seed of a collection.
+
+``strongroom archive -c COLLECTION.toml`` and ``strongroom demo`` run this.
+Each seed becomes its own capture and its own bag, so that every page has its
+own access level, designations and version history (a later re-capture of one
+edited article makes a new bag that points at the old one), and a takedown
+notice or a partner's jurisdiction affects only the bags it concerns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from strongroom.archive import Archive
+from strongroom.collection import Collection
+from strongroom.errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, UsageError
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class SeedRun:
+    """What the main job made for one seed."""
+
+    url: str
+    capture_id: str = ""
+    capture_exit: int = EXIT_OK
+    failures: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    bag_id: str = ""
+    bag_path: str = ""
+    access: str = ""
+    signed: str | None = None
+    inventory: str = ""
+    verify_result: str = ""
+    screenshots: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if self.error:
+            return EXIT_USAGE
+        if self.capture_exit == EXIT_USAGE:
+            return EXIT_USAGE
+        if self.capture_exit or self.verify_result not in ("valid", ""):
+            return EXIT_PROBLEM
+        return EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"exit_code": self.exit_code}
+
+
+@dataclass
+class ArchiveRun:
+    """The outcome of ``archive_collection``."""
+
+    collection_id: str
+    seeds: list[SeedRun] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return max((s.exit_code for s in self.seeds), default=EXIT_OK)
+
+    @property
+    def bag_ids(self) -> list[str]:
+        return [s.bag_id for s in self.seeds if s.bag_id]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection_id,
+            "seeds": [s.as_dict() for s in self.seeds],
+            "bags": self.bag_ids,
+            "exit_code": self.exit_code,
+        }
+
+
+def _screenshot_step(run: SeedRun, notify: Notify) -> Callable[[Path], None]:
+    """A capture post-process that renders screenshots, never failing the capture."""
+
+    def step(capture_dir: Path) -> None:
+        from strongroom import screenshot
+
+        try:
+            made = screenshot.make_derivatives(capture_dir)
+        except screenshot.ChromiumMissing as exc:
+            run.warnings.append(f"no screenshot: {exc.message}")
+            notify(f"warning: no screenshot: {exc.message}")
+            return
+        except Exception as exc:  # a browser crash must not lose the capture
+            run.warnings.append(f"screenshot failed: {exc}")
+            notify(f"warning: screenshot failed: {exc}")
+            return
+        run.screenshots = [p.name for p in made]
+
+    return step
+
+
+def archive_collection(
+    archive: Archive,
+    collection: Collection,
+    *,
+    manifests_dir: Path | None = None,
+    capture_options: Any | None = None,
+    algorithms: Sequence[str] = ("sha512",),
+    screenshot: bool = True,
+    verify: bool = True,
+    notify: Notify | None = None,
+) -> ArchiveRun:
+    """Capture, bag and verify each seed of ``collection``; return what was made.
+
+    A seed whose capture had failed fetches is still bagged (the failures are
+    recorded in its WARC and capture.json: partial evidence is evidence), but
+    the run's exit code is then 1. An interrupted capture stops the job.
+    """
+    from strongroom.bagging import bag_capture
+    from strongroom.capture import CaptureOptions, capture
+    from strongroom.fixity import VerifyOptions, resolve_targets, run_verify
+
+    say = notify or (lambda _m: None)
+    base = capture_options or CaptureOptions()
+    result = ArchiveRun(collection.id)
+    archive.ensure()
+    for seed in collection.seeds:
+        run = SeedRun(url=seed.url)
+        result.seeds.append(run)
+        one = dataclasses.replace(collection, seeds=(seed,))
+        opts = dataclasses.replace(
+            base, post_process=_screenshot_step(run, say) if screenshot else base.post_process
+        )
+        say(f"capturing {seed.url}")
+        cap = capture(archive, one, options=opts)
+        run.capture_id = cap.capture_id
+        run.capture_exit = cap.exit_code
+        run.stats = dict(cap.stats)
+        run.failures = [f"{f.url}: {f.reason}" for f in cap.failures]
+        if cap.status != "complete":
+            run.error = "capture interrupted"
+            break
+        try:
+            bag = bag_capture(
+                archive, cap.capture_id, algorithms=algorithms, manifests_dir=manifests_dir
+            )
+        except UsageError as exc:
+            run.error = f"bagging failed: {exc.message}"
+            continue
+        run.bag_id, run.bag_path, run.access = bag.bag_id, str(bag.path), bag.access
+        run.signed, run.inventory = bag.signed, str(bag.inventory)
+        say(f"bagged {bag.bag_id} ({bag.access})")
+        if verify:
+            checked = run_verify(
+                archive,
+                resolve_targets(archive, [bag.bag_id]),
+                VerifyOptions(mode="full", inventory=bag.inventory),
+            )
+            run.verify_result = checked.result
+            say(f"verified {bag.bag_id}: {checked.result}")
+    return result
