@@ -9,6 +9,7 @@ archivist can fix it without reading code.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -205,7 +206,8 @@ class _Reader:
 
     def float(self, key: str, default: float, minimum: float = 0.0) -> float:
         v = self.data.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < minimum:
+        # Written as `not minimum <= v` so that nan is refused too; inf would mean "forever".
+        if isinstance(v, bool) or not isinstance(v, int | float) or not minimum <= v < math.inf:
             raise self.fail(key, f"a number >= {minimum}, got {v!r}")
         return float(v)
 
@@ -263,6 +265,9 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML ({exc})") from None
+    except RecursionError:
+        # tomllib parses nested arrays recursively; a hostile file must not crash us.
+        raise UsageError(f"{path}: invalid TOML (values nested too deeply)") from None
 
 
 def parse_designations(r: _Reader) -> tuple[Designation, ...]:

@@ -1,7 +1,150 @@
-"""Commands of the demo area (filled in by its issue)."""
+"""The ``demo`` command: archive the shipped demo site end to end, or just serve it."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from typing import TYPE_CHECKING
+
 import click
 
-COMMANDS: list[click.Command] = []
+from strongroom.commands.options import make_output, output_options
+from strongroom.errors import EXIT_USAGE, ProblemFound, UsageError
+
+if TYPE_CHECKING:
+    from strongroom.demo import DemoResult
+    from strongroom.ui import Output
+
+# Kept here (not imported from strongroom.demo) so that `strongroom --help` stays light.
+_DEMO_ARCHIVE = "demo-archive"
+_DEMO_PORT = 8737
+
+
+@click.command("demo")
+@click.option(
+    "--archive",
+    "archive",
+    type=click.Path(file_okay=False, path_type=str),
+    default=_DEMO_ARCHIVE,
+    show_default=True,
+    # Deliberately not STRONGROOM_ARCHIVE: a demo must never write into a real archive.
+    help="Archive folder for the demo (STRONGROOM_ARCHIVE is ignored here).",
+)
+@click.option(
+    "--serve",
+    is_flag=True,
+    help=f"Only serve the demo site in the foreground (port {_DEMO_PORT}) until Ctrl-C.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help=f"Port on 127.0.0.1 [default: {_DEMO_PORT} with --serve, else a free port].",
+)
+@output_options
+def demo_cmd(archive: str, serve: bool, port: int | None, as_json: bool, quiet: bool) -> None:
+    """Try strongroom on the shipped demo site, with no network.
+
+    Serves a small news site on 127.0.0.1 (two articles about the Andijan
+    massacre, as "Global Voices" on 127.0.0.1 and "RFE/RL" on localhost),
+    archives the demo collection into ./demo-archive, and prints what was made.
+
+    \b
+    Example:
+      strongroom demo
+      strongroom demo --archive /tmp/demo --json
+      strongroom demo --serve          # then, in another terminal:
+      strongroom archive -c collections/demo.toml
+    """
+    from strongroom.archive import Archive
+    from strongroom.demo import run_demo
+
+    output = make_output(as_json, quiet)
+    if serve:
+        _serve(output, _DEMO_PORT if port is None else port)
+        return
+    result = run_demo(Archive(archive), output, port=port or 0)
+    if output.json:
+        output.emit_json(result.as_dict())
+    else:
+        _print_summary(output, result)
+    if result.exit_code == EXIT_USAGE:
+        raise UsageError("the demo was interrupted before it finished; run it again")
+    if result.exit_code:
+        raise ProblemFound(f"the demo found {len(result.failures) or 'some'} problem(s); see above")
+
+
+def _serve(output: Output, port: int) -> None:
+    """Serve the demo site until Ctrl-C."""
+    from strongroom.demo import article_urls, start_site
+
+    server = start_site(port)
+    urls = article_urls(server.port)
+    if output.json:
+        output.emit_json({"site_url": server.url, "articles": urls})
+    else:
+        output.info(f"Serving the strongroom demo site on {server.url}")
+        output.info(f"  Global Voices article: {urls['globalvoices']}")
+        output.info(f"  RFE/RL article:        {urls['rferl']}")
+        if server.port == _DEMO_PORT:
+            output.info("Archive it with: strongroom archive -c collections/demo.toml")
+        output.info("Press Ctrl-C to stop.")
+    # SIGTERM (service managers, `kill`) stops the server as cleanly as Ctrl-C does.
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        output.info("Stopped.")
+    finally:
+        server.stop()
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_summary(output: Output, result: DemoResult) -> None:
+    """The human summary: a table of what was made, then where it is."""
+    from rich.table import Table
+
+    from strongroom.ui import human_bytes
+
+    table = Table(title="strongroom demo", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    for i, seed in enumerate(result.seeds, 1):
+        note = f"\n  [yellow]designated: {'; '.join(seed['designations'])}[/yellow]"
+        table.add_row(
+            f"seed {i}",
+            f"{seed['publisher']}: {seed['url']}" + (note if seed["designations"] else ""),
+        )
+    table.add_row("capture id", ", ".join(result.captures) or "(none)")
+    table.add_row("WARC files", str(len(result.warcs)))
+    table.add_row("records", str(result.records))
+    table.add_row("bytes", f"{result.bytes} ({human_bytes(result.bytes)})")
+    if result.failures:
+        table.add_row("failures", str(len(result.failures)))
+    if result.bags:
+        table.add_row("bags", "\n".join(result.bags))
+    for v in result.verify:
+        table.add_row("verify", f"{v.get('bag_id', '?')}: {v.get('result', '?')}")
+    output.table(table)
+    output.info("")
+    output.info(f"Archive:   {result.archive}")
+    for folder in result.capture_dirs:
+        output.info(f"Capture:   {folder}")
+    output.info(f"Manifests: {result.manifests_dir}")
+    if result.replay_url:
+        output.info(f"Replay:    {result.replay_url}")
+    if result.report_path:
+        output.info(f"Report:    {result.report_path}")
+    for f in result.failures:
+        output.problem(f"{f.get('url', '?')}: {f.get('reason', '?')}")
+
+
+COMMANDS: list[click.Command] = [demo_cmd]
