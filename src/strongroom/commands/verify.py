@@ -1,7 +1,239 @@
-"""Commands of the verify area (filled in by its issue)."""
+"""Commands of the verify area: ``verify`` and ``history``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from strongroom.commands.options import archive_option, make_output, open_archive, output_options
+from strongroom.errors import ProblemFound, UsageError
+
+
+@click.command("verify")
+@click.argument("bags", nargs=-1)
+@click.option("--all", "all_bags", is_flag=True, help="Every bag in the archive.")
+@click.option("--fast", is_flag=True, help="Structure, sizes and Payload-Oxum only; no hashing.")
+@click.option("--deep", is_flag=True, help="Also re-check every WARC record's digests.")
+@click.option(
+    "--due", is_flag=True, help="Only archive bags whose last good check is older than --interval."
+)
+@click.option(
+    "--interval", default=None, metavar="AGE", help="With --due: e.g. 30d (default), 12h, 2w."
+)
+@click.option(
+    "--budget", default=None, metavar="LIMIT", help="With --due: stop after 1h / 90m or 500GB."
+)
+@click.option(
+    "--inventory",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Inventory (manifests/<collection>.json) the bags' tag manifests must match.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Hashing threads.")
+@archive_option
+@output_options
+def verify_cmd(
+    bags: tuple[str, ...],
+    all_bags: bool,
+    fast: bool,
+    deep: bool,
+    due: bool,
+    interval: str | None,
+    budget: str | None,
+    inventory: Path | None,
+    workers: int | None,
+    archive: str,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Check bags strictly (RFC 8493) and record each check.
+
+    BAGS are bag ids in the archive or paths to any BagIt bag (0.93 - 1.0).
+    Archive bags are also checked against their signature, their custody log
+    and the collection inventory, and each run is recorded in the ledger and
+    the custody log. Exit 0 valid, 1 invalid, 2 usage or I/O error.
+
+    \b
+    Example:
+      strongroom verify andijan-2005-20240501T101500Z-1a2b3c
+      strongroom verify ./received/some-bag --deep
+      strongroom verify --all --fast
+      strongroom verify --due --interval 30d --budget 1h --quiet   # nightly cron
+    """
+    from strongroom import fixity
+    from strongroom.ui import err, human_bytes, progress
+
+    output = make_output(as_json, quiet)
+    if fast and deep:
+        raise UsageError("--fast and --deep cannot be combined")
+    if sum(bool(x) for x in (bags, all_bags, due)) != 1:
+        raise UsageError("name bags (ids or paths), or use --all, or --due (one of them)")
+    if (interval or budget) and not due:
+        raise UsageError("--interval and --budget only apply with --due")
+    if inventory is not None and not inventory.is_file():
+        raise UsageError(f"--inventory {inventory}: no such file")
+    arch = open_archive(archive)
+    if all_bags or due:
+        arch.require()
+    options = fixity.VerifyOptions(
+        mode="fast" if fast else "deep" if deep else "full",
+        inventory=inventory,
+        workers=workers,
+        interval=fixity.parse_duration(interval or "30d"),
+        budget=fixity.Budget.parse(budget),
+    )
+    targets: list[fixity.Target] | None = None
+    if bags:
+        targets = fixity.resolve_targets(arch, bags)
+    elif all_bags:
+        targets = fixity.all_targets(arch)
+
+    with progress(output, bytes_mode=True) as bar:
+
+        class _Bar(fixity.Progress):
+            def __init__(self, name: str) -> None:
+                self.task = bar.add_task(name[:40], total=None)
+
+            def start(self, total_bytes: int) -> None:
+                bar.update(self.task, total=total_bytes)
+
+            def advance(self, nbytes: int) -> None:
+                bar.advance(self.task, nbytes)
+
+        def on_done(run: fixity.BagRun) -> None:
+            _print_run(output, run, human_bytes)
+
+        result = fixity.run_verify(
+            arch,
+            targets,
+            options,
+            due=due,
+            lock=due or all_bags,
+            progress=lambda t, _size: _Bar(t.name),
+            on_done=on_done,
+        )
+
+    if result.locked:
+        # A second cron run while the first still works is normal, not a failure.
+        if as_json:
+            output.emit_json(result.to_dict())
+        elif not quiet:
+            err.print(
+                "another strongroom verify holds"
+                f" {arch.locks / fixity.LOCK_NAME}; nothing checked this time"
+            )
+        return
+    if as_json:
+        output.emit_json(result.to_dict())
+    elif due:
+        checked = len(result.runs)
+        if not result.runs and not result.deferred:
+            output.info("no bags are due for a fixity check")
+        elif result.deferred:
+            output.info(
+                f"checked {checked} due bag(s); {len(result.deferred)} left for the next run"
+                f" (budget {options.budget.describe()})"
+            )
+    bad = [r for r in result.runs if r.result == "invalid"]
+    errors = [r for r in result.runs if r.result == "error"]
+    if bad:
+        raise ProblemFound(f"{len(bad)} of {len(result.runs)} bag(s) invalid")
+    if errors:
+        raise UsageError(f"{len(errors)} bag(s) could not be checked")
+
+
+def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
+    """One verdict line on stdout; problems and warnings on stderr."""
+    from rich.markup import escape  # names from hostile bags must not become markup
+
+    from strongroom.fixity import iter_problem_lines
+
+    rep = run.report
+    if rep is not None:
+        for w in rep.warnings:
+            output.warn(escape(f"{run.target.name}: {w.message}"))
+    for line in iter_problem_lines(run):
+        output.problem(escape(line))
+    if rep is None:
+        return
+    name = escape(run.target.name)
+    size = f"{rep.files} files, {human_bytes(rep.bytes)}"
+    if run.result == "valid":
+        note = ""
+        if rep.fetch_pending:
+            note = (
+                f"; incomplete: {len(rep.fetch_pending)} file(s) listed in fetch.txt"
+                " are not present (holey bag)"
+            )
+        extra = f", {rep.warc_records} WARC records" if run.mode == "deep" else ""
+        output.info(
+            f"[green]valid[/green]    {name}  ({size}{extra}, {run.mode} check,"
+            f" {run.seconds:.1f} s){note}"
+        )
+    elif run.result == "invalid":
+        output.info(
+            f"[red]INVALID[/red]  {name}  ({len(run.problems)} problem(s), {size},"
+            f" {run.mode} check)"
+        )
+
+
+@click.command("history")
+@click.argument("bag")
+@archive_option
+@output_options
+def history_cmd(bag: str, archive: str, as_json: bool, quiet: bool) -> None:
+    """Show every recorded fixity check of one bag.
+
+    \b
+    Example:
+      strongroom history andijan-2005-20240501T101500Z-1a2b3c
+      strongroom history andijan-2005-20240501T101500Z-1a2b3c --json
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from strongroom import fixity
+    from strongroom.ui import human_bytes
+
+    output = make_output(as_json, quiet)
+    arch = open_archive(archive).require()
+    rows = fixity.history(arch, bag)
+    if not rows and not arch.bag_dir(bag).is_dir():
+        raise UsageError(f"{bag}: no such bag in {arch.bags} and no recorded checks")
+    if as_json:
+        output.emit_json({"bag": bag, "runs": rows})
+        return
+    if not rows:
+        output.info(f"{bag}: no fixity checks recorded yet")
+        return
+    table = Table(title=f"fixity history of {escape(bag)}")
+    for col in ("started (UTC)", "ended", "mode", "result", "files", "bytes", "failures"):
+        right = col in ("files", "bytes", "failures")
+        table.add_column(col, justify="right" if right else "left", no_wrap=True)
+    for r in rows:
+        colour = {"valid": "green", "invalid": "red"}.get(r["result"], "yellow")
+        started, ended = r["started"].replace("T", " ").rstrip("Z"), r["ended"]
+        # the end is nearly always the same day: show its time only, to fit 80 columns
+        ended = ended[11:19] if ended[:10] == r["started"][:10] else ended.replace("T", " ")
+        table.add_row(
+            started,
+            ended.rstrip("Z"),
+            r["mode"],
+            f"[{colour}]{r['result']}[/{colour}]",
+            str(r["files"]),
+            human_bytes(r["bytes"]),
+            str(len(r["failures"])),
+        )
+    output.table(table)
+    last_bad = next((r for r in reversed(rows) if r["failures"]), None)
+    if last_bad is not None:
+        output.info(f"failures of the check started {last_bad['started']}:")
+        for line in last_bad["failures"][:20]:
+            output.info(f"  {escape(line)}")
+        if len(last_bad["failures"]) > 20:
+            output.info(f"  ... and {len(last_bad['failures']) - 20} more (see --json)")
+
+
+COMMANDS: list[click.Command] = [verify_cmd, history_cmd]
