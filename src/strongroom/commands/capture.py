@@ -1,7 +1,196 @@
-"""Commands of the capture area (filled in by its issue)."""
+"""Commands of the capture area: ``capture``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from strongroom.commands.options import archive_option, make_output, output_options
+
+SCOPE_CHOICES = ("page", "prefix", "host", "domain")
+
+
+def _size(_ctx: Any, _param: Any, value: str | None) -> int | None:
+    if value is None:
+        return None
+    from strongroom.archive import parse_size
+    from strongroom.errors import UsageError
+
+    try:
+        return parse_size(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("capture")
+@click.argument("urls", nargs=-1)
+@click.option(
+    "-c",
+    "--collection",
+    "collection_path",
+    type=click.Path(dir_okay=False),
+    help="Collection TOML file; URLs given too are added as extra seeds.",
+)
+@archive_option
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    help="Link levels to follow from each seed (0 = the seed only).",
+)
+@click.option(
+    "--scope", type=click.Choice(SCOPE_CHOICES), help="Which outlinks to follow (default: host)."
+)
+@click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests to one host.")
+@click.option(
+    "--concurrency", type=click.IntRange(min=1, max=64), help="Parallel fetches (default 4)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait to connect and for each read.",
+)
+@click.option(
+    "--time-limit",
+    "time_limit",
+    type=click.FloatRange(min=0.1),
+    help="Total seconds allowed per resource.",
+)
+@click.option(
+    "--max-bytes", callback=_size, help="Cut bodies larger than this, e.g. 50MB (marked truncated)."
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0, max=20),
+    help="Retries on 5xx, 429 and connection errors.",
+)
+@click.option(
+    "--max-pages-per-host", type=click.IntRange(min=1), help="Trap guard: pages per host."
+)
+@click.option(
+    "--ignore-robots", is_flag=True, help="Do not obey robots.txt (recorded in the WARC)."
+)
+@click.option("--proxy", help="HTTP or SOCKS5 proxy, e.g. socks5h://127.0.0.1:9050 for Tor.")
+@click.option("--user-agent", help="User-Agent header to send.")
+@output_options
+def capture_cmd(
+    urls: tuple[str, ...],
+    collection_path: str | None,
+    archive: str,
+    depth: int | None,
+    scope: str | None,
+    delay: float | None,
+    concurrency: int | None,
+    timeout: float | None,
+    time_limit: float | None,
+    max_bytes: int | None,
+    retries: int | None,
+    max_pages_per_host: int | None,
+    ignore_robots: bool,
+    proxy: str | None,
+    user_agent: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """Capture pages and everything they need into WARC 1.1 files.
+
+    Writes <archive>/captures/<capture-id>/ with WARCs and capture.json, and
+    prints the capture id. Exit 0 when everything was fetched, 1 when some
+    fetches failed, 2 on a usage error or an interrupted capture.
+
+    \b
+    Example:
+      strongroom capture https://example.org/news/story.html
+      strongroom capture -c collections/andijan-2005.toml --depth 1
+      strongroom capture URL --proxy socks5h://127.0.0.1:9050 --json
+    """
+    from strongroom.archive import Archive
+    from strongroom.capture import CaptureOptions, capture
+    from strongroom.collection import adhoc_collection, load_collection, validate_url
+    from strongroom.errors import UsageError
+    from strongroom.ui import progress as progress_bar
+
+    output = make_output(as_json, quiet)
+    for u in urls:  # refuse bad URLs before anything is created or fetched
+        validate_url(u, "url")
+    if collection_path:
+        collection = load_collection(collection_path)
+        extra = tuple(urls)
+    elif urls:
+        collection = adhoc_collection(list(urls))
+        extra = ()
+    else:
+        raise UsageError("give at least one URL or -c COLLECTION.toml (see --help)")
+    opts = CaptureOptions(
+        scope=scope,
+        depth=depth,
+        delay=delay,
+        concurrency=concurrency,
+        timeout=timeout,
+        resource_time_limit=time_limit,
+        max_bytes=max_bytes,
+        retries=retries,
+        obey_robots=False if ignore_robots else None,
+        user_agent=user_agent,
+        max_pages_per_host=max_pages_per_host,
+        proxy=proxy,
+        extra_seeds=extra,
+    )
+    with progress_bar(output) as bar:
+        task = bar.add_task("capturing", total=None)
+
+        def on_progress(done: int, total: int, url: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"capturing {url[-50:]}")
+
+        result = capture(Archive(archive), collection, options=opts, progress=on_progress)
+    if output.json:
+        output.emit_json(result.as_dict())
+    else:
+        _report(result, output)
+    return result.exit_code
+
+
+def _report(result: Any, output: Any) -> None:
+    """The capture id on stdout, then (unless --quiet) a summary table and problems."""
+    from rich.table import Table
+
+    from strongroom.ui import human_bytes, out
+
+    if result.status != "complete":
+        output.problem(
+            f"capture interrupted; complete WARCs kept in {result.path}"
+            " (capture.json says interrupted)"
+        )
+    if not output.quiet or result.exit_code != 0:
+        out.print(result.capture_id)
+    s = result.stats
+    table = Table(title=f"capture {result.capture_id}")
+    table.add_column("resources")
+    table.add_column("count", justify="right")
+    table.add_row("fetched", str(s["fetched"]))
+    table.add_row("  of which deduplicated (revisit)", str(s["deduplicated"]))
+    table.add_row("  of which cut by --max-bytes", str(s["truncated"]))
+    table.add_row("failed", str(s["failed"]))
+    table.add_row("skipped (limits)", str(len(result.skipped)))
+    table.add_row("bytes received", human_bytes(s["bytes"]))
+    table.add_row("WARC files", ", ".join(w["name"] for w in result.warcs) or "-")
+    output.table(table)
+    if result.failures:
+        ft = Table(title="failed", show_lines=False)
+        ft.add_column("url", overflow="fold")
+        ft.add_column("reason", overflow="fold")
+        for f in result.failures:
+            ft.add_row(f.url, f.reason)
+        if output.human:
+            output.table(ft)
+        else:
+            for f in result.failures:
+                output.problem(f"{f.url}: {f.reason}")
+    if result.skipped and output.human:
+        hosts = sorted({f.reason for f in result.skipped})
+        for reason in hosts[:5]:
+            n = sum(1 for f in result.skipped if f.reason == reason)
+            output.warn(f"{n} URL(s) not followed: {reason}")
+
+
+COMMANDS: list[click.Command] = [capture_cmd]

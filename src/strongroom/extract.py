@@ -1,0 +1,270 @@
+"""Find page requisites and outlinks in HTML and CSS.
+
+The stdlib ``html.parser`` is used because it never gives up on broken markup
+(hostile pages are often broken on purpose) and needs no dependency. Content
+decoding for extraction is bounded: a gzip bomb inflates to at most
+``MAX_DECODED`` bytes and then decoding stops. Charset comes from the
+Content-Type header, then ``<meta charset>``, then UTF-8, then windows-1252,
+so windows-1251 pages that say so extract correctly.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+MAX_DECODED = 32 * 1024 * 1024
+SKIP_SCHEMES = ("data:", "javascript:", "mailto:", "tel:", "about:", "blob:", "sms:", "ftp:")
+_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HDR_CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
+# url(...) in either quote style or none; @import "x" or @import url(x).
+_CSS_URL_RE = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
+_CSS_IMPORT_RE = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
+_CSS_COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
+
+
+@dataclass
+class Links:
+    """What a document points at."""
+
+    requisites: list[str] = field(default_factory=list)
+    outlinks: list[str] = field(default_factory=list)
+    title: str = ""
+    note: str = ""  # e.g. 'decoding stopped at 32 MiB (possible gzip bomb)'
+
+    def add(self, kind: str, url: str | None) -> None:
+        target = self.requisites if kind == "req" else self.outlinks
+        if url and url not in target:
+            target.append(url)
+
+
+def decode_content(body: bytes, encoding: str, limit: int = MAX_DECODED) -> tuple[bytes, str]:
+    """Undo Content-Encoding for extraction, never producing more than ``limit`` bytes.
+
+    Returns (decoded, note); note is non-empty when decoding was cut or failed.
+    """
+    enc = (encoding or "").strip().lower()
+    if enc in ("", "identity"):
+        return body[:limit], ""
+    codings = [c.strip() for c in enc.split(",") if c.strip()]
+    data = body
+    for c in reversed(codings):  # applied in order listed, so undo from the last
+        if c in ("gzip", "x-gzip", "deflate"):
+            wbits = 47 if c != "deflate" else (15 if data[:1] == b"\x78" else -15)
+            d = zlib.decompressobj(wbits)
+            try:
+                out = d.decompress(data, limit)
+            except zlib.error as exc:
+                return b"", f"could not decode {c}: {exc}"
+            if d.unconsumed_tail:
+                return out, f"decoding stopped at {limit} bytes (possible compression bomb)"
+            data = out
+        elif c == "br":
+            try:
+                import brotli  # type: ignore[import-not-found]
+            except ImportError:
+                return b"", "brotli content not decoded (brotli not installed)"
+            try:
+                dec = brotli.Decompressor()
+                out = dec.process(data[: 4 * 1024 * 1024])  # bounded input; ratio is bounded too
+            except Exception as exc:  # brotli raises its own error type
+                return b"", f"could not decode br: {exc}"
+            data = out[:limit]
+        else:
+            return b"", f"unknown content-encoding {c!r}"
+    return data, ""
+
+
+def charset_of(content_type: str, body: bytes) -> str:
+    """Charset from the header, else from a <meta>, else '' (caller falls back)."""
+    m = _HDR_CHARSET_RE.search(content_type or "")
+    if m:
+        return m.group(1)
+    m2 = _CHARSET_RE.search(body[:4096])
+    if m2:
+        return m2.group(1).decode("ascii", "replace")
+    return ""
+
+
+def to_text(body: bytes, content_type: str) -> str:
+    """Decode bytes to text with the declared charset and safe fallbacks."""
+    for cs in (charset_of(content_type, body), "utf-8"):
+        if not cs:
+            continue
+        try:
+            return body.decode(cs)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("windows-1252", "replace")
+
+
+def clean_url(raw: str, base: str) -> str | None:
+    """Resolve ``raw`` against ``base``; drop fragments; None for non-http(s) or junk."""
+    raw = (raw or "").strip().replace("\n", "").replace("\r", "").replace("\t", "")
+    if not raw or raw.startswith("#") or raw.lower().startswith(SKIP_SCHEMES):
+        return None
+    try:
+        absolute = urljoin(base, raw)
+        parts = urlsplit(absolute)
+        _ = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+def parse_srcset(value: str) -> list[str]:
+    """URLs of a srcset, tokenised as the HTML spec does.
+
+    A URL runs to the next whitespace (so CDN URLs with commas survive); trailing
+    commas end a candidate; descriptors run to the next comma outside parentheses.
+    """
+    out: list[str] = []
+    s, i, n = value or "", 0, len(value or "")
+    while i < n:
+        while i < n and (s[i].isspace() or s[i] == ","):
+            i += 1
+        start = i
+        while i < n and not s[i].isspace():
+            i += 1
+        url = s[start:i]
+        if not url:
+            break
+        if url.endswith(","):
+            out.append(url.rstrip(","))
+            continue
+        out.append(url)
+        depth = 0
+        while i < n:  # skip descriptors ("2x", "100w", "(junk, here)")
+            c = s[i]
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth = max(0, depth - 1)
+            elif c == "," and depth == 0:
+                i += 1
+                break
+            i += 1
+    return [u for u in out if u]
+
+
+def css_urls(text: str) -> list[str]:
+    """Raw URLs referenced by CSS text via url() and @import, in order."""
+    text = _CSS_COMMENT_RE.sub("", text)
+    found: list[str] = []
+    for m in _CSS_IMPORT_RE.finditer(text):
+        found.append(m.group(1) or m.group(2) or "")
+    for m in _CSS_URL_RE.finditer(text):
+        found.append(m.group(1) or m.group(2) or m.group(3) or "")
+    return [u for u in found if u]
+
+
+class _PageParser(HTMLParser):
+    def __init__(self, base: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base = base
+        self.raw: list[tuple[str, str]] = []  # (kind, raw url) resolved at the end
+        self._in_style = False
+        self._in_title = False
+        self.title = ""
+        self.base_seen = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): (v or "") for k, v in attrs}
+        add = self.raw.append
+        if tag == "base" and a.get("href") and not self.base_seen:
+            self.base_seen = True
+            self.base = urljoin(self.base, a["href"])
+        elif tag == "a" or tag == "area":
+            if a.get("href"):
+                add(("out", a["href"]))
+        elif tag == "img" or tag == "source":
+            add(("req", a.get("src", "")))
+            for u in parse_srcset(a.get("srcset", "")):
+                add(("req", u))
+        elif tag == "link":
+            rels = set(a.get("rel", "").lower().split())
+            if rels & {"stylesheet", "icon", "preload", "apple-touch-icon", "shortcut"}:
+                add(("req", a.get("href", "")))
+                for u in parse_srcset(a.get("imagesrcset", "")):
+                    add(("req", u))
+        elif tag == "script":
+            add(("req", a.get("src", "")))
+        elif tag in ("video", "audio"):
+            add(("req", a.get("poster", "")))
+            add(("req", a.get("src", "")))
+        elif tag in ("iframe", "embed", "track") or (
+            tag == "input" and a.get("type", "").lower() == "image"
+        ):
+            add(("req", a.get("src", "")))
+        elif tag == "style":
+            self._in_style = True
+        elif tag == "title":
+            self._in_title = True
+        if a.get("style"):
+            for u in css_urls(a["style"]):
+                add(("req", u))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+        elif tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            for u in css_urls(data):
+                self.raw.append(("req", u))
+        elif self._in_title and len(self.title) < 500:
+            self.title += data
+
+
+def extract_html(text: str, url: str) -> Links:
+    """Requisites, outlinks and title of an HTML page at ``url``."""
+    p = _PageParser(url)
+    try:
+        p.feed(text)
+        p.close()
+    except Exception as exc:  # html.parser is lenient; this guards pathological input
+        links = Links(note=f"HTML parsing stopped early: {exc}")
+    else:
+        links = Links()
+    for kind, raw in p.raw:
+        links.add(kind, clean_url(raw, p.base))
+    links.title = " ".join(p.title.split())[:300]
+    return links
+
+
+def extract_css(text: str, url: str) -> Links:
+    """Requisites of a stylesheet at ``url`` (imports, fonts, images)."""
+    links = Links()
+    for raw in css_urls(text):
+        links.add("req", clean_url(raw, url))
+    return links
+
+
+def is_html(content_type: str) -> bool:
+    ct = (content_type or "").split(";")[0].strip().lower()
+    return ct in ("text/html", "application/xhtml+xml")
+
+
+def is_css(content_type: str, url: str = "") -> bool:
+    ct = (content_type or "").split(";")[0].strip().lower()
+    return ct == "text/css" or (not ct and urlsplit(url).path.endswith(".css"))
+
+
+def extract(
+    body: bytes, content_type: str, content_encoding: str, url: str, limit: int = MAX_DECODED
+) -> Links:
+    """Decode (bounded) and extract links from an HTML or CSS response body."""
+    if not (is_html(content_type) or is_css(content_type, url)):
+        return Links()
+    data, note = decode_content(body, content_encoding, limit)
+    text = to_text(data, content_type)
+    links = extract_html(text, url) if is_html(content_type) else extract_css(text, url)
+    links.note = links.note or note
+    return links

@@ -1,0 +1,455 @@
+"""HTTP fetching with wire-exact recording, for WARC capture.
+
+Why a recording socket layer instead of reading ``requests``' parsed response:
+``http.client`` re-parses and normalises header lines (folding, case, order of
+duplicates) and hides ``Transfer-Encoding: chunked`` framing, so a response
+rebuilt from it is not what the server sent. ``warcio.capture_http`` records
+the wire, but it monkey-patches ``http.client`` globally, which is not
+thread-safe with our worker pool. So we keep the standard stack (``requests``
+for proxies incl. SOCKS5/Tor, TLS, keep-alive) and only swap the connection
+classes of the adapter's pools: their socket is wrapped (after TLS, so we see
+plaintext) in a delegate that copies every byte sent for the current request,
+and whose ``makefile('rb')`` tees every byte received into a per-response spool.
+The stored response block is then exactly the bytes that came off the wire.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+SPOOL_IN_MEMORY = 2 * 1024 * 1024  # larger responses spill to a temporary file
+READ_STEP = 64 * 1024
+MAX_HEADER_BYTES = 1024 * 1024  # headers larger than this are not HTTP we can trust
+
+
+@dataclass
+class Exchange:
+    """One request/response pair as it crossed the wire."""
+
+    request: bytes
+    peer: str | None
+    spool: IO[bytes] = field(default_factory=lambda: _new_spool())
+
+
+def _new_spool() -> IO[bytes]:
+    """Memory for small responses, an unlinked temporary file for large ones."""
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # closed by its owner
+
+
+class _Recorder:
+    """Per-connection state: bytes sent for the current request, peer, current exchange."""
+
+    def __init__(self) -> None:
+        self.sent = bytearray()
+        self.peer: str | None = None
+        self.current: Exchange | None = None
+
+
+class _TeeRaw(io.RawIOBase):
+    """A raw reader that copies everything it reads from the socket into a spool."""
+
+    def __init__(self, raw: Any, spool: IO[bytes]) -> None:
+        self._raw = raw
+        self._spool = spool
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int | None:
+        n = self._raw.readinto(b)
+        if n:
+            self._spool.write(memoryview(b)[:n])
+        return n
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+class _RecordingSocket:
+    """Delegates to a real (possibly TLS) socket; records what is sent and received."""
+
+    def __init__(self, sock: Any, recorder: _Recorder) -> None:
+        self._sock = sock
+        self._rec = recorder
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def sendall(self, data: Any, *args: Any) -> None:
+        self._sock.sendall(data, *args)
+        self._rec.sent += bytes(data)
+
+    def send(self, data: Any, *args: Any) -> int:
+        n = self._sock.send(data, *args)
+        self._rec.sent += bytes(memoryview(data)[:n])
+        return n
+
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        ex = self._rec.current
+        if "r" not in mode or "b" not in mode or ex is None:
+            return self._sock.makefile(mode, *args, **kwargs)
+        raw = self._sock.makefile("rb", buffering=0)
+        return io.BufferedReader(_TeeRaw(raw, ex.spool), io.DEFAULT_BUFFER_SIZE)
+
+
+def _peer_ip(sock: Any) -> str | None:
+    """The IP address of the far end, or None when it is not an IP (SOCKS rdns)."""
+    try:
+        host = sock.getpeername()[0]
+        ipaddress.ip_address(host)
+        return str(host)
+    except (OSError, ValueError, TypeError, IndexError):
+        return None
+
+
+class _RecordingMixin:
+    """Mixed into urllib3 connection classes (plain, TLS, SOCKS)."""
+
+    sock: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rec = _Recorder()
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        # Wrap after TLS (and after any CONNECT tunnel) so we record plaintext HTTP
+        # to the origin, not the proxy handshake.
+        self._rec.peer = _peer_ip(self.sock)
+        self.sock = _RecordingSocket(self.sock, self._rec)
+
+    def putrequest(self, *args: Any, **kwargs: Any) -> None:
+        self._rec.sent = bytearray()  # a new request starts: forget the previous one
+        super().putrequest(*args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self) -> Any:
+        ex = Exchange(request=bytes(self._rec.sent), peer=self._rec.peer)
+        self._rec.current = ex
+        try:
+            resp = super().getresponse()  # type: ignore[misc]
+        except BaseException:
+            ex.spool.close()
+            raise
+        finally:
+            self._rec.current = None
+        resp.strongroom_exchange = ex
+        return resp
+
+
+class RecordingHTTPConnection(_RecordingMixin, HTTPConnection):
+    pass
+
+
+class RecordingHTTPSConnection(_RecordingMixin, HTTPSConnection):
+    pass
+
+
+class _RecHTTPPool(HTTPConnectionPool):
+    ConnectionCls = RecordingHTTPConnection
+
+
+class _RecHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = RecordingHTTPSConnection
+
+
+_POOLS: dict[str, type] = {"http": _RecHTTPPool, "https": _RecHTTPSPool}
+_SOCKS_POOLS: dict[str, type] = {}
+try:  # SOCKS support comes from requests[socks] (PySocks)
+    from urllib3.contrib.socks import (
+        SOCKSConnection,
+        SOCKSHTTPConnectionPool,
+        SOCKSHTTPSConnection,
+        SOCKSHTTPSConnectionPool,
+        SOCKSProxyManager,
+    )
+
+    class RecordingSOCKSConnection(_RecordingMixin, SOCKSConnection):
+        pass
+
+    class RecordingSOCKSHTTPSConnection(_RecordingMixin, SOCKSHTTPSConnection):
+        pass
+
+    class _RecSOCKSPool(SOCKSHTTPConnectionPool):
+        ConnectionCls = RecordingSOCKSConnection
+
+    class _RecSOCKSHTTPSPool(SOCKSHTTPSConnectionPool):
+        ConnectionCls = RecordingSOCKSHTTPSConnection
+
+    _SOCKS_POOLS = {"http": _RecSOCKSPool, "https": _RecSOCKSHTTPSPool}
+except ImportError:  # pragma: no cover - socks extra missing
+    SOCKSProxyManager = None  # type: ignore[assignment,misc]
+
+
+class RecordingAdapter(HTTPAdapter):
+    """An HTTPAdapter whose pools record every exchange on the wire."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if SOCKSProxyManager is not None and isinstance(manager, SOCKSProxyManager):
+            manager.pool_classes_by_scheme = dict(_SOCKS_POOLS)
+        else:
+            manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager
+
+
+def make_session(user_agent: str, proxy: str | None = None) -> requests.Session:
+    """A keep-alive Session that records the wire, honouring ``proxy`` only."""
+    s = requests.Session()
+    # Environment proxies would silently change the vantage point: only --proxy counts.
+    s.trust_env = False
+    adapter = RecordingAdapter(pool_connections=8, pool_maxsize=4, max_retries=0)
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    s.headers.clear()
+    s.headers.update(
+        {
+            "User-Agent": user_agent,
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+            "Connection": "keep-alive",
+        }
+    )
+    if proxy:
+        s.proxies = {"http": proxy, "https": proxy}
+    return s
+
+
+@dataclass
+class FetchResult:
+    """What one request produced: the wire bytes, or a reason it failed."""
+
+    url: str
+    request: bytes = b""
+    spool: IO[bytes] | None = None  # status line + headers + body as received
+    size: int = 0
+    peer: str | None = None
+    status: int = 0
+    reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased, for decisions only
+    truncated: str = ""  # '', 'length', 'time', 'disconnect'
+    error: str = ""  # set when no response (or no usable response) was received
+    retry_after: float | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.truncated in ("", "length") and 0 < self.status < 400
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+
+_SSL_REASON = re.compile(r"\[SSL[^\]]*\][^)'\"]*|certificate verify failed[^)'\"]*", re.I)
+
+
+def explain(exc: BaseException, url: str, timeout: float) -> str:
+    """A one-line reason a person can act on, for a network exception."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, requests.exceptions.SSLError | SSLError) or "certificate" in low:
+        m = _SSL_REASON.search(text)
+        reason = m.group(0) if m else text[:200]
+        return "TLS error: " + re.sub(r"\s*\(_ssl\.c:\d+\)?$", "", reason.strip())
+    if isinstance(exc, requests.exceptions.ProxyError | ProxyError):
+        return f"proxy error: {text[:200]}"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"timed out connecting after {timeout:g}s"
+    if isinstance(exc, requests.exceptions.ReadTimeout | ReadTimeoutError | socket.timeout):
+        return f"timed out after {timeout:g}s waiting for the server"
+    if any(
+        k in low
+        for k in (
+            "name or service not known",
+            "nodename nor servname",
+            "failed to resolve",
+            "temporary failure in name resolution",
+        )
+    ):
+        return "DNS lookup failed: host not found"
+    if "connection refused" in low:
+        return "connection refused"
+    if "reset by peer" in low:
+        return "connection reset by the server"
+    if "badstatusline" in low:
+        return "malformed HTTP response: invalid status line"
+    if "linetoolong" in low or "more than 100 headers" in low:
+        return "malformed HTTP response: header too long or too many headers"
+    if "remotedisconnected" in low:
+        return "the server closed the connection without a response"
+    if isinstance(exc, NewConnectionError | requests.exceptions.ConnectionError):
+        return f"connection failed: {text[:200]}"
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+_STATUS_1XX = re.compile(rb"^HTTP/1\.[01] 1(?!01)\d\d\b")
+
+
+def _find_head_end(data: bytes) -> int:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        i = data.find(sep)
+        if i >= 0:
+            return i + len(sep)
+    return -1
+
+
+def _tidy_spool(spool: IO[bytes], headers: dict[str, str], complete: bool) -> IO[bytes]:
+    """Make the spool hold exactly one HTTP response message.
+
+    Two wire artefacts would otherwise corrupt the record: interim ``1xx``
+    responses (e.g. CDN ``103 Early Hints``), which http.client skips silently
+    and which would make the record parse as status 103; and bytes a broken
+    server sent beyond its Content-Length, which our read-ahead buffer pulled
+    in but which are not part of this message.
+    """
+    spool.seek(0)
+    start = spool.read(256 * 1024)
+    skip = 0
+    while _STATUS_1XX.match(start[skip:]):
+        end = _find_head_end(start[skip:])
+        if end < 0:
+            break
+        skip += end
+    if skip:
+        fresh = _new_spool()
+        spool.seek(skip)
+        while buf := spool.read(READ_STEP):
+            fresh.write(buf)
+        spool.close()
+        spool = fresh
+        spool.seek(0)
+        start = spool.read(256 * 1024)
+    cl = headers.get("content-length", "")
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    head_end = _find_head_end(start)
+    if complete and cl.isdigit() and not chunked and head_end > 0:
+        wanted = head_end + int(cl)
+        if spool.seek(0, io.SEEK_END) > wanted:
+            spool.truncate(wanted)
+    spool.seek(0)
+    return spool
+
+
+def fetch(
+    session: requests.Session,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    time_limit: float,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> FetchResult:
+    """GET ``url`` once (no redirects followed), recording the exchange exactly.
+
+    ``max_bytes`` stops the body (``truncated='length'``, not a failure),
+    ``time_limit`` bounds the whole resource (``truncated='time'``), and a
+    connection that breaks before the announced length gives ``'disconnect'``.
+    """
+    started = time.monotonic()
+    result = FetchResult(url=url)
+    try:
+        resp = session.get(url, stream=True, allow_redirects=False, timeout=(timeout, timeout))
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        result.error = explain(exc, url, timeout)
+        result.elapsed = time.monotonic() - started
+        return result
+    except ValueError as exc:  # e.g. malformed header values, bad URL pieces
+        result.error = f"malformed response or URL: {str(exc)[:200]}"
+        return result
+    raw = resp.raw
+    ex: Exchange | None = getattr(raw, "strongroom_exchange", None)
+    if ex is None:  # pragma: no cover - only if a foreign adapter slipped in
+        resp.close()
+        result.error = "internal: the response was not recorded"
+        return result
+    result.request, result.peer, result.spool = ex.request, ex.peer, ex.spool
+    result.status, result.reason = resp.status_code, resp.reason or ""
+    if 100 <= resp.status_code < 200:
+        # http.client skips only "100 Continue"; any other interim response (e.g.
+        # "103 Early Hints") is handed over as if final, leaving the real response
+        # unread in the socket. Discard the connection and say so.
+        raw.close()
+        ex.spool.close()
+        result.spool = None
+        result.error = (
+            f"server sent an interim {resp.status_code} response before the real one; "
+            "this HTTP stack cannot skip it, so nothing was captured"
+        )
+        return result
+    result.headers = {k.lower(): v for k, v in resp.headers.items()}
+    ra = result.headers.get("retry-after", "").strip()
+    if ra.isdigit():
+        result.retry_after = float(ra)
+    received = 0
+    complete = False
+    try:
+        for chunk in raw.stream(READ_STEP, decode_content=False):
+            received += len(chunk)
+            if received > max_bytes:
+                result.truncated = "length"
+                break
+            if time.monotonic() - started > time_limit:
+                result.truncated = "time"
+                break
+            if should_stop():
+                result.truncated = "time"
+                result.error = "capture interrupted"
+                break
+        else:
+            complete = True
+    except ProtocolError as exc:
+        result.truncated = "disconnect"
+        if "invalidchunklength" in str(exc).lower():
+            result.error = f"malformed chunked encoding after {received} bytes (body incomplete)"
+        cl = result.headers.get("content-length")
+        detail = (
+            f"got {received} of {cl} bytes (Content-Length mismatch)"
+            if cl
+            else f"got {received} bytes"
+        )
+        result.error = result.error or f"connection broken mid-body: {detail}"
+    except (ReadTimeoutError, requests.RequestException, OSError) as exc:
+        result.truncated = "time"
+        result.error = f"{explain(exc, url, timeout)} (body incomplete after {received} bytes)"
+    finally:
+        if complete:
+            raw.release_conn()
+        else:
+            # A cut body leaves the connection in an unknown state: never reuse it.
+            raw.close()
+    if result.truncated == "time" and not result.error:
+        result.error = f"resource took longer than {time_limit:g}s; body cut after {received} bytes"
+    result.spool = _tidy_spool(ex.spool, result.headers, complete)
+    result.size = result.spool.seek(0, io.SEEK_END)
+    result.spool.seek(0)
+    result.elapsed = time.monotonic() - started
+    return result
