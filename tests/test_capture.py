@@ -23,6 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from hostile import CHUNKED_BODY, CHUNKED_RAW, CP1251_LINK, CP1251_TITLE, LARGE_SIZE, install
 from strongroom.demosite import SiteServer, free_port
+from strongroom.warc import parse_warc_fields
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
@@ -167,6 +168,14 @@ def warcio_check(paths: list[Path]) -> None:
     assert "Traceback" not in res.stderr, res.stderr
 
 
+def metadata_fields(record: dict) -> dict[str, list[str]]:
+    """A page's metadata record (application/warc-fields) as name -> values."""
+    fields: dict[str, list[str]] = {}
+    for name, value in parse_warc_fields(record["block"]):
+        fields.setdefault(name, []).append(value)
+    return fields
+
+
 def capture_json(archive: Path, capture_id: str) -> dict:
     return json.loads((archive / "captures" / capture_id / "capture.json").read_text())
 
@@ -212,10 +221,10 @@ def test_news_page_every_requisite_digests_and_dedup(cli, news, archive_dir):
     assert b"transfer-encoding removed" in info["block"]
     assert b"robots: obey" in info["block"]
 
-    meta = [json.loads(r["block"]) for r in records if r["type"] == "metadata"]
-    front = next(m for m in meta if m["page"] == news.url)
-    assert news.url.rstrip("/") + "/img/photo-1600.jpg" in front["requisites"]
-    assert news.url + "story2.html" in front["outlinks"]
+    meta = [metadata_fields(r) for r in records if r["type"] == "metadata"]
+    front = next(m for m in meta if m["page"] == [news.url])
+    assert news.url.rstrip("/") + "/img/photo-1600.jpg" in front["requisite"]
+    assert news.url + "story2.html" in front["outlink"]
 
     cj = capture_json(archive_dir, cid)
     assert cj["status"] == "complete"
@@ -552,8 +561,8 @@ def test_malformed_responses_are_clear_failures(cli, hostile, archive_dir, path,
     recs = all_records(archive_dir, doc["capture_id"])
     verify_digests(recs)
     warcio_check(warcs_of(archive_dir, doc["capture_id"]))
-    meta = [json.loads(r["block"]) for r in recs if r["type"] == "metadata"]
-    assert meta[0]["failures"][0]["reason"].startswith(reason)  # in the WARC, too
+    meta = [metadata_fields(r) for r in recs if r["type"] == "metadata"]
+    assert meta[0]["failure"][0].split(" ", 1)[1].startswith(reason)  # in the WARC, too
 
 
 def test_tls_error_is_a_clear_failure(cli, site, archive_dir):

@@ -41,7 +41,13 @@ from strongroom.extract import Links, clean_url, extract, is_css, is_html
 from strongroom.fsutil import atomic_write_text
 from strongroom.http import FetchResult, fetch, make_session
 from strongroom.ledger import Ledger
-from strongroom.warc import DIGEST_CONVENTION, ROLL_SIZE, WarcSink, digest_response
+from strongroom.warc import (
+    DIGEST_CONVENTION,
+    ROLL_SIZE,
+    WarcSink,
+    digest_response,
+    format_warc_fields,
+)
 
 MAX_REDIRECTS = 10
 EXTRACT_KEEP = 32 * 1024 * 1024  # payload bytes kept in memory for link extraction
@@ -602,18 +608,22 @@ class _Crawl:
             for url in self.page_order:
                 p = self.pages[url]
                 related = {url, p.get("final_url", url), *p["requisites"]}
-                body = {
-                    "page": url,
-                    "final_url": p.get("final_url", url),
-                    "status": p.get("status"),
-                    "outlinks": p["outlinks"],
-                    "requisites": p["requisites"],
-                    "failures": [
-                        f.as_dict() for f in self.failures if f.url in related or f.page == url
-                    ],
-                    "skipped": [f.as_dict() for f in self.skipped if f.page == url],
-                }
-                data = json.dumps(body, indent=1, sort_keys=True).encode("utf-8")
+                fields: list[tuple[str, object]] = [
+                    ("page", url),
+                    ("final-url", p.get("final_url", url)),
+                    ("http-status", p.get("status") or 0),
+                ]
+                fields += [("outlink", u) for u in p["outlinks"]]
+                fields += [("requisite", u) for u in p["requisites"]]
+                fields += [
+                    ("failure", f"{f.url} {f.reason}")
+                    for f in self.failures
+                    if f.url in related or f.page == url
+                ]
+                fields += [
+                    ("skipped", f"{f.url} {f.reason}") for f in self.skipped if f.page == url
+                ]
+                data = format_warc_fields(fields)
                 self.sink.write_metadata(url, data, p.get("record_id") or None)
             self.sink.close()
 

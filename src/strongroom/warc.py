@@ -448,16 +448,42 @@ class WarcSink:
         )
 
     def write_metadata(self, uri: str, body: bytes, concurrent_to: str | None) -> Written:
-        """A JSON metadata record about a page (outlinks, requisites, failures)."""
+        """A metadata record about a page (outlinks, requisites, failures).
+
+        The body is ``application/warc-fields`` (see :func:`format_warc_fields`), the
+        convention Heritrix uses: replay indexers (cdxj-indexer, wacz) skip such
+        records, so a page URL never replays as its own metadata.
+        """
         with self.lock:
             self._ensure_open()
             digest = sha256_digest(body)
             hdrs = [("WARC-Block-Digest", digest), ("WARC-Payload-Digest", digest)]
             if concurrent_to:
                 hdrs.insert(0, ("WARC-Concurrent-To", concurrent_to))
-            w = self._write("metadata", uri, io.BytesIO(body), len(body), hdrs, "application/json")
+            w = self._write(
+                "metadata", uri, io.BytesIO(body), len(body), hdrs, "application/warc-fields"
+            )
             self._maybe_roll()
             return w
+
+
+def format_warc_fields(fields: Iterable[tuple[str, object]]) -> bytes:
+    """Render ``name: value`` lines (CRLF, UTF-8); whitespace in values is folded."""
+    lines = []
+    for name, value in fields:
+        clean = " ".join(str(value).split())
+        lines.append(f"{name}: {clean}\r\n")
+    return "".join(lines).encode("utf-8")
+
+
+def parse_warc_fields(block: bytes) -> list[tuple[str, str]]:
+    """Parse an ``application/warc-fields`` block into (name, value) pairs."""
+    out = []
+    for line in block.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            out.append((name.strip(), value.strip()))
+    return out
 
 
 def iter_records(paths: Iterable[Path]) -> Iterator[Any]:

@@ -47,6 +47,9 @@ Route = Callable[[BaseHTTPRequestHandler], None]
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate small writes; with Nagle on, each
+    # response would wait ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
