@@ -233,3 +233,36 @@ class Keyring:
         if not check.ok:
             return SignatureCheck(False, check.fingerprint, f"{sig_path.name}: {check.reason}")
         return check
+
+
+def trust_key(archive: Archive, key_file: Path, name: str) -> tuple[str, Path]:
+    """Copy a partner's public key into ``keys/trusted/NAME.pub`` after parsing it.
+
+    Only the parsed key is written back (as one OpenSSH line), never the
+    partner's bytes, so a hostile file cannot smuggle anything else in.
+    Returns (fingerprint, path).
+    """
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name or ""):
+        raise UsageError(f"--name {name!r}: use letters, digits, '.', '_' or '-'")
+    key_file = Path(key_file)
+    try:
+        if key_file.stat().st_size > MAX_KEY_FILE:
+            raise UsageError(f"{key_file}: too large to be a public key")
+        text = key_file.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{key_file}: no such file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{key_file}: not a text public key") from None
+    except OSError as exc:
+        raise UsageError(f"{key_file}: cannot read ({exc.strerror})") from None
+    key = parse_public_key(text, str(key_file))
+    dest = archive.keys / TRUSTED_DIR / f"{name}.pub"
+    if dest.exists():
+        existing = parse_public_key(dest.read_text("utf-8", "replace"), str(dest))
+        if fingerprint(existing) != fingerprint(key):
+            raise UsageError(f"{dest} already holds another key; remove it first to replace it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(dest, public_key_text(key, name).encode(), 0o644)
+    return fingerprint(key), dest
