@@ -28,7 +28,7 @@ class Result:
         return self.stdout + self.stderr
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:  # noqa: A002
+def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
     """Run ``strongroom ARGS`` in-process through the real entry point."""
     runner = CliRunner()
     with runner.isolation(input=input, env=env) as outstreams:

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import bagit
 import pytest
 
 from strongroom.collection import load_collection
@@ -260,26 +261,32 @@ def test_help_has_an_example(cli) -> None:
     assert "Example:" in r.stdout and "strongroom demo --serve" in r.stdout
 
 
-def test_demo_archives_the_site_and_leaves_warc_files(cli, tmp_path: Path) -> None:
-    pytest.importorskip("strongroom.capture")
+def test_demo_runs_the_whole_workflow_and_says_where_things_are(cli, tmp_path: Path) -> None:
     target = tmp_path / "demo"
     r = cli("demo", "--archive", str(target))
     assert r.exit_code == 0, r.output
-    warcs = sorted(target.glob("captures/*/*.warc.gz"))
-    assert warcs
-    assert "capture id" in r.stdout and "WARC files" in r.stdout
+    assert len(list(target.glob("captures/*/*.warc.gz"))) == 2  # one capture per article
+    bags = sorted(p for p in (target / "bags").iterdir() if p.is_dir())
+    assert len(bags) == 2
+    for bag in bags:  # signed, screenshotted, and valid for an independent validator
+        assert (bag / "tagmanifest-sha512.txt.sig").is_file()
+        assert list((bag / "data" / "derivatives").glob("*.png"))
+        bagit.Bag(str(bag)).validate()
     assert "RFE/RL (demo); RU; undesirable" in r.stdout
-    assert str(target / "manifests") in r.stdout
-    # The second run gives one JSON document describing a second capture.
+    assert "(restricted, signed)" in r.stdout and "(public, signed)" in r.stdout
+    assert "ok -> gone (simulated takedown)" in r.stdout
+    assert "http://127.0.0.1:8080/demo/" in r.stdout  # replay URL
+    assert str(target / "report.html") in r.stdout and (target / "report.html").is_file()
+    assert (target / "manifests" / "demo.json").is_file()
+    # A second run: one JSON document; the key is reused, the archive grows.
     r = cli("demo", "--archive", str(target), "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["exit_code"] == 0 and doc["failures"] == []
-    assert len(doc["captures"]) == 1 and doc["warcs"] and doc["records"] > 10
-    assert doc["manifests"] == str(target / "manifests")
-    assert len(list(target.glob("captures/*/capture.json"))) == 2
-    r = cli("demo", "--archive", str(target), "--quiet")
-    assert r.exit_code == 0 and r.stdout == ""
+    assert doc["exit_code"] == 0 and doc["problems"] == []
+    assert [s["fixity"] for s in doc["seeds"]] == ["valid", "valid"]
+    assert [s["second_watch"] for s in doc["seeds"]] == ["ok", "gone"]
+    assert all(s["replay_url"].startswith("http://127.0.0.1:8080/") for s in doc["seeds"])
+    assert len(list(target.glob("captures/*/capture.json"))) == 4
 
 
 def test_demo_ignores_strongroom_archive_env(
@@ -362,4 +369,4 @@ def test_demo_reports_a_missing_requisite_and_exits_1(
     assert "problem" in r.stderr and "Traceback" not in r.output
     # What was captured is still kept and listed.
     assert list((tmp_path / "demo").glob("captures/*/*.warc.gz"))
-    assert "WARC files" in r.stdout
+    assert "capture" in r.stdout and "bag" in r.stdout

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -89,13 +88,29 @@ def start_site(port: int = 0) -> SiteServer:
         raise UsageError(f"cannot serve the demo site on port {port}: {exc.strerror}") from None
 
 
-@dataclass
-class WarcInfo:
-    """One WARC file the demo's captures produced."""
+REPLAY_PORT = 8080
+TAKEDOWN_BODY = (
+    b"<!doctype html><title>410 Gone</title><h1>Gone</h1>"
+    b"<p>This article is no longer available.</p>"
+)
 
-    name: str
-    size: int
-    records: int
+
+@dataclass
+class DemoSeed:
+    """One demo article and everything the demo made for it."""
+
+    url: str
+    publisher: str
+    designations: list[str]
+    capture_id: str = ""
+    bag_id: str = ""
+    access: str = ""
+    signed: bool = False
+    fixity: str = ""
+    screenshots: list[str] = field(default_factory=list)
+    first_watch: str = ""
+    second_watch: str = ""
+    replay_url: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -103,30 +118,19 @@ class WarcInfo:
 
 @dataclass
 class DemoResult:
-    """What the demo made and where; later stages fill the optional parts."""
+    """What the demo made and where."""
 
     archive: Path
     site_url: str
     collection_id: str
-    seeds: list[dict[str, Any]]
     manifests_dir: Path
-    captures: list[str] = field(default_factory=list)
-    capture_dirs: list[Path] = field(default_factory=list)
-    warcs: list[WarcInfo] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    bags: list[str] = field(default_factory=list)
-    verify: list[dict[str, Any]] = field(default_factory=list)
-    replay_url: str | None = None
+    seeds: list[DemoSeed] = field(default_factory=list)
+    key_fingerprint: str = ""
+    new_key: bool = False
+    replay_command: str = ""
     report_path: Path | None = None
+    problems: list[str] = field(default_factory=list)
     exit_code: int = 0
-
-    @property
-    def records(self) -> int:
-        return sum(w.records for w in self.warcs)
-
-    @property
-    def bytes(self) -> int:
-        return sum(w.size for w in self.warcs)
 
     def as_dict(self) -> dict[str, Any]:
         """The ``--json`` document."""
@@ -134,137 +138,99 @@ class DemoResult:
             "archive": str(self.archive),
             "site_url": self.site_url,
             "collection": self.collection_id,
-            "seeds": self.seeds,
-            "captures": self.captures,
-            "capture_dirs": [str(p) for p in self.capture_dirs],
-            "warcs": [w.as_dict() for w in self.warcs],
-            "records": self.records,
-            "bytes": self.bytes,
-            "failures": self.failures,
-            "bags": self.bags,
-            "verify": self.verify,
-            "replay_url": self.replay_url,
-            "report": str(self.report_path) if self.report_path else None,
+            "seeds": [s.as_dict() for s in self.seeds],
             "manifests": str(self.manifests_dir),
+            "signing_key": self.key_fingerprint,
+            "replay_command": self.replay_command,
+            "report": str(self.report_path) if self.report_path else None,
+            "problems": self.problems,
             "exit_code": self.exit_code,
         }
 
 
-def run_job(archive: Archive, collection: Collection, manifests_dir: Path, output: Output) -> Any:
-    """The demo's main job: capture -> bag -> verify for every seed (the `archive` command)."""
-    from strongroom.workflow import archive_collection
+def _ensure_key(archive: Archive) -> tuple[str, bool]:
+    """Make the demo archive's signing key on first use, so its bags are signed."""
+    from strongroom.signing import fingerprint, init_keys, load_private_key
 
-    return archive_collection(archive, collection, manifests_dir=manifests_dir, notify=output.info)
-
-
-def _job_dict(result: Any) -> dict[str, Any]:
-    """The job's result as a dict, whatever shape it has."""
-    if result is None:
-        return {}
-    if isinstance(result, dict):
-        return result
-    as_dict = getattr(result, "as_dict", None)
-    if callable(as_dict):
-        value = as_dict()
-        return value if isinstance(value, dict) else {}
-    return {}
-
-
-def _read_capture_json(folder: Path) -> dict[str, Any]:
-    """A capture's ``capture.json``; empty when missing or unreadable (it is only a summary)."""
-    try:
-        data = json.loads((folder / "capture.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def summarise(
-    archive: Archive,
-    collection: Collection,
-    site_url: str,
-    manifests_dir: Path,
-    result: Any,
-    before_captures: set[str],
-    before_bags: set[str],
-) -> DemoResult:
-    """Build the summary from what the job added to the archive."""
-    job = _job_dict(result)
-    captures = [c for c in archive.capture_ids() if c not in before_captures]
-    bags = [b for b in archive.bag_ids() if b not in before_bags]
-    summary = DemoResult(
-        archive=archive.root,
-        site_url=site_url,
-        collection_id=collection.id,
-        seeds=[
-            {
-                "url": s.url,
-                "title": s.title,
-                "publisher": s.publisher,
-                "designations": [d.label() for d in collection.designations_for(s.host)],
-            }
-            for s in collection.seeds
-        ],
-        manifests_dir=manifests_dir,
-        captures=captures,
-        capture_dirs=[archive.capture_dir(c) for c in captures],
-        bags=bags,
-    )
-    for folder in summary.capture_dirs:
-        meta = _read_capture_json(folder)
-        for w in meta.get("warcs") or []:
-            if isinstance(w, dict):
-                summary.warcs.append(
-                    WarcInfo(
-                        name=str(w.get("name", "")),
-                        size=int(w.get("size") or 0),
-                        records=int(w.get("records") or 0),
-                    )
-                )
-        summary.failures.extend(f for f in meta.get("failures") or [] if isinstance(f, dict))
-    if not summary.warcs:
-        # A capture without capture.json (interrupted) still shows its WARC files.
-        for folder in summary.capture_dirs:
-            for p in sorted(folder.glob("*.warc.gz")):
-                summary.warcs.append(WarcInfo(p.name, p.stat().st_size, 0))
-    verify = job.get("verify")
-    if isinstance(verify, list):
-        summary.verify = [v for v in verify if isinstance(v, dict)]
-    replay_url = job.get("replay_url")
-    summary.replay_url = replay_url if isinstance(replay_url, str) else None
-    report = archive.root / "report.html"
-    summary.report_path = report if report.is_file() else None
-    code = getattr(result, "exit_code", None)
-    if not isinstance(code, int):
-        code = job.get("exit_code", 0)
-    summary.exit_code = code if isinstance(code, int) else 0
-    return summary
+    key = load_private_key(archive.keys)
+    if key is not None:
+        return fingerprint(key.public_key()), False
+    return init_keys(archive.keys, comment="strongroom-demo").fingerprint, True
 
 
 def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
-    """Serve the demo site, archive the demo collection into ``archive``, stop the site.
+    """The whole workflow on the demo site: archive, watch, a takedown, replay, report.
+
+    1. serve the demo site on 127.0.0.1 and sign with the demo archive's own key;
+    2. capture, screenshot, bag and verify each article (``strongroom archive``);
+    3. watch both live pages (both ``ok``), then take the RFE/RL article down on
+       the demo site (it answers 410) and watch again: ``gone`` is news;
+    4. build the pywb replay collection and write the archive report.
 
     The inventory manifests go to ``<archive>/manifests`` so that running the
     demo from a checkout never dirties the repository's own ``manifests/``.
     """
+    from strongroom import replay, report, watch
+    from strongroom.demosite import Override
+    from strongroom.workflow import archive_collection
+
     archive.ensure()
-    manifests_dir = archive.root / "manifests"
+    result = DemoResult(
+        archive=archive.root,
+        site_url="",
+        collection_id="demo",
+        manifests_dir=archive.root / "manifests",
+    )
+    result.key_fingerprint, result.new_key = _ensure_key(archive)
+    if result.new_key:
+        output.info(f"made a signing key for the demo archive: {result.key_fingerprint}")
     collection = load_demo_collection()
     server = start_site(port)
     try:
         collection = rebase_collection(collection, server.port)
-        before_captures = set(archive.capture_ids())
-        before_bags = set(archive.bag_ids())
-        result = run_job(archive, collection, manifests_dir, output)
-        return summarise(
-            archive,
-            collection,
-            server.url,
-            manifests_dir,
-            result,
-            before_captures,
-            before_bags,
+        result.site_url = server.url
+        result.collection_id = collection.id
+        output.info(f"demo site serving on {server.url}")
+        job = archive_collection(
+            archive, collection, manifests_dir=result.manifests_dir, notify=output.info
         )
+        by_url = {s.url: s for s in job.seeds}
+        for seed in collection.seeds:
+            run = by_url.get(seed.url)
+            result.seeds.append(
+                DemoSeed(
+                    url=seed.url,
+                    publisher=seed.publisher,
+                    designations=[d.label() for d in collection.designations_for(seed.host)],
+                    capture_id=run.capture_id if run else "",
+                    bag_id=run.bag_id if run else "",
+                    access=run.access if run else "",
+                    signed=bool(run and run.signed),
+                    fixity=run.verify_result if run else "",
+                    screenshots=run.screenshots if run else [],
+                )
+            )
+            if run:
+                result.problems += [*run.failures, *([run.error] if run.error else [])]
+        result.exit_code = job.exit_code
+        if result.exit_code:
+            return result
+        first = watch.watch(archive, collection)
+        output.info("simulating a takedown: the demo RFE/RL article now answers 410 Gone")
+        server.set_override(RFERL_PATH, Override(status=410, body=TAKEDOWN_BODY))
+        second = watch.watch(archive, collection)
+        for seed in result.seeds:
+            seed.first_watch = next((r.status for r in first.results if r.url == seed.url), "")
+            seed.second_watch = next((r.status for r in second.results if r.url == seed.url), "")
     finally:
         with contextlib.suppress(OSError):
             server.stop()
+    built = replay.build(archive, [s.bag_id for s in result.seeds if s.bag_id])
+    base = f"http://127.0.0.1:{REPLAY_PORT}"
+    for rs in built.seeds:
+        for seed in result.seeds:
+            if seed.bag_id == rs.bag_id:
+                seed.replay_url = replay.replay_url(base, rs)
+    result.replay_command = f"strongroom replay --archive {archive.root}"
+    result.report_path, _data = report.write_report(archive)
+    return result

@@ -1140,30 +1140,23 @@ def recapture(
     manifests_dir: Path | None = None,
 ) -> str:
     """Capture the seed again and bag it as a new version of its latest bag."""
-    try:
-        from strongroom import bagging
-        from strongroom import capture as capture_mod
-    except ImportError as exc:
-        raise UsageError(f"--recapture needs the capture and bag modules ({exc})") from None
     from strongroom.risk import current_access
+    from strongroom.workflow import archive_seed
 
     coll = one_seed_collection(archive, target, collection)
-    cap = capture_mod.capture(archive, coll)
-    if cap.status != "complete" or any(f.url == target.url for f in cap.failures):
-        reasons = "; ".join(f.reason for f in cap.failures if f.url == target.url)
+    access = current_access(archive, target.bag_id) if target.bag_id else None
+    # The same job as `strongroom archive`: screenshot, bag, first fixity check.
+    run = archive_seed(
+        archive, coll, manifests_dir=manifests_dir, access=access, is_version_of=target.bag_id
+    )
+    seed_failures = [f for f in run.failures if f.startswith(target.url + ": ")]
+    if run.error or seed_failures or not run.bag_id:
+        reasons = "; ".join([run.error, *seed_failures]).strip("; ")
         raise ProblemFound(
-            f"recapture {cap.capture_id} of {target.url} did not complete"
+            f"recapture {run.capture_id} of {target.url} did not complete"
             + (f": {reasons}" if reasons else "")
         )
-    access = current_access(archive, target.bag_id) if target.bag_id else None
-    bag = bagging.bag_capture(
-        archive,
-        cap.capture_id,
-        access=access,
-        is_version_of=target.bag_id,
-        manifests_dir=manifests_dir,
-    )
-    return str(bag.bag_id)
+    return run.bag_id
 
 
 # --- the run ---------------------------------------------------------------

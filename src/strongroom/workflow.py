@@ -100,6 +100,73 @@ def _screenshot_step(run: SeedRun, notify: Notify) -> Callable[[Path], None]:
     return step
 
 
+def archive_seed(
+    archive: Archive,
+    collection: Collection,
+    *,
+    manifests_dir: Path | None = None,
+    capture_options: Any | None = None,
+    algorithms: Sequence[str] = ("sha512",),
+    screenshot: bool = True,
+    verify: bool = True,
+    access: str | None = None,
+    is_version_of: str | None = None,
+    notify: Notify | None = None,
+) -> SeedRun:
+    """Capture, bag and verify one seed (``collection`` must hold exactly one).
+
+    A capture with failed fetches is still bagged: the failures are recorded in
+    its WARC and capture.json, and partial evidence is evidence; the run's exit
+    code is then 1. ``is_version_of`` links a re-capture to the previous bag.
+    """
+    from strongroom.bagging import bag_capture
+    from strongroom.capture import CaptureOptions, capture
+    from strongroom.fixity import VerifyOptions, resolve_targets, run_verify
+
+    if len(collection.seeds) != 1:
+        raise UsageError("archive_seed takes a collection with exactly one seed")
+    say = notify or (lambda _m: None)
+    seed = collection.seeds[0]
+    run = SeedRun(url=seed.url)
+    base = capture_options or CaptureOptions()
+    opts = dataclasses.replace(
+        base, post_process=_screenshot_step(run, say) if screenshot else base.post_process
+    )
+    say(f"capturing {seed.url}")
+    cap = capture(archive, collection, options=opts)
+    run.capture_id = cap.capture_id
+    run.capture_exit = cap.exit_code
+    run.stats = dict(cap.stats)
+    run.failures = [f"{f.url}: {f.reason}" for f in cap.failures]
+    if cap.status != "complete":
+        run.error = "capture interrupted"
+        return run
+    try:
+        bag = bag_capture(
+            archive,
+            cap.capture_id,
+            algorithms=algorithms,
+            manifests_dir=manifests_dir,
+            access=access,
+            is_version_of=is_version_of,
+        )
+    except UsageError as exc:
+        run.error = f"bagging failed: {exc.message}"
+        return run
+    run.bag_id, run.bag_path, run.access = bag.bag_id, str(bag.path), bag.access
+    run.signed, run.inventory = bag.signed, str(bag.inventory)
+    say(f"bagged {bag.bag_id} ({bag.access}{', signed' if bag.signed else ''})")
+    if verify:
+        checked = run_verify(
+            archive,
+            resolve_targets(archive, [bag.bag_id]),
+            VerifyOptions(mode="full", inventory=bag.inventory),
+        )
+        run.verify_result = checked.result
+        say(f"verified {bag.bag_id}: {checked.result}")
+    return run
+
+
 def archive_collection(
     archive: Archive,
     collection: Collection,
@@ -113,50 +180,23 @@ def archive_collection(
 ) -> ArchiveRun:
     """Capture, bag and verify each seed of ``collection``; return what was made.
 
-    A seed whose capture had failed fetches is still bagged (the failures are
-    recorded in its WARC and capture.json: partial evidence is evidence), but
-    the run's exit code is then 1. An interrupted capture stops the job.
+    An interrupted capture stops the job; a seed that fails does not stop the
+    others.
     """
-    from strongroom.bagging import bag_capture
-    from strongroom.capture import CaptureOptions, capture
-    from strongroom.fixity import VerifyOptions, resolve_targets, run_verify
-
-    say = notify or (lambda _m: None)
-    base = capture_options or CaptureOptions()
     result = ArchiveRun(collection.id)
     archive.ensure()
     for seed in collection.seeds:
-        run = SeedRun(url=seed.url)
-        result.seeds.append(run)
-        one = dataclasses.replace(collection, seeds=(seed,))
-        opts = dataclasses.replace(
-            base, post_process=_screenshot_step(run, say) if screenshot else base.post_process
+        run = archive_seed(
+            archive,
+            dataclasses.replace(collection, seeds=(seed,)),
+            manifests_dir=manifests_dir,
+            capture_options=capture_options,
+            algorithms=algorithms,
+            screenshot=screenshot,
+            verify=verify,
+            notify=notify,
         )
-        say(f"capturing {seed.url}")
-        cap = capture(archive, one, options=opts)
-        run.capture_id = cap.capture_id
-        run.capture_exit = cap.exit_code
-        run.stats = dict(cap.stats)
-        run.failures = [f"{f.url}: {f.reason}" for f in cap.failures]
-        if cap.status != "complete":
-            run.error = "capture interrupted"
+        result.seeds.append(run)
+        if run.error == "capture interrupted":
             break
-        try:
-            bag = bag_capture(
-                archive, cap.capture_id, algorithms=algorithms, manifests_dir=manifests_dir
-            )
-        except UsageError as exc:
-            run.error = f"bagging failed: {exc.message}"
-            continue
-        run.bag_id, run.bag_path, run.access = bag.bag_id, str(bag.path), bag.access
-        run.signed, run.inventory = bag.signed, str(bag.inventory)
-        say(f"bagged {bag.bag_id} ({bag.access})")
-        if verify:
-            checked = run_verify(
-                archive,
-                resolve_targets(archive, [bag.bag_id]),
-                VerifyOptions(mode="full", inventory=bag.inventory),
-            )
-            run.verify_result = checked.result
-            say(f"verified {bag.bag_id}: {checked.result}")
     return result

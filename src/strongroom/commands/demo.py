@@ -71,7 +71,7 @@ def demo_cmd(archive: str, serve: bool, port: int | None, as_json: bool, quiet: 
     if result.exit_code == EXIT_USAGE:
         raise UsageError("the demo was interrupted before it finished; run it again")
     if result.exit_code:
-        raise ProblemFound(f"the demo found {len(result.failures) or 'some'} problem(s); see above")
+        raise ProblemFound(f"the demo found {len(result.problems) or 'some'} problem(s); see above")
 
 
 def _serve(output: Output, port: int) -> None:
@@ -109,42 +109,43 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def _print_summary(output: Output, result: DemoResult) -> None:
-    """The human summary: a table of what was made, then where it is."""
+    """The human summary: a table per article, then where everything is."""
     from rich.table import Table
 
-    from strongroom.ui import human_bytes
-
+    for problem in result.problems:
+        output.problem(problem)
+    if not output.human:
+        return
     table = Table(title="strongroom demo", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     for i, seed in enumerate(result.seeds, 1):
-        note = f"\n  [yellow]designated: {'; '.join(seed['designations'])}[/yellow]"
-        table.add_row(
-            f"seed {i}",
-            f"{seed['publisher']}: {seed['url']}" + (note if seed["designations"] else ""),
-        )
-    table.add_row("capture id", ", ".join(result.captures) or "(none)")
-    table.add_row("WARC files", str(len(result.warcs)))
-    table.add_row("records", str(result.records))
-    table.add_row("bytes", f"{result.bytes} ({human_bytes(result.bytes)})")
-    if result.failures:
-        table.add_row("failures", str(len(result.failures)))
-    if result.bags:
-        table.add_row("bags", "\n".join(result.bags))
-    for v in result.verify:
-        table.add_row("verify", f"{v.get('bag_id', '?')}: {v.get('result', '?')}")
+        if i > 1:
+            table.add_section()
+        table.add_row(f"article {i}", f"{seed.publisher}\n{seed.url}")
+        if seed.designations:
+            table.add_row("designated", "[yellow]" + "\n".join(seed.designations) + "[/yellow]")
+        table.add_row("capture", seed.capture_id or "-")
+        signed = "signed" if seed.signed else "unsigned"
+        table.add_row("bag", f"{seed.bag_id or '-'} ({seed.access}, {signed})")
+        table.add_row("fixity", seed.fixity or "-")
+        table.add_row("screenshot", "\n".join(s for s in seed.screenshots if s.endswith(".png")))
+        live = seed.first_watch
+        if seed.second_watch and seed.second_watch != seed.first_watch:
+            live += f" -> [bold red]{seed.second_watch}[/bold red] (simulated takedown)"
+        table.add_row("live", live or "-")
+        table.add_row("replay", seed.replay_url or "-")
     output.table(table)
     output.info("")
     output.info(f"Archive:   {result.archive}")
-    for folder in result.capture_dirs:
-        output.info(f"Capture:   {folder}")
-    output.info(f"Manifests: {result.manifests_dir}")
-    if result.replay_url:
-        output.info(f"Replay:    {result.replay_url}")
+    output.info(f"Inventory: {result.manifests_dir}")
+    output.info(f"Key:       {result.key_fingerprint}")
     if result.report_path:
         output.info(f"Report:    {result.report_path}")
-    for f in result.failures:
-        output.problem(f"{f.get('url', '?')}: {f.get('reason', '?')}")
+    if result.replay_command:
+        output.info(f"Replay:    {result.replay_command} --as-staff")
+        output.info("           then open a replay URL above (--as-staff also shows")
+        output.info("           restricted bags; it is allowed on 127.0.0.1 only)")
 
 
 COMMANDS: list[click.Command] = [demo_cmd]
