@@ -172,7 +172,7 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
     """
     from strongroom import replay, report, watch
     from strongroom.demosite import Override
-    from strongroom.workflow import archive_collection
+    from strongroom.workflow import JobOptions, archive_collection
 
     archive.ensure()
     result = DemoResult(
@@ -192,7 +192,7 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
         result.collection_id = collection.id
         output.info(f"demo site serving on {server.url}")
         job = archive_collection(
-            archive, collection, manifests_dir=result.manifests_dir, notify=output.info
+            archive, collection, JobOptions(manifests_dir=result.manifests_dir), notify=output.info
         )
         by_url = {s.url: s for s in job.seeds}
         for seed in collection.seeds:

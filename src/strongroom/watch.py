@@ -597,41 +597,28 @@ def vantage_name(proxy: str | None) -> str:
     return f"proxy:{host}:{parts.port}" if parts.port else f"proxy:{host}"
 
 
-def explain_error(exc: BaseException) -> str:
-    """A one-line reason for a failed fetch: DNS, refused, TLS, timeout, protocol."""
+def explain_error(exc: BaseException, url: str = "", timeout: float = 0.0) -> str:
+    """A one-line reason for a failed live check.
+
+    Watching adds two distinctions to the capture engine's wording: a proxy
+    that cannot be reached at all (a broken vantage point, not a block), and
+    one that connects and then cuts us off (what a filtering middlebox does).
+    """
     import requests
+
+    from strongroom.http import explain
 
     text = str(exc)
     low = text.lower()
-    if isinstance(exc, requests.exceptions.SSLError):
-        return f"TLS error: {text[:200]}"
     if isinstance(exc, requests.exceptions.ProxyError):
         if "newconnectionerror" in low or "failed to establish" in low or "resolve" in low:
-            # The proxy itself cannot be reached: the vantage point is broken.
             return f"proxy error: cannot connect to the proxy ({text[:200]})"
-        # Connected, then cut off: what a filtering middlebox does.
         if "reset" in low:
-            return "TCP: connection reset (through the proxy)"
-        return "TCP: connection closed without a response (through the proxy)"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "timeout: no answer in time"
+            return "connection reset by the server (through the proxy)"
+        return "the server closed the connection without a response (through the proxy)"
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return f"redirect loop (more than {MAX_REDIRECTS} redirects)"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        if (
-            "name or service not known" in low
-            or "nodename nor servname" in low
-            or ("failed to resolve" in low or "getaddrinfo" in low)
-        ):
-            return "DNS: host name does not resolve"
-        if "refused" in low:
-            return "TCP: connection refused"
-        if "reset" in low:
-            return "TCP: connection reset"
-        if "remotedisconnected" in low or "aborted" in low:
-            return "TCP: connection closed without a response"
-        return f"connection failed: {text[:200]}"
-    return f"{type(exc).__name__}: {text[:200]}"
+    return explain(exc, url, timeout)
 
 
 class Client:
@@ -717,7 +704,7 @@ class Client:
                 result.body = b"".join(chunks)[: self.max_bytes]
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             if result.http_status is None:
-                result.error = explain_error(exc)
+                result.error = explain_error(exc, url, self.timeout)
             else:
                 result.truncated = True  # the body broke off; the status line is still evidence
         except (ValueError, UnicodeError, OSError) as exc:  # malformed headers or URL
@@ -1141,13 +1128,17 @@ def recapture(
 ) -> str:
     """Capture the seed again and bag it as a new version of its latest bag."""
     from strongroom.risk import current_access
-    from strongroom.workflow import archive_seed
+    from strongroom.workflow import JobOptions, archive_seed
 
     coll = one_seed_collection(archive, target, collection)
     access = current_access(archive, target.bag_id) if target.bag_id else None
     # The same job as `strongroom archive`: screenshot, bag, first fixity check.
     run = archive_seed(
-        archive, coll, manifests_dir=manifests_dir, access=access, is_version_of=target.bag_id
+        archive,
+        coll,
+        JobOptions(manifests_dir=manifests_dir),
+        access=access,
+        is_version_of=target.bag_id,
     )
     seed_failures = [f for f in run.failures if f.startswith(target.url + ": ")]
     if run.error or seed_failures or not run.bag_id:

@@ -10,7 +10,7 @@ notice or a partner's jurisdiction affects only the bags it concerns.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,15 +100,22 @@ def _screenshot_step(run: SeedRun, notify: Notify) -> Callable[[Path], None]:
     return step
 
 
+@dataclass(frozen=True)
+class JobOptions:
+    """How the main job runs; the defaults are what ``strongroom archive`` does."""
+
+    manifests_dir: Path | None = None
+    capture: Any | None = None  # strongroom.capture.CaptureOptions
+    algorithms: tuple[str, ...] = ("sha512",)
+    screenshot: bool = True
+    verify: bool = True
+
+
 def archive_seed(
     archive: Archive,
     collection: Collection,
+    options: JobOptions | None = None,
     *,
-    manifests_dir: Path | None = None,
-    capture_options: Any | None = None,
-    algorithms: Sequence[str] = ("sha512",),
-    screenshot: bool = True,
-    verify: bool = True,
     access: str | None = None,
     is_version_of: str | None = None,
     notify: Notify | None = None,
@@ -125,12 +132,13 @@ def archive_seed(
 
     if len(collection.seeds) != 1:
         raise UsageError("archive_seed takes a collection with exactly one seed")
+    job = options or JobOptions()
     say = notify or (lambda _m: None)
     seed = collection.seeds[0]
     run = SeedRun(url=seed.url)
-    base = capture_options or CaptureOptions()
+    base = job.capture or CaptureOptions()
     opts = dataclasses.replace(
-        base, post_process=_screenshot_step(run, say) if screenshot else base.post_process
+        base, post_process=_screenshot_step(run, say) if job.screenshot else base.post_process
     )
     say(f"capturing {seed.url}")
     cap = capture(archive, collection, options=opts)
@@ -145,8 +153,8 @@ def archive_seed(
         bag = bag_capture(
             archive,
             cap.capture_id,
-            algorithms=algorithms,
-            manifests_dir=manifests_dir,
+            algorithms=job.algorithms,
+            manifests_dir=job.manifests_dir,
             access=access,
             is_version_of=is_version_of,
         )
@@ -156,7 +164,7 @@ def archive_seed(
     run.bag_id, run.bag_path, run.access = bag.bag_id, str(bag.path), bag.access
     run.signed, run.inventory = bag.signed, str(bag.inventory)
     say(f"bagged {bag.bag_id} ({bag.access}{', signed' if bag.signed else ''})")
-    if verify:
+    if job.verify:
         checked = run_verify(
             archive,
             resolve_targets(archive, [bag.bag_id]),
@@ -170,12 +178,8 @@ def archive_seed(
 def archive_collection(
     archive: Archive,
     collection: Collection,
+    options: JobOptions | None = None,
     *,
-    manifests_dir: Path | None = None,
-    capture_options: Any | None = None,
-    algorithms: Sequence[str] = ("sha512",),
-    screenshot: bool = True,
-    verify: bool = True,
     notify: Notify | None = None,
 ) -> ArchiveRun:
     """Capture, bag and verify each seed of ``collection``; return what was made.
@@ -187,14 +191,7 @@ def archive_collection(
     archive.ensure()
     for seed in collection.seeds:
         run = archive_seed(
-            archive,
-            dataclasses.replace(collection, seeds=(seed,)),
-            manifests_dir=manifests_dir,
-            capture_options=capture_options,
-            algorithms=algorithms,
-            screenshot=screenshot,
-            verify=verify,
-            notify=notify,
+            archive, dataclasses.replace(collection, seeds=(seed,)), options, notify=notify
         )
         result.seeds.append(run)
         if run.error == "capture interrupted":

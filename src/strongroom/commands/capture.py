@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from strongroom.commands.options import archive_option, make_output, output_options
 
 SCOPE_CHOICES = ("page", "prefix", "host", "domain")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _size(_ctx: Any, _param: Any, value: str | None) -> int | None:
@@ -23,6 +25,85 @@ def _size(_ctx: Any, _param: Any, value: str | None) -> int | None:
         raise click.BadParameter(str(exc)) from None
 
 
+def capture_options(f: F) -> F:
+    """The crawl-control options shared by ``capture`` and ``archive``."""
+    options = [
+        click.option(
+            "--depth",
+            type=click.IntRange(min=0),
+            help="Link levels to follow from each seed (0 = the seed only).",
+        ),
+        click.option(
+            "--scope",
+            type=click.Choice(SCOPE_CHOICES),
+            help="Which outlinks to follow (default: host).",
+        ),
+        click.option(
+            "--delay", type=click.FloatRange(min=0), help="Seconds between requests to one host."
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=1, max=64),
+            help="Parallel fetches (default 4).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            help="Seconds to wait to connect and for each read.",
+        ),
+        click.option(
+            "--time-limit",
+            "time_limit",
+            type=click.FloatRange(min=0.1),
+            help="Total seconds allowed per resource.",
+        ),
+        click.option(
+            "--max-bytes",
+            callback=_size,
+            help="Cut bodies larger than this, e.g. 50MB (marked truncated).",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(min=0, max=20),
+            help="Retries on 5xx, 429 and connection errors.",
+        ),
+        click.option(
+            "--max-pages-per-host", type=click.IntRange(min=1), help="Trap guard: pages per host."
+        ),
+        click.option(
+            "--ignore-robots", is_flag=True, help="Do not obey robots.txt (recorded in the WARC)."
+        ),
+        click.option(
+            "--proxy", help="HTTP or SOCKS5 proxy, e.g. socks5h://127.0.0.1:9050 for Tor."
+        ),
+        click.option("--user-agent", help="User-Agent header to send."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def options_from(params: dict[str, Any], extra_seeds: tuple[str, ...] = ()) -> Any:
+    """Build CaptureOptions from the values of :func:`capture_options`."""
+    from strongroom.capture import CaptureOptions
+
+    return CaptureOptions(
+        scope=params["scope"],
+        depth=params["depth"],
+        delay=params["delay"],
+        concurrency=params["concurrency"],
+        timeout=params["timeout"],
+        resource_time_limit=params["time_limit"],
+        max_bytes=params["max_bytes"],
+        retries=params["retries"],
+        obey_robots=False if params["ignore_robots"] else None,
+        user_agent=params["user_agent"],
+        max_pages_per_host=params["max_pages_per_host"],
+        proxy=params["proxy"],
+        extra_seeds=extra_seeds,
+    )
+
+
 @click.command("capture")
 @click.argument("urls", nargs=-1)
 @click.option(
@@ -33,64 +114,15 @@ def _size(_ctx: Any, _param: Any, value: str | None) -> int | None:
     help="Collection TOML file; URLs given too are added as extra seeds.",
 )
 @archive_option
-@click.option(
-    "--depth",
-    type=click.IntRange(min=0),
-    help="Link levels to follow from each seed (0 = the seed only).",
-)
-@click.option(
-    "--scope", type=click.Choice(SCOPE_CHOICES), help="Which outlinks to follow (default: host)."
-)
-@click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests to one host.")
-@click.option(
-    "--concurrency", type=click.IntRange(min=1, max=64), help="Parallel fetches (default 4)."
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    help="Seconds to wait to connect and for each read.",
-)
-@click.option(
-    "--time-limit",
-    "time_limit",
-    type=click.FloatRange(min=0.1),
-    help="Total seconds allowed per resource.",
-)
-@click.option(
-    "--max-bytes", callback=_size, help="Cut bodies larger than this, e.g. 50MB (marked truncated)."
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=0, max=20),
-    help="Retries on 5xx, 429 and connection errors.",
-)
-@click.option(
-    "--max-pages-per-host", type=click.IntRange(min=1), help="Trap guard: pages per host."
-)
-@click.option(
-    "--ignore-robots", is_flag=True, help="Do not obey robots.txt (recorded in the WARC)."
-)
-@click.option("--proxy", help="HTTP or SOCKS5 proxy, e.g. socks5h://127.0.0.1:9050 for Tor.")
-@click.option("--user-agent", help="User-Agent header to send.")
+@capture_options
 @output_options
 def capture_cmd(
     urls: tuple[str, ...],
     collection_path: str | None,
     archive: str,
-    depth: int | None,
-    scope: str | None,
-    delay: float | None,
-    concurrency: int | None,
-    timeout: float | None,
-    time_limit: float | None,
-    max_bytes: int | None,
-    retries: int | None,
-    max_pages_per_host: int | None,
-    ignore_robots: bool,
-    proxy: str | None,
-    user_agent: str | None,
     as_json: bool,
     quiet: bool,
+    **params: Any,
 ) -> int:
     """Capture pages and everything they need into WARC 1.1 files.
 
@@ -105,7 +137,7 @@ def capture_cmd(
       strongroom capture URL --proxy socks5h://127.0.0.1:9050 --json
     """
     from strongroom.archive import Archive
-    from strongroom.capture import CaptureOptions, capture
+    from strongroom.capture import capture
     from strongroom.collection import adhoc_collection, load_collection, validate_url
     from strongroom.errors import UsageError
     from strongroom.ui import progress as progress_bar
@@ -121,21 +153,7 @@ def capture_cmd(
         extra = ()
     else:
         raise UsageError("give at least one URL or -c COLLECTION.toml (see --help)")
-    opts = CaptureOptions(
-        scope=scope,
-        depth=depth,
-        delay=delay,
-        concurrency=concurrency,
-        timeout=timeout,
-        resource_time_limit=time_limit,
-        max_bytes=max_bytes,
-        retries=retries,
-        obey_robots=False if ignore_robots else None,
-        user_agent=user_agent,
-        max_pages_per_host=max_pages_per_host,
-        proxy=proxy,
-        extra_seeds=extra,
-    )
+    opts = options_from(params, extra)
     with progress_bar(output) as bar:
         task = bar.add_task("capturing", total=None)
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
+from strongroom.commands.capture import capture_options, options_from
 from strongroom.commands.options import archive_option, make_output, output_options
+
+if TYPE_CHECKING:
+    from strongroom.ui import Output
+    from strongroom.workflow import ArchiveRun
 
 ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
 
@@ -32,11 +39,7 @@ ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
     type=click.Choice(ALGORITHMS),
     help="Extra payload manifest algorithm (sha512 is always made). Repeatable.",
 )
-@click.option("--depth", type=click.IntRange(min=0), help="Link levels to follow from each seed.")
-@click.option("--proxy", help="HTTP or SOCKS5 proxy, e.g. socks5h://127.0.0.1:9050 for Tor.")
-@click.option("--user-agent", help="User-Agent header to send.")
-@click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt (recorded).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), help="Connect/read timeout, seconds.")
+@capture_options
 @click.option("--no-screenshot", is_flag=True, help="Skip the Chromium screenshots.")
 @click.option("--no-verify", is_flag=True, help="Skip the fixity check after bagging.")
 @output_options
@@ -45,15 +48,11 @@ def archive_cmd(
     archive: str,
     manifests_dir: str | None,
     algorithms: tuple[str, ...],
-    depth: int | None,
-    proxy: str | None,
-    user_agent: str | None,
-    ignore_robots: bool,
-    timeout: float | None,
     no_screenshot: bool,
     no_verify: bool,
     as_json: bool,
     quiet: bool,
+    **params: Any,
 ) -> int:
     """Capture, bag and verify every seed of a collection: the main job.
 
@@ -72,30 +71,20 @@ def archive_cmd(
     from pathlib import Path
 
     from strongroom.archive import Archive
-    from strongroom.capture import CaptureOptions
     from strongroom.collection import load_collection
-    from strongroom.workflow import archive_collection
+    from strongroom.workflow import JobOptions, archive_collection
 
     output = make_output(as_json, quiet)
     collection = load_collection(Path(collection_path))
-    options = CaptureOptions(
-        depth=depth,
-        proxy=proxy,
-        user_agent=user_agent,
-        obey_robots=False if ignore_robots else None,
-        timeout=timeout,
-    )
     algos = ("sha512", *[a for a in algorithms if a != "sha512"])
-    run = archive_collection(
-        Archive(archive),
-        collection,
+    job = JobOptions(
         manifests_dir=Path(manifests_dir) if manifests_dir else None,
-        capture_options=options,
+        capture=options_from(params),
         algorithms=algos,
         screenshot=not no_screenshot,
         verify=not no_verify,
-        notify=output.info,
     )
+    run = archive_collection(Archive(archive), collection, job, notify=output.info)
     if output.json:
         output.emit_json(run.as_dict())
     else:
@@ -103,13 +92,12 @@ def archive_cmd(
     return run.exit_code
 
 
-def _summary(run: object, output: object) -> None:
+def _summary(run: ArchiveRun, output: Output) -> None:
+    """Problems on stderr (always); a table of what was made (unless --quiet)."""
     from rich.table import Table
 
-    from strongroom.ui import Output, out
-    from strongroom.workflow import ArchiveRun
+    from strongroom.ui import out
 
-    assert isinstance(run, ArchiveRun) and isinstance(output, Output)
     for seed in run.seeds:
         for w in seed.warnings:
             output.warn(w)
