@@ -9,6 +9,7 @@ from typing import Any
 
 import bagit
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from strongroom import screenshot
 from strongroom.archive import Archive
@@ -117,3 +118,28 @@ def test_slugs_are_safe_file_names() -> None:
     slug = screenshot.slug_for("http://evil.test/../../etc/passwd?x=<script>")
     assert "/" not in slug and ".." not in slug and "<" not in slug
     assert screenshot.slug_for("http://a.test/x") != screenshot.slug_for("http://a.test/x?y")
+
+
+@needs_chromium
+def test_a_recapture_of_an_unchanged_page_still_gets_its_screenshot(tmp_path: Path) -> None:
+    # The second capture stores only revisit records; the page is rendered from
+    # the earlier capture's payload, found through the ledger, and dated now.
+    archive = Archive(tmp_path / "archive")
+    site = SiteServer().start()
+    try:
+        make_bag(archive, site, [GV], screenshots=False)
+        second = make_bag(archive, site, [GV], screenshots=True)
+    finally:
+        site.stop()
+    derived = archive.bag_dir(second) / "data" / "derivatives"
+    pngs = sorted(derived.glob("*.png"))
+    assert len(pngs) == 1
+    meta = screenshot.png_text(pngs[0].read_bytes())
+    revisits = {
+        r.rec_headers.get_header("WARC-Record-ID")
+        for w in (archive.bag_dir(second) / "data" / "warc").glob("*.warc.gz")
+        for r in ArchiveIterator(w.open("rb"))
+        if r.rec_type == "revisit"
+    }
+    assert meta["WARC-Record-ID"] in revisits  # cites this capture's own record
+    assert "Ten Years on from Andijan Massacre" in pngs[0].with_suffix(".txt").read_text("utf-8")

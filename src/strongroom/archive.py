@@ -231,6 +231,31 @@ class Archive:
             if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists()
         )
 
+    def payload_origins(self, digest: str) -> list[Path]:
+        """WARC files holding the original payload that a revisit record names.
+
+        The ledger's dedup index records the capture and WARC file of every
+        payload; the file is looked for in that capture's bags first (captures
+        may be deleted after bagging), then in the capture folder. Symlinks are
+        never followed.
+        """
+        if not digest or not self.ledger_path.exists():
+            return []
+        from strongroom.ledger import open_ledger
+
+        with open_ledger(self.root) as ledger:
+            rows = ledger.query(
+                "SELECT capture_id, warc_file FROM payload_digests WHERE digest = ?", (digest,)
+            )
+        found: list[Path] = []
+        for row in rows:
+            candidates = [
+                *sorted(self.bags.glob(f"*-{row['capture_id']}/data/warc/{row['warc_file']}")),
+                self.capture_dir(row["capture_id"]) / row["warc_file"],
+            ]
+            found += [p for p in candidates if p.is_file() and not p.is_symlink()]
+        return list(dict.fromkeys(found))
+
     def capture_ids(self) -> list[str]:
         """Every complete capture, sorted (one without capture.json is unfinished)."""
         if not self.captures.is_dir():

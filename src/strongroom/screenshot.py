@@ -16,6 +16,7 @@ aborted. For each page it writes, under ``<capture>/derivatives/``:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import html
@@ -25,13 +26,14 @@ import shutil
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from strongroom import SOFTWARE
+from strongroom.archive import Archive
 from strongroom.errors import ProblemFound, UsageError
 from strongroom.fsutil import atomic_write_bytes, atomic_write_text
 
@@ -86,8 +88,16 @@ def find_chromium(chromium: str | None = None) -> str:
 
 
 # --- the WARC as an in-memory URL index ---------------------------------------
-def index_warcs(warc_files: list[Path]) -> dict[str, RecordRef]:
-    """Map each target URI to its first response record (revisits resolved by digest)."""
+def index_warcs(
+    warc_files: list[Path], origins: Callable[[str], list[Path]] | None = None
+) -> dict[str, RecordRef]:
+    """Map each target URI to its first response record (revisits resolved by digest).
+
+    A revisit names a payload stored earlier: in these files, or (through
+    ``origins``, e.g. :meth:`Archive.payload_origins`) in an earlier capture.
+    The reference then points at the original's bytes but keeps the revisit's
+    own record id and date, so a screenshot is dated when it was captured.
+    """
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
@@ -123,12 +133,50 @@ def index_warcs(warc_files: list[Path]) -> dict[str, RecordRef]:
                         by_digest.setdefault(digest, ref)
         except (ArchiveLoadFailed, OSError, ValueError, EOFError) as exc:
             raise ProblemFound(f"{path.name}: not a readable WARC file ({exc})") from None
-    for uri, digest, _rid, _date in revisits:
-        # A revisit names a payload stored earlier in this capture; older captures'
-        # payloads are not in this folder, so such a resource is simply absent.
-        if uri not in index and digest in by_digest:
-            index[uri] = by_digest[digest]
+    for uri, digest, rid, date in revisits:
+        if uri in index:
+            continue
+        original = by_digest.get(digest)
+        if original is None and origins is not None:
+            original = _find_payload(origins(digest), digest)
+        if original is not None:
+            index[uri] = dataclasses.replace(original, uri=uri, record_id=rid, warc_date=date)
     return index
+
+
+def _find_payload(paths: list[Path], digest: str) -> RecordRef | None:
+    """The response record with payload ``digest`` in an earlier capture's WARCs."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                it = ArchiveIterator(fh)
+                for record in it:
+                    if (
+                        record.rec_type != "response"
+                        or record.rec_headers.get_header("WARC-Payload-Digest") != digest
+                    ):
+                        continue
+                    http = record.http_headers
+                    try:
+                        status = int(http.get_statuscode()) if http else 0
+                    except (TypeError, ValueError):
+                        status = 0
+                    ctype = (http.get_header("Content-Type") or "") if http else ""
+                    return RecordRef(
+                        record.rec_headers.get_header("WARC-Target-URI") or "",
+                        path,
+                        it.get_record_offset(),
+                        record.rec_headers.get_header("WARC-Record-ID") or "",
+                        record.rec_headers.get_header("WARC-Date") or "",
+                        status,
+                        ctype.lower(),
+                    )
+        except (ArchiveLoadFailed, OSError, ValueError, EOFError):
+            continue  # an unreadable older WARC only costs this one resource
+    return None
 
 
 def read_response(ref: RecordRef) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -400,7 +448,9 @@ def make_derivatives(
     )
     if not warcs:
         raise ProblemFound(f"{capture_dir}: no WARC files to render")
-    index = index_warcs(warcs)
+    # captures/<id>/ sits in an archive: earlier payloads are found through its ledger
+    archive = Archive(capture_dir.parent.parent)
+    index = index_warcs(warcs, archive.payload_origins)
     urls = page_urls(meta, index)
     if not urls:
         raise ProblemFound(f"{capture_dir}: no captured HTML page to render")

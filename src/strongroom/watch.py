@@ -494,22 +494,7 @@ def _resolve_revisit(archive: Archive, rec: _Rec, skip: Path | None) -> _Rec | N
     The ledger's payload-digest index names the capture and WARC file; failing
     that, every bag is scanned for the referred-to URI and date.
     """
-    paths: list[Path] = []
-    if rec.payload_digest and archive.ledger_path.exists():
-        with open_ledger(archive.root) as ledger:
-            rows = ledger.query(
-                "SELECT capture_id, warc_file FROM payload_digests WHERE digest = ?",
-                (rec.payload_digest,),
-            )
-        for row in rows:
-            for bag_id in archive.bag_ids():
-                if bag_id.endswith(row["capture_id"]):
-                    p = archive.bag_dir(bag_id) / "data" / "warc" / row["warc_file"]
-                    if p.is_file() and not p.is_symlink():
-                        paths.append(p)
-            p = archive.capture_dir(row["capture_id"]) / row["warc_file"]
-            if p.is_file() and not p.is_symlink():
-                paths.append(p)
+    paths = archive.payload_origins(rec.payload_digest)
     target_uri = rec.refers_to_uri or rec.uri
 
     def wanted(uri: str, _rid: str, digest: str) -> bool:

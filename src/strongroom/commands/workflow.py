@@ -107,13 +107,14 @@ def _summary(run: ArchiveRun, output: Output) -> None:
             output.problem(f"{seed.url}: {seed.error}")
     if output.quiet:
         return
-    table = Table(title=f"collection {run.collection_id}", show_lines=False)
-    for col in ("seed", "capture", "bag", "access", "signed", "fixity"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"collection {run.collection_id}", title_justify="left")
+    table.add_column("seed", overflow="fold", ratio=3)
+    table.add_column("bag (capture id after the collection id)", overflow="fold", ratio=2)
+    for col in ("access", "signed", "fixity"):
+        table.add_column(col, no_wrap=True)
     for s in run.seeds:
         table.add_row(
             s.url,
-            s.capture_id or "-",
             s.bag_id or "-",
             s.access or "-",
             "yes" if s.signed else "no",
