@@ -276,9 +276,13 @@ def _index(warcs: list[Path], out: Path) -> None:
     out.write_text("".join(line + "\n" for line in lines if line.strip()), "utf-8")
 
 
-def _first_capture(cdxj: Path) -> dict[str, str]:
-    """URL -> earliest 14-digit timestamp, from an index."""
-    found: dict[str, str] = {}
+def _first_capture(cdxj: Path) -> dict[tuple[str, str], str]:
+    """(URL, WARC file name) -> earliest 14-digit timestamp, from an index.
+
+    Keyed by file too, so that each bag's replay URL names its own capture, not
+    the earliest capture of that URL in the whole collection.
+    """
+    found: dict[tuple[str, str], str] = {}
     for line in cdxj.read_text("utf-8").splitlines():
         parts = line.split(" ", 2)
         if len(parts) < 3:
@@ -287,9 +291,9 @@ def _first_capture(cdxj: Path) -> dict[str, str]:
             obj = json.loads(parts[2])
         except ValueError:
             continue
-        url = obj.get("url")
-        if url and (url not in found or parts[1] < found[url]):
-            found[url] = parts[1]
+        url, name = obj.get("url"), Path(str(obj.get("filename", ""))).name
+        if url and ((url, name) not in found or parts[1] < found[(url, name)]):
+            found[(url, name)] = parts[1]
     return found
 
 
@@ -407,9 +411,13 @@ def build(
             )
             ts = _first_capture(index)
             for bag in coll.bags:
+                names = {w.name for w in bag.warcs}
                 for url in bag.seeds:
-                    if url in ts:
-                        seeds.append(ReplaySeed(url, coll.name, ts[url], bag.bag_id, bag.access))
+                    stamps = [t for (u, n), t in ts.items() if u == url and n in names]
+                    if stamps:
+                        seeds.append(
+                            ReplaySeed(url, coll.name, min(stamps), bag.bag_id, bag.access)
+                        )
                         seeds[-1].embargo_until = coll.embargo_until
         fsync_tree(staging)
         old = tmp_name(final)

@@ -91,13 +91,16 @@ def replay_cmd(
             doc = built.as_dict(base) | {"base": base, "serving": server is not None}
             out.emit_json(doc)
         else:
+            lines: list[str] = []
             for seed in built.seeds:
                 note = ""
                 if seed.access == "restricted" and not as_staff:
                     note = f"  (restricted: needs {replay.STAFF_HEADER}: {replay.STAFF_USER})"
                 elif seed.embargo_until:
                     note = f"  (embargoed until {seed.embargo_until}: staff only)"
-                out.info(f"{replay.replay_url(base, seed)}{note}")
+                lines.append(f"{replay.replay_url(base, seed)}{note}")
+            for line in dict.fromkeys(lines):  # two bags captured in one second: one URL
+                out.info(line)
             if built.dark:
                 out.info(f"not shown (dark): {', '.join(built.dark)}")
             if server:

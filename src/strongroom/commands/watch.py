@@ -162,7 +162,8 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
     from strongroom.status import seed_statuses
 
     out = make_output(as_json, quiet)
-    rows = seed_statuses(open_archive(archive), _load_collection(collection_path))
+    archive_obj = open_archive(archive)
+    rows = seed_statuses(archive_obj, _load_collection(collection_path))
     if out.json:
         out.emit_json([r.as_dict() for r in rows])
         return EXIT_OK
@@ -177,7 +178,7 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
         "live",
         "designations",
         "access",
-        "copies",
+        "copies (policy)",
     ):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -195,7 +196,11 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
             live += f"\n[bold red]{r.alarm}[/bold red]"
         copies = f"{r.copies}" + (f" ({', '.join(r.jurisdictions)})" if r.jurisdictions else "")
         if r.replication_ok is False:
-            copies = f"[red]{copies}[/red]"
+            policy = archive_obj.config.replication
+            copies = (
+                f"[red]{copies}\nbelow policy: {policy.min_copies} copies in "
+                f"{policy.min_jurisdictions} jurisdictions[/red]"
+            )
         seed = f"[bold red]{r.url}[/bold red]" if r.alarm else r.url
         table.add_row(
             seed,
