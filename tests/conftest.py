@@ -66,6 +66,16 @@ def archive_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _repository_manifests_untouched() -> Iterator[None]:
+    """No test may write into the repository's own manifests/ (git-tracked inventory)."""
+    folder = REPO / "manifests"
+    before = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    yield
+    after = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    assert after == before, f"a test wrote into {folder}: {sorted(set(after) - set(before))}"
+
+
 @pytest.fixture(autouse=True)
 def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never touch the outside web: proxies from the environment are ignored."""

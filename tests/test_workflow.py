@@ -54,3 +54,18 @@ def test_archive_refuses_a_broken_collection_before_fetching(cli, site, archive_
     assert "bad.toml" in r.stderr and "seeds[0].url" in r.stderr
     assert not archive_dir.exists()
     assert load_demo_collection().id == "demo"
+
+
+def test_inventory_lands_beside_collections_and_embargo_is_kept(cli, site, archive_dir, tmp_path):
+    # Run from anywhere: manifests/ goes beside the collections/ folder of the file.
+    repo = tmp_path / "repo"
+    (repo / "collections").mkdir(parents=True)
+    text = demo_collection_file(tmp_path, site).read_text("utf-8")
+    text = text.replace('access = "public"', 'access = "public"\nembargo_until = 2030-01-01', 1)
+    coll = repo / "collections" / "demo.toml"
+    coll.write_text(text, "utf-8")
+    r = cli("archive", "-c", coll, "--no-screenshot", "--json")
+    assert r.exit_code == 0, r.output
+    assert (repo / "manifests" / "demo.json").is_file()
+    bag = archive_dir / "bags" / json.loads(r.stdout)["bags"][0]
+    assert "Embargo-Until: 2030-01-01" in (bag / "bag-info.txt").read_text("utf-8")

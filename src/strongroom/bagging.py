@@ -731,6 +731,9 @@ def _bag_info(
     pairs.append(("WARC-Count", str(sum(1 for f in files if f.is_warc))))
     pairs += [("Designation", d.label()) for d in designations]
     pairs.append(("Access", access))
+    embargo = (meta.get("collection") or {}).get("embargo_until")
+    if isinstance(embargo, str) and embargo:
+        pairs.append(("Embargo-Until", embargo))  # replay keeps the bag staff-only until then
     if is_version_of:
         pairs.append(("Is-Version-Of", is_version_of))
     if fpr:

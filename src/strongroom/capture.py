@@ -758,7 +758,10 @@ def capture(
                     "description": c.description,
                     "curator": dataclasses.asdict(c.curator),
                     "access": c.access,
+                    "embargo_until": c.embargo_until.isoformat() if c.embargo_until else None,
                     "designations": [d.as_dict() for d in c.designations],
+                    # lets `bag` find manifests/ beside the collections/ folder
+                    "path": str(c.path.absolute()) if c.path else None,
                 },
                 "seeds": [_seed_dict(s) for s in seeds],
                 "settings": settings.as_dict() | {"proxy": _redact(options.proxy)},

@@ -108,8 +108,8 @@ def _summary(run: ArchiveRun, output: Output) -> None:
     if output.quiet:
         return
     table = Table(title=f"collection {run.collection_id}", title_justify="left")
-    table.add_column("seed", overflow="fold", ratio=3)
-    table.add_column("bag (capture id after the collection id)", overflow="fold", ratio=2)
+    table.add_column("seed", overflow="fold")
+    table.add_column("bag", no_wrap=True)
     for col in ("access", "signed", "fixity"):
         table.add_column(col, no_wrap=True)
     for s in run.seeds:
