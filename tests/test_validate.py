@@ -372,6 +372,8 @@ def test_unicode_and_case_clashes_and_junk_are_warnings(cli, tmp_path: Path) -> 
     assert r.exit_code == 0, r.output
     assert "Unicode normalization or case" in r.stderr
     assert "Report.txt" in r.stderr and ".DS_Store" in r.stderr
+    quiet = cli("verify", str(root), "--quiet")  # cron: a valid bag's warnings do not mail
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
 
 
 def test_nfd_on_disk_nfc_in_manifest_is_a_warning(cli, tmp_path: Path) -> None:

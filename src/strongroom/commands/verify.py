@@ -151,7 +151,9 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     from strongroom.fixity import iter_problem_lines
 
     rep = run.report
-    if rep is not None:
+    # --quiet is for cron: a valid bag's warnings (.DS_Store, case clashes) would
+    # otherwise mail every night; they still show with an invalid bag, and in --json.
+    if rep is not None and not (output.quiet and run.result == "valid"):
         for w in rep.warnings:
             output.warn(escape(f"{run.target.name}: {w.message}"))
     for line in iter_problem_lines(run):
