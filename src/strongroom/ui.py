@@ -98,6 +98,11 @@ def progress(output: Output, *, bytes_mode: bool = False) -> Iterator[Any]:
         yield bar
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 file``, ``4 files``: counts read as a person would say them."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def human_bytes(n: float) -> str:
     """1536 -> '1.5 KiB'."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

@@ -156,7 +156,7 @@ def export_cmd(
     """
     from strongroom import replay
     from strongroom.archive import Archive
-    from strongroom.ui import human_bytes
+    from strongroom.ui import human_bytes, plural
 
     out = make_output(as_json, quiet)
     if not as_wacz:
@@ -168,8 +168,8 @@ def export_cmd(
     if res.override:
         out.warn(f"{res.bag_id} is {res.access}; exported under override: {reason.strip()}")
     out.info(
-        f"wrote {res.path} ({human_bytes(res.size)}, {res.warcs} WARC, {res.pages} pages) "
-        f"from {res.bag_id}"
+        f"wrote {res.path} ({human_bytes(res.size)}, {plural(res.warcs, 'WARC')},"
+        f" {plural(res.pages, 'page')}) from {res.bag_id}"
     )
 
 

@@ -63,7 +63,7 @@ def share_cmd(
       strongroom share --export BAG -o BAG.tar
     """
     from strongroom import share
-    from strongroom.ui import human_bytes
+    from strongroom.ui import human_bytes, plural
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
@@ -74,7 +74,7 @@ def share_cmd(
         if as_json:
             out.emit_json(res.as_dict())
             return
-        out.info(f"Exported {res.bag_id} ({res.files} files, {human_bytes(res.bytes)})")
+        out.info(f"Exported {res.bag_id} ({plural(res.files, 'file')}, {human_bytes(res.bytes)})")
         out.info(f"  tar:       {res.tar}")
         out.info(f"  sha512:    {res.checksum_file}")
         out.info(f"  signature: {res.signature}")
@@ -92,7 +92,7 @@ def share_cmd(
         out.warn(f"policy overridden ({reason}): {why}")
     out.info(
         f"Shared {result.bag_id} to {result.partner} ({result.jurisdiction}, {result.transport}):"
-        f" {result.files} files, {human_bytes(result.bytes)}"
+        f" {plural(result.files, 'file')}, {human_bytes(result.bytes)}"
     )
     out.info(f"  copy:      {result.location}")
     out.info(f"  confirmed: {result.confirmed_by}")
@@ -142,7 +142,7 @@ def receive_cmd(
       strongroom receive bag.tar --from kyiv-mirror --json
     """
     from strongroom import receive
-    from strongroom.ui import human_bytes
+    from strongroom.ui import human_bytes, plural
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
@@ -165,7 +165,7 @@ def receive_cmd(
         out.warn(receive.show(w))
     out.info(
         f"Received {res.bag_id}{' from ' + res.partner if res.partner else ''}:"
-        f" {res.files} files, {human_bytes(res.bytes)}"
+        f" {plural(res.files, 'file')}, {human_bytes(res.bytes)}"
     )
     out.info(f"  bag:       {res.path}")
     out.info(f"  signature: {res.signature}")

@@ -149,6 +149,7 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     from rich.markup import escape  # names from hostile bags must not become markup
 
     from strongroom.fixity import iter_problem_lines
+    from strongroom.ui import plural
 
     rep = run.report
     # --quiet is for cron: a valid bag's warnings (.DS_Store, case clashes) would
@@ -161,7 +162,7 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     if rep is None:
         return
     name = escape(run.target.name)
-    size = f"{rep.files} files, {human_bytes(rep.bytes)}"
+    size = f"{plural(rep.files, 'file')}, {human_bytes(rep.bytes)}"
     if run.result == "valid":
         note = ""
         if rep.fetch_pending:
