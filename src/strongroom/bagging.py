@@ -890,20 +890,15 @@ def bag_capture(
         actor=operator,
     )
     with open_ledger(archive.root) as ledger:
-        with ledger.transaction() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO bags (bag_id, collection_id, capture_id, created, access,"
-                " seeds, is_version_of, origin) VALUES (?, ?, ?, ?, ?, ?, ?, 'local')",
-                (
-                    bag_id,
-                    collection_id,
-                    capture_id,
-                    created,
-                    level,
-                    json.dumps(seeds),
-                    is_version_of,
-                ),
-            )
+        ledger.record_bag(
+            bag_id,
+            collection_id=collection_id,
+            capture_id=capture_id,
+            created=created,
+            access=level,
+            seeds=seeds,
+            is_version_of=is_version_of,
+        )
         ledger.record_event(
             "creation",
             "success",

@@ -146,6 +146,36 @@ class Ledger:
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return list(self.conn.execute(sql, params))
 
+    # --- bags -------------------------------------------------------------
+    def record_bag(
+        self,
+        bag_id: str,
+        *,
+        collection_id: str,
+        capture_id: str | None,
+        created: str,
+        access: str,
+        seeds: list[str],
+        is_version_of: str | None = None,
+        origin: str = "local",
+    ) -> None:
+        """Add (or refresh) a bag's row: made here (``local``) or ``received:<partner>``."""
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO bags (bag_id, collection_id, capture_id, created, access,"
+                " seeds, is_version_of, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    bag_id,
+                    collection_id,
+                    capture_id,
+                    created,
+                    access,
+                    json.dumps(seeds),
+                    is_version_of,
+                    origin,
+                ),
+            )
+
     # --- generic events ---------------------------------------------------
     def record_event(
         self,

@@ -394,21 +394,16 @@ def _ingest(
     level = risk.current_access(archive, bag_id)
     created = utcnow()
     with open_ledger(archive.root) as ledger:
-        with ledger.transaction() as c:
-            c.execute(
-                "INSERT INTO bags (bag_id, collection_id, capture_id, created, access, seeds,"
-                " is_version_of, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    bag_id,
-                    row["collection_id"],
-                    row["capture_id"],
-                    created,
-                    level,
-                    json.dumps(row["seeds"]),
-                    row["is_version_of"],
-                    origin,
-                ),
-            )
+        ledger.record_bag(
+            bag_id,
+            collection_id=row["collection_id"],
+            capture_id=row["capture_id"],
+            created=created,
+            access=level,
+            seeds=row["seeds"],
+            is_version_of=row["is_version_of"],
+            origin=origin,
+        )
         ledger.record_event(
             INGESTION,
             "success",

@@ -119,15 +119,7 @@ def index_warcs(
                     if rtype == "revisit":
                         revisits.append((uri, digest, rid, date))
                         continue
-                    http = record.http_headers
-                    try:
-                        status = int(http.get_statuscode()) if http else 0
-                    except (TypeError, ValueError):
-                        status = 0
-                    ctype = (http.get_header("Content-Type") or "") if http else ""
-                    ref = RecordRef(
-                        uri, path, it.get_record_offset(), rid, date, status, ctype.lower()
-                    )
+                    ref = _record_ref(record, path, it.get_record_offset())
                     index.setdefault(uri, ref)
                     if digest:
                         by_digest.setdefault(digest, ref)
@@ -142,6 +134,25 @@ def index_warcs(
         if original is not None:
             index[uri] = dataclasses.replace(original, uri=uri, record_id=rid, warc_date=date)
     return index
+
+
+def _record_ref(record: Any, path: Path, offset: int) -> RecordRef:
+    """A RecordRef for a response record read by warcio."""
+    http = record.http_headers
+    try:
+        status = int(http.get_statuscode()) if http else 0
+    except (TypeError, ValueError):
+        status = 0
+    ctype = (http.get_header("Content-Type") or "") if http else ""
+    return RecordRef(
+        record.rec_headers.get_header("WARC-Target-URI") or "",
+        path,
+        offset,
+        record.rec_headers.get_header("WARC-Record-ID") or "",
+        record.rec_headers.get_header("WARC-Date") or "",
+        status,
+        ctype.lower(),
+    )
 
 
 def _find_payload(paths: list[Path], digest: str) -> RecordRef | None:
@@ -159,21 +170,7 @@ def _find_payload(paths: list[Path], digest: str) -> RecordRef | None:
                         or record.rec_headers.get_header("WARC-Payload-Digest") != digest
                     ):
                         continue
-                    http = record.http_headers
-                    try:
-                        status = int(http.get_statuscode()) if http else 0
-                    except (TypeError, ValueError):
-                        status = 0
-                    ctype = (http.get_header("Content-Type") or "") if http else ""
-                    return RecordRef(
-                        record.rec_headers.get_header("WARC-Target-URI") or "",
-                        path,
-                        it.get_record_offset(),
-                        record.rec_headers.get_header("WARC-Record-ID") or "",
-                        record.rec_headers.get_header("WARC-Date") or "",
-                        status,
-                        ctype.lower(),
-                    )
+                    return _record_ref(record, path, it.get_record_offset())
         except (ArchiveLoadFailed, OSError, ValueError, EOFError):
             continue  # an unreadable older WARC only costs this one resource
     return None
