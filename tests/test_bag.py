@@ -14,10 +14,10 @@ from pathlib import Path
 import bagit
 import pytest
 
+from bagkit import CAPTURE_ID, GV, RFERL, make_capture, warc_bytes
 from strongroom import bagging, custody, inventory
 from strongroom.archive import Archive
 from strongroom.baginfo import first, read_bag_info, values
-from test_bag_helpers import CAPTURE_ID, GV, RFERL, make_capture, warc_bytes
 
 BAGIT_SCRIPT = Path(sys.executable).parent / "bagit.py"
 BAG_ID = f"andijan-2005-{CAPTURE_ID}"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from bagkit import CAPTURE_ID, make_capture, write_big_warc
 from strongroom import bagging
 from strongroom.archive import Archive
 from strongroom.errors import UsageError
 from strongroom.fsutil import clean_stale_temps
-from test_bag_helpers import CAPTURE_ID, make_capture, write_big_warc
 
 BAG_ID = f"andijan-2005-{CAPTURE_ID}"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bagkit import CAPTURE_ID, make_capture, warc_bytes
 from strongroom.archive import Archive
-from test_bag_helpers import CAPTURE_ID, make_capture, warc_bytes
 
 GOOD = warc_bytes({"http://rferl.test/a": b"<html>story</html>" * 50})
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bagkit import CAPTURE_ID, make_capture
 from strongroom import bagging, custody, inventory
 from strongroom.archive import Archive
 from strongroom.errors import UsageError
-from test_bag_helpers import CAPTURE_ID, make_capture
 
 BAG_ID = f"andijan-2005-{CAPTURE_ID}"
 

@@ -10,10 +10,10 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bagkit import CAPTURE_ID, make_capture
 from strongroom import signing
 from strongroom.archive import Archive
 from strongroom.baginfo import first, read_bag_info
-from test_bag_helpers import CAPTURE_ID, make_capture
 
 BAG_ID = f"andijan-2005-{CAPTURE_ID}"
 

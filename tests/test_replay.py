@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import requests
 
+from replaykit import CHROMIUM, GV, NOTICE, RFERL, make_bag, needs_chromium
 from strongroom import replay
 from strongroom.archive import Archive
 from strongroom.demosite import SiteServer
-from test_replay_support import CHROMIUM, GV, NOTICE, RFERL, make_bag, needs_chromium
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from replaykit import CHROMIUM, GV, NOTICE, RFERL, make_bag, needs_chromium
 from strongroom.archive import Archive
 from strongroom.demosite import SiteServer
 from strongroom.ledger import open_ledger
-from test_replay_support import CHROMIUM, GV, NOTICE, RFERL, make_bag, needs_chromium
 
 HOSTILE = 'http://evil.test/"><script>alert(1)</script><img src=http://evil.test/x.png>'
 

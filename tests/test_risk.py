@@ -11,7 +11,7 @@ from strongroom.archive import Archive
 from strongroom.collection import load_collection
 from strongroom.ledger import open_ledger
 from strongroom.signing import Keyring
-from test_watch_kit import file_hashes, make_bag, serve_article
+from watchkit import file_hashes, make_bag, serve_article
 
 BAG = "test-20240513T100000Z-aaaaaa"
 

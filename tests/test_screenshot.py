@@ -11,11 +11,11 @@ import bagit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from replaykit import CHROMIUM, GV, make_bag, needs_chromium
 from strongroom import screenshot
 from strongroom.archive import Archive
 from strongroom.demosite import SiteServer
 from strongroom.errors import ProblemFound
-from test_replay_support import CHROMIUM, GV, make_bag, needs_chromium
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from strongroom.demosite import Override
-from test_watch_kit import SEED_PATH, capture_and_bag, make_bag, serve_article
+from watchkit import SEED_PATH, capture_and_bag, make_bag, serve_article
 
 pytest.importorskip("strongroom.capture")
 pytest.importorskip("strongroom.bagging")

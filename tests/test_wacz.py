@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from replaykit import GV, NOTICE, make_bag
 from strongroom import custody, replay
 from strongroom.archive import Archive
 from strongroom.demosite import SiteServer
 from strongroom.ledger import open_ledger
-from test_replay_support import GV, NOTICE, make_bag
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from strongroom.archive import Archive
 from strongroom.demosite import Override, free_port
 from strongroom.ledger import open_ledger
 from strongroom.signing import Keyring
-from test_watch_kit import (
+from watchkit import (
     REMOVED_SENTENCE,
     SEED_PATH,
     file_hashes,

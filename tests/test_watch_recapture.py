@@ -11,7 +11,7 @@ from strongroom import custody
 from strongroom.archive import Archive
 from strongroom.baginfo import first, read_bag_info
 from strongroom.signing import Keyring
-from test_watch_kit import REMOVED_SENTENCE, capture_and_bag, file_hashes, serve_article
+from watchkit import REMOVED_SENTENCE, capture_and_bag, file_hashes, serve_article
 
 pytest.importorskip("strongroom.capture")
 pytest.importorskip("strongroom.bagging")
