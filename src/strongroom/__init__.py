@@ -6,12 +6,9 @@ Every command of the CLI is a thin wrapper over a function in this package, so
 another program can use strongroom as a library.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("strongroom")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+src"
+# The one place the version is set (pyproject.toml reads it from here): reading
+# it back through importlib.metadata costs every command ~30 ms of start-up.
+__version__ = "0.1.0"
 
 SOFTWARE = f"strongroom/{__version__}"
 

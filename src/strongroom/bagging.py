@@ -11,7 +11,7 @@ validator in the tests.
 How one bag is made, never losing data:
 
 1. The capture is checked: it exists, is finished (``capture.json``), has WARCs.
-2. Every payload file is read exactly once, in 2 MiB blocks. Each block is fed
+2. Every payload file is read exactly once, in 1 MiB blocks. Each block is fed
    to every hash algorithm, written to the bag when a copy is needed, and, for
    WARCs, gunzipped strictly (every member's CRC and length) and framed record
    by record (headers parsed with warcio), so a truncated or invalid WARC is
@@ -57,7 +57,7 @@ from strongroom.risk import default_access, designations_for_urls
 ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
 WEAK_ALGORITHMS = ("sha1", "md5")
 TAG_ALGORITHM = "sha512"  # the signature covers tagmanifest-sha512.txt, so always made
-BLOCK = 2 * 1024 * 1024  # large enough that hashlib/zlib run long without the GIL
+BLOCK = 1024 * 1024  # long GIL-free hash/zlib calls, yet still in cache for the 2nd algorithm
 INFLATE_OUT = 1024 * 1024  # bound on one decompress() output: memory stays flat
 MAX_CAPTURE_JSON = 64 * 1024 * 1024
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -374,7 +374,7 @@ class _WarcFramer:
 class _OnePass:
     """Reads one file once: hashes every block, copies it if asked, and checks WARCs.
 
-    Each 4 MiB block goes to every hash algorithm on the helper threads (the
+    Each block goes to every hash algorithm on the helper threads (the
     order of blocks per hash object is kept by waiting for the previous block's
     updates, which ran while this block was read), is written to the bag when
     a copy is needed, and for a WARC is gunzipped strictly (CRC and length of
@@ -498,7 +498,7 @@ _local = threading.local()
 def _thread_buffers() -> list[bytearray]:
     """Two read buffers per worker thread, reused for every file.
 
-    Allocating (and zero-filling) fresh 2 MiB buffers for each of a thousand
+    Allocating (and zero-filling) fresh buffers for each of a thousand
     small files cost more than hashing them, and happens under the GIL.
     """
     bufs = getattr(_local, "bufs", None)

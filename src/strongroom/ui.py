@@ -14,18 +14,12 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _width() -> int | None:
@@ -91,6 +85,16 @@ def progress(output: Output, *, bytes_mode: bool = False) -> Iterator[Any]:
     if not output.human or not err.is_terminal:
         yield _NullProgress()
         return
+    # imported here: only a person at a terminal ever sees a bar
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn()]
     columns.append(DownloadColumn() if bytes_mode else MofNCompleteColumn())
     columns.append(TimeRemainingColumn())
