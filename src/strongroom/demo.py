@@ -30,7 +30,6 @@ from strongroom.errors import UsageError
 from strongroom.ui import Output
 
 DEMO_PORT = 8737
-DEFAULT_DEMO_ARCHIVE = "demo-archive"
 # Hosts the demo server answers as; only seeds on these are moved by rebase_collection.
 DEMO_HOSTS = ("127.0.0.1", "localhost")
 GLOBALVOICES_PATH = (
