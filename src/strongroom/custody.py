@@ -71,19 +71,17 @@ def _locked(path: Path) -> Iterator[int]:
         os.close(fd)
 
 
-def _last_complete_line(fd: int) -> tuple[bytes | None, int]:
-    """The last newline-terminated line and the count of complete lines.
+def _read_log(fd: int) -> tuple[bytes | None, int, int]:
+    """The last complete line, the count of complete lines, and their byte length.
 
     A line without its newline is a write that never finished (a crash
-    mid-append); it is not an entry.
+    mid-append); it is not an entry. The log is read once per append.
     """
     size = os.fstat(fd).st_size
-    if size == 0:
-        return None, 0
-    data = os.pread(fd, size, 0)
-    complete = data[: data.rfind(b"\n") + 1]
-    lines = complete.splitlines()
-    return (lines[-1] if lines else None), len(lines)
+    data = os.pread(fd, size, 0) if size else b""
+    complete_len = data.rfind(b"\n") + 1
+    lines = data[:complete_len].splitlines()
+    return (lines[-1] if lines else None), len(lines), complete_len
 
 
 def append(
@@ -107,8 +105,7 @@ def append(
     key = load_private_key(archive.keys)
     with _locked(path) as fd:
         size = os.fstat(fd).st_size
-        last, count = _last_complete_line(fd)
-        complete_len = 0 if size == 0 else os.pread(fd, size, 0).rfind(b"\n") + 1
+        last, count, complete_len = _read_log(fd)
         if complete_len != size:
             torn = os.pread(fd, size - complete_len, complete_len)
             with open(path.with_name(path.name + ".torn"), "ab") as fh:
