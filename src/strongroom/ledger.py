@@ -122,9 +122,13 @@ class Ledger:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            with self.conn:
-                self.conn.executescript(SCHEMA)
-                self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            # The ledger is opened for every dedup lookup and event; create the
+            # tables only when this file has not been set up at this version.
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                with self.conn:
+                    self.conn.executescript(SCHEMA)
+                    self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"ledger {self.path} is not a usable SQLite database: {exc}") from None
 
