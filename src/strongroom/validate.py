@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import io
 import os
@@ -66,14 +67,7 @@ class Problem:
     severity: str = "error"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "file": self.file,
-            "manifest": self.manifest,
-            "algorithm": self.algorithm,
-            "severity": self.severity,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass
