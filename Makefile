@@ -8,14 +8,17 @@ BIN    := $(VENV)/bin
 # Chromium for screenshots and replay tests, wget for the capture benchmark.
 SYSDEPS := openssh-server openssh-client rsync chromium wget
 
-.PHONY: demo test lint format sysdeps bench clean
+.PHONY: demo test lint format sysdeps bench clean constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+# constraints.txt pins every package to the versions CI last passed with, so the
+# two README commands give a user exactly those. Refresh it with `make constraints`
+# after changing dependencies in pyproject.toml, then run `make test`.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -27,6 +30,15 @@ test: $(VENV)/.installed sysdeps
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Re-resolve the newest versions that pyproject.toml allows and pin them.
+constraints: | $(BIN)/python
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --upgrade pip
+	.venv-lock/bin/pip install -q -e '.[test]'
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^strongroom' > constraints.txt
+	rm -rf .venv-lock
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import bagit
 import pytest
 
-from strongroom.collection import load_collection
+from strongroom.core.collection import load_collection
 from strongroom.demo import (
     DEMO_PORT,
     GLOBALVOICES_PATH,
@@ -292,7 +292,7 @@ def test_demo_runs_the_whole_workflow_and_says_where_things_are(cli, tmp_path: P
 def test_demo_ignores_strongroom_archive_env(
     cli, archive_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("strongroom.capture")
+    pytest.importorskip("strongroom.capture.crawl")
     monkeypatch.chdir(tmp_path)
     r = cli("demo", "--quiet")
     assert r.exit_code == 0, r.output
@@ -353,7 +353,7 @@ def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
 def test_demo_reports_a_missing_requisite_and_exits_1(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("strongroom.capture")
+    pytest.importorskip("strongroom.capture.crawl")
     import shutil
 
     import strongroom.demosite

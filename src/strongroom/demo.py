@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from strongroom.archive import Archive
-from strongroom.collection import Collection, load_collection
+from strongroom.core.archive import Archive
+from strongroom.core.collection import Collection, load_collection
+from strongroom.core.ui import Output
 from strongroom.demosite import SiteServer
 from strongroom.errors import UsageError
-from strongroom.ui import Output
 
 DEMO_PORT = 8737
 # Hosts the demo server answers as; only seeds on these are moved by rebase_collection.
@@ -149,7 +149,7 @@ class DemoResult:
 
 def _ensure_key(archive: Archive) -> tuple[str, bool]:
     """Make the demo archive's signing key on first use, so its bags are signed."""
-    from strongroom.signing import fingerprint, init_keys, load_private_key
+    from strongroom.bag.signing import fingerprint, init_keys, load_private_key
 
     key = load_private_key(archive.keys)
     if key is not None:
@@ -169,8 +169,10 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
     The inventory manifests go to ``<archive>/manifests`` so that running the
     demo from a checkout never dirties the repository's own ``manifests/``.
     """
-    from strongroom import replay, report, watch
     from strongroom.demosite import Override
+    from strongroom.replay import pywb as replay
+    from strongroom.report import html as report
+    from strongroom.watch import run as watch
     from strongroom.workflow import JobOptions, archive_collection
 
     archive.ensure()

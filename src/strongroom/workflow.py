@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strongroom.archive import Archive
-from strongroom.collection import Collection
+from strongroom.core.archive import Archive
+from strongroom.core.collection import Collection
 from strongroom.errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, UsageError
 
 Notify = Callable[[str], None]
@@ -83,7 +83,7 @@ def _screenshot_step(run: SeedRun, notify: Notify) -> Callable[[Path], None]:
     """A capture post-process that renders screenshots, never failing the capture."""
 
     def step(capture_dir: Path) -> None:
-        from strongroom import screenshot
+        from strongroom.capture import screenshot
 
         try:
             made = screenshot.make_derivatives(capture_dir)
@@ -105,7 +105,7 @@ class JobOptions:
     """How the main job runs; the defaults are what ``strongroom archive`` does."""
 
     manifests_dir: Path | None = None
-    capture: Any | None = None  # strongroom.capture.CaptureOptions
+    capture: Any | None = None  # strongroom.capture.crawl.CaptureOptions
     algorithms: tuple[str, ...] = ("sha512",)
     screenshot: bool = True
     verify: bool = True
@@ -126,9 +126,9 @@ def archive_seed(
     its WARC and capture.json, and partial evidence is evidence; the run's exit
     code is then 1. ``is_version_of`` links a re-capture to the previous bag.
     """
-    from strongroom.bagging import bag_capture
-    from strongroom.capture import CaptureOptions, capture
-    from strongroom.fixity import VerifyOptions, resolve_targets, run_verify
+    from strongroom.bag.make import bag_capture
+    from strongroom.capture.crawl import CaptureOptions, capture
+    from strongroom.verify.fixity import VerifyOptions, resolve_targets, run_verify
 
     if len(collection.seeds) != 1:
         raise UsageError("archive_seed takes a collection with exactly one seed")

@@ -59,7 +59,8 @@ def bag_cmd(
       strongroom bag 20240220T101500Z-ab12cd
       strongroom bag 20240220T101500Z-ab12cd --algorithm sha256 --algorithm md5
     """
-    from strongroom import bagging, ui
+    from strongroom.bag import make as bagging
+    from strongroom.core import ui
 
     out = make_output(as_json, quiet)
     algos = ["sha512", *[a.lower() for a in algorithms if a.lower() != "sha512"]]
@@ -123,7 +124,7 @@ def keys_init(force: bool, archive: str, as_json: bool, quiet: bool) -> None:
     Example:
       strongroom keys init --archive ./archive
     """
-    from strongroom import signing
+    from strongroom.bag import signing
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive).ensure()
@@ -151,7 +152,7 @@ def keys_show(archive: str, as_json: bool, quiet: bool) -> None:
     Example:
       strongroom keys show --json
     """
-    from strongroom import signing
+    from strongroom.bag import signing
     from strongroom.errors import UsageError
 
     out = make_output(as_json, quiet)
@@ -188,7 +189,7 @@ def keys_trust(key_file: Path, name: str, archive: str, as_json: bool, quiet: bo
     Example:
       strongroom keys trust memorial.pub --name memorial
     """
-    from strongroom import signing
+    from strongroom.bag import signing
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive).ensure()

@@ -16,7 +16,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _size(_ctx: Any, _param: Any, value: str | None) -> int | None:
     if value is None:
         return None
-    from strongroom.archive import parse_size
+    from strongroom.core.archive import parse_size
     from strongroom.errors import UsageError
 
     try:
@@ -85,7 +85,7 @@ def capture_options(f: F) -> F:
 
 def options_from(params: dict[str, Any], extra_seeds: tuple[str, ...] = ()) -> Any:
     """Build CaptureOptions from the values of :func:`capture_options`."""
-    from strongroom.capture import CaptureOptions
+    from strongroom.capture.crawl import CaptureOptions
 
     return CaptureOptions(
         scope=params["scope"],
@@ -136,11 +136,11 @@ def capture_cmd(
       strongroom capture -c collections/andijan-2005.toml --depth 1
       strongroom capture URL --proxy socks5h://127.0.0.1:9050 --json
     """
-    from strongroom.archive import Archive
-    from strongroom.capture import capture
-    from strongroom.collection import adhoc_collection, load_collection, validate_url
+    from strongroom.capture.crawl import capture
+    from strongroom.core.archive import Archive
+    from strongroom.core.collection import adhoc_collection, load_collection, validate_url
+    from strongroom.core.ui import progress as progress_bar
     from strongroom.errors import UsageError
-    from strongroom.ui import progress as progress_bar
 
     output = make_output(as_json, quiet)
     for u in urls:  # refuse bad URLs before anything is created or fetched
@@ -172,7 +172,7 @@ def _report(result: Any, output: Any) -> None:
     """The capture id on stdout, then (unless --quiet) a summary table and problems."""
     from rich.table import Table
 
-    from strongroom.ui import human_bytes, out
+    from strongroom.core.ui import human_bytes, out
 
     if result.status != "complete":
         output.problem(

@@ -12,8 +12,8 @@ from strongroom.commands.options import make_output, output_options
 from strongroom.errors import EXIT_USAGE, ProblemFound, UsageError
 
 if TYPE_CHECKING:
+    from strongroom.core.ui import Output
     from strongroom.demo import DemoResult
-    from strongroom.ui import Output
 
 # Kept here (not imported from strongroom.demo) so that `strongroom --help` stays light.
 _DEMO_ARCHIVE = "demo-archive"
@@ -56,7 +56,7 @@ def demo_cmd(archive: str, serve: bool, port: int | None, as_json: bool, quiet: 
       strongroom demo --serve          # then, in another terminal:
       strongroom archive -c collections/demo.toml
     """
-    from strongroom.archive import Archive
+    from strongroom.core.archive import Archive
     from strongroom.demo import run_demo
 
     output = make_output(as_json, quiet)

@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
-from strongroom.archive import DEFAULT_ARCHIVE, ENV_ARCHIVE, Archive
-from strongroom.ui import Output
+from strongroom.core.archive import DEFAULT_ARCHIVE, ENV_ARCHIVE, Archive
+from strongroom.core.ui import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -62,9 +62,9 @@ def replay_cmd(
       strongroom replay demo-20240220T101500Z-ab12cd --port 8090
       strongroom replay --as-staff          # your own machine: see restricted bags
     """
-    from strongroom import replay
-    from strongroom.archive import Archive
-    from strongroom.collection import load_collection
+    from strongroom.core.archive import Archive
+    from strongroom.core.collection import load_collection
+    from strongroom.replay import pywb as replay
 
     out = make_output(as_json, quiet)
     if as_staff and not replay.is_loopback(host):
@@ -154,9 +154,9 @@ def export_cmd(
       strongroom export demo-20240220T101500Z-ab12cd --wacz -o andijan.wacz
       strongroom export BAG --wacz -o court.wacz --override --reason "court order 12/2025"
     """
-    from strongroom import replay
-    from strongroom.archive import Archive
-    from strongroom.ui import human_bytes, plural
+    from strongroom.core.archive import Archive
+    from strongroom.core.ui import human_bytes, plural
+    from strongroom.replay import pywb as replay
 
     out = make_output(as_json, quiet)
     if not as_wacz:
@@ -194,8 +194,8 @@ def report_cmd(output: Path | None, archive: str, as_json: bool, quiet: bool) ->
       strongroom report
       strongroom report -o /srv/www/archive-report.html
     """
-    from strongroom import report
-    from strongroom.archive import Archive
+    from strongroom.core.archive import Archive
+    from strongroom.report import html as report
 
     out = make_output(as_json, quiet)
     path, data = report.write_report(Archive(archive).require(), output)

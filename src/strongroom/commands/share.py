@@ -11,7 +11,7 @@ from strongroom.commands.options import archive_option, make_output, open_archiv
 from strongroom.errors import ProblemFound, UsageError
 
 if TYPE_CHECKING:
-    from strongroom import share as share_types
+    from strongroom.share import send as share_types
 
 
 @click.command("share")
@@ -62,8 +62,8 @@ def share_cmd(
       strongroom share BAG --to riga-mirror --override --reason "court order 12/2024"
       strongroom share --export BAG -o BAG.tar
     """
-    from strongroom import share
-    from strongroom.ui import human_bytes, plural
+    from strongroom.core.ui import human_bytes, plural
+    from strongroom.share import send as share
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
@@ -141,8 +141,8 @@ def receive_cmd(
       strongroom receive /mnt/incoming/andijan-2005-20240501T101500Z-1a2b3c --from kyiv-mirror
       strongroom receive bag.tar --from kyiv-mirror --json
     """
-    from strongroom import receive
-    from strongroom.ui import human_bytes, plural
+    from strongroom.core.ui import human_bytes, plural
+    from strongroom.share import receive
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
@@ -191,7 +191,7 @@ def replicate_cmd(all_bags: bool, dry_run: bool, archive: str, as_json: bool, qu
       strongroom replicate --all --dry-run
       strongroom replicate --all --quiet     # cron
     """
-    from strongroom import share
+    from strongroom.share import send as share
 
     out = make_output(as_json, quiet)
     if not all_bags:
@@ -240,7 +240,7 @@ def repair_cmd(bag: str, partner: str | None, archive: str, as_json: bool, quiet
       strongroom repair andijan-2005-20240501T101500Z-1a2b3c
       strongroom repair BAG --from kyiv-mirror --json
     """
-    from strongroom import repair
+    from strongroom.share import repair
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
@@ -277,8 +277,8 @@ def partners_cmd(archive: str, as_json: bool, quiet: bool) -> None:
     """
     from rich.table import Table
 
-    from strongroom import share
-    from strongroom.signing import fingerprint, parse_public_key
+    from strongroom.bag.signing import fingerprint, parse_public_key
+    from strongroom.share import send as share
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)

@@ -62,8 +62,8 @@ def verify_cmd(
       strongroom verify --all --fast
       strongroom verify --due --interval 30d --budget 1h --quiet   # nightly cron
     """
-    from strongroom import fixity
-    from strongroom.ui import err, human_bytes, progress
+    from strongroom.core.ui import err, human_bytes, progress
+    from strongroom.verify import fixity
 
     output = make_output(as_json, quiet)
     if fast and deep:
@@ -148,8 +148,8 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     """One verdict line on stdout; problems and warnings on stderr."""
     from rich.markup import escape  # names from hostile bags must not become markup
 
-    from strongroom.fixity import iter_problem_lines
-    from strongroom.ui import plural
+    from strongroom.core.ui import plural
+    from strongroom.verify.fixity import iter_problem_lines
 
     rep = run.report
     # --quiet is for cron: a valid bag's warnings (.DS_Store, case clashes) would
@@ -197,8 +197,8 @@ def history_cmd(bag: str, archive: str, as_json: bool, quiet: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from strongroom import fixity
-    from strongroom.ui import human_bytes
+    from strongroom.core.ui import human_bytes
+    from strongroom.verify import fixity
 
     output = make_output(as_json, quiet)
     arch = open_archive(archive).require()

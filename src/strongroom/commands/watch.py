@@ -26,7 +26,7 @@ def _style(status: str | None) -> str:
 def _load_collection(path: str | None):
     if not path:
         return None
-    from strongroom.collection import load_collection
+    from strongroom.core.collection import load_collection
 
     return load_collection(path)
 
@@ -89,7 +89,7 @@ def watch_cmd(
       strongroom watch -c collections/andijan-2005.toml --proxy socks5h://127.0.0.1:9050
       strongroom watch --all --recapture --json
     """
-    from strongroom import watch as watch_mod
+    from strongroom.watch import run as watch_mod
 
     out = make_output(as_json, quiet)
     if collection_path and all_seeds:
@@ -159,7 +159,7 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
     """
     from rich.table import Table
 
-    from strongroom.status import seed_statuses
+    from strongroom.report.status import seed_statuses
 
     out = make_output(as_json, quiet)
     archive_obj = open_archive(archive)
@@ -234,10 +234,10 @@ def access_cmd(
       strongroom access andijan-2005-20240301T120000Z-a1b2c3 dark \\
           --reason "publisher designated undesirable in RU; protect readers"
     """
-    from strongroom import risk
+    from strongroom.core import policy
 
     out = make_output(as_json, quiet)
-    entry = risk.set_access(open_archive(archive).require(), bag_id, level, reason=reason)
+    entry = policy.set_access(open_archive(archive).require(), bag_id, level, reason=reason)
     inputs = entry["inputs"]
     if out.json:
         out.emit_json(

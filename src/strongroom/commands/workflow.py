@@ -10,7 +10,7 @@ from strongroom.commands.capture import capture_options, options_from
 from strongroom.commands.options import archive_option, make_output, output_options
 
 if TYPE_CHECKING:
-    from strongroom.ui import Output
+    from strongroom.core.ui import Output
     from strongroom.workflow import ArchiveRun
 
 ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
@@ -70,8 +70,8 @@ def archive_cmd(
     """
     from pathlib import Path
 
-    from strongroom.archive import Archive
-    from strongroom.collection import load_collection
+    from strongroom.core.archive import Archive
+    from strongroom.core.collection import load_collection
     from strongroom.workflow import JobOptions, archive_collection
 
     output = make_output(as_json, quiet)
@@ -96,7 +96,7 @@ def _summary(run: ArchiveRun, output: Output) -> None:
     """Problems on stderr (always); a table of what was made (unless --quiet)."""
     from rich.table import Table
 
-    from strongroom.ui import out
+    from strongroom.core.ui import out
 
     for seed in run.seeds:
         for w in seed.warnings:

@@ -1,0 +1,1 @@
+"""Bag stage: BagIt bags, bag-info, provenance, inventory, signing, custody."""

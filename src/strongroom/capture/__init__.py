@@ -1,0 +1,1 @@
+"""Capture stage: the recording HTTP client, extraction, the crawl, screenshots."""

@@ -1,0 +1,1 @@
+"""Shared floor: archive layout, collections, the ledger, atomic files, output, policy."""

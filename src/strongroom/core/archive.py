@@ -1,0 +1,267 @@
+"""The archive on disk: where captures, bags, the ledger and keys live.
+
+Layout (``--archive DIR`` or ``STRONGROOM_ARCHIVE``, default ``./archive``)::
+
+    config.toml                 organisation, contact, operator pseudonym, policy
+    designations.toml           archive-wide legal designations (optional)
+    partners.toml               partner archives that receive copies
+    ledger.sqlite               SQLite ledger: dedup index, fixity, watch, copies
+    captures/<capture-id>/      WARC files and capture.json of one capture
+    bags/<bag-id>/              BagIt bags (payload read-only once made)
+    bags/<bag-id>.custody.jsonl custody log, beside its bag, never inside it
+    keys/                       Ed25519 signing key pair and trusted keys
+    quarantine/                 received bags that failed validation
+    replay/                     pywb collections built from the bags
+    report.html                 the latest archive report
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strongroom.core.collection import (
+    ACCESS_LEVELS,
+    Designation,
+    _Reader,
+    load_designations_file,
+    load_toml,
+)
+from strongroom.errors import UsageError
+
+ENV_ARCHIVE = "STRONGROOM_ARCHIVE"
+DEFAULT_ARCHIVE = "archive"
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Parse ``500GB``, ``1.5 GiB``, ``1048576`` into bytes (SI and IEC units)."""
+    m = _SIZE_RE.match(str(text))
+    if not m:
+        raise UsageError(f"{text!r} is not a size; use e.g. 500MB, 2GiB or 1048576")
+    number = float(m.group(1))
+    unit = (m.group(2) or "").upper().rstrip("B")
+    if unit.endswith("I"):
+        mult = 1024 ** "KMGT".index(unit[0]) * 1024
+    elif unit:
+        mult = 1000 ** ("KMGT".index(unit[0]) + 1)
+    else:
+        mult = 1
+    return int(number * mult)
+
+
+@dataclass(frozen=True)
+class ReplicationPolicy:
+    """How many copies, in how many jurisdictions, every bag must have."""
+
+    min_copies: int = 3
+    min_jurisdictions: int = 2
+
+
+@dataclass(frozen=True)
+class ReceiveLimits:
+    """Bounds on what a partner may send us in one bag."""
+
+    max_files: int = 100_000
+    max_bytes: int = 64 * 1024**3
+    max_name_length: int = 4096
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """Archive-wide settings from ``<archive>/config.toml``; every field has a default."""
+
+    organization: str = "strongroom archive"
+    contact_name: str = ""
+    contact_email: str = ""
+    jurisdiction: str = ""
+    operator: str = "anonymous-operator"
+    default_access: str = "public"
+    replication: ReplicationPolicy = field(default_factory=ReplicationPolicy)
+    receive: ReceiveLimits = field(default_factory=ReceiveLimits)
+
+
+def load_config(path: Path) -> ArchiveConfig:
+    """Read ``config.toml``; a missing file gives the defaults."""
+    if not path.exists():
+        return ArchiveConfig()
+    r = _Reader(path, load_toml(path))
+    r.unknown({"organization", "capture", "access", "replication", "receive"})
+    org = r.table("organization")
+    org.unknown({"name", "contact_name", "contact_email", "jurisdiction"})
+    juris = org.str("jurisdiction")
+    if juris and not re.match(r"^[A-Z]{2}$", juris):
+        raise org.fail("jurisdiction", "an ISO 3166 alpha-2 code such as DE")
+    cap = r.table("capture")
+    cap.unknown({"operator"})
+    acc = r.table("access")
+    acc.unknown({"default"})
+    rep = r.table("replication")
+    rep.unknown({"min_copies", "min_jurisdictions"})
+    rec = r.table("receive")
+    rec.unknown({"max_files", "max_bytes", "max_name_length"})
+    max_bytes = rec.data.get("max_bytes", ReceiveLimits.max_bytes)
+    try:
+        max_bytes = parse_size(str(max_bytes))
+    except UsageError:
+        raise rec.fail("max_bytes", "a size such as 50GB") from None
+    d = ArchiveConfig()
+    return ArchiveConfig(
+        organization=org.str("name", d.organization),
+        contact_name=org.str("contact_name"),
+        contact_email=org.str("contact_email"),
+        jurisdiction=juris,
+        operator=cap.str("operator", d.operator),
+        default_access=acc.choice("default", ACCESS_LEVELS, "public"),
+        replication=ReplicationPolicy(
+            min_copies=rep.int("min_copies", 3, minimum=1),
+            min_jurisdictions=rep.int("min_jurisdictions", 2, minimum=1),
+        ),
+        receive=ReceiveLimits(
+            max_files=rec.int("max_files", ReceiveLimits.max_files, minimum=1),
+            max_bytes=max_bytes,
+            max_name_length=rec.int("max_name_length", 4096, minimum=16),
+        ),
+    )
+
+
+class Archive:
+    """Paths and settings of one archive folder."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        chosen = root if root is not None else os.environ.get(ENV_ARCHIVE) or DEFAULT_ARCHIVE
+        self.root = Path(chosen).expanduser().absolute()
+        self._config: ArchiveConfig | None = None
+
+    def __repr__(self) -> str:
+        return f"Archive({str(self.root)!r})"
+
+    # --- layout -----------------------------------------------------------
+    @property
+    def captures(self) -> Path:
+        return self.root / "captures"
+
+    @property
+    def bags(self) -> Path:
+        return self.root / "bags"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def replay(self) -> Path:
+        return self.root / "replay"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.root / "ledger.sqlite"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def partners_path(self) -> Path:
+        return self.root / "partners.toml"
+
+    @property
+    def designations_path(self) -> Path:
+        return self.root / "designations.toml"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    def capture_dir(self, capture_id: str) -> Path:
+        return self.captures / capture_id
+
+    def bag_dir(self, bag_id: str) -> Path:
+        return self.bags / bag_id
+
+    def custody_path(self, bag_id: str) -> Path:
+        return self.bags / f"{bag_id}.custody.jsonl"
+
+    # --- lifecycle --------------------------------------------------------
+    def ensure(self) -> Archive:
+        """Create the archive folders; a clear error when the place is not writable."""
+        try:
+            for p in (self.root, self.captures, self.bags):
+                p.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create archive at {self.root}: {exc.strerror}") from None
+        if not os.access(self.root, os.W_OK):
+            raise UsageError(f"archive {self.root} is not writable")
+        return self
+
+    def require(self) -> Archive:
+        """Fail clearly when the archive folder does not exist yet."""
+        if not self.root.is_dir():
+            raise UsageError(
+                f"no archive at {self.root}; run a capture first or pass --archive DIR "
+                f"(or set {ENV_ARCHIVE})"
+            )
+        return self
+
+    @property
+    def config(self) -> ArchiveConfig:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def designations(self) -> tuple[Designation, ...]:
+        """Archive-wide designations from ``designations.toml`` (empty when absent)."""
+        if not self.designations_path.exists():
+            return ()
+        return load_designations_file(self.designations_path)
+
+    def bag_ids(self) -> list[str]:
+        """Every published bag, sorted (temporary folders are ignored)."""
+        if not self.bags.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.bags.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists()
+        )
+
+    def payload_origins(self, digest: str) -> list[Path]:
+        """WARC files holding the original payload that a revisit record names.
+
+        The ledger's dedup index records the capture and WARC file of every
+        payload; the file is looked for in that capture's bags first (captures
+        may be deleted after bagging), then in the capture folder. Symlinks are
+        never followed.
+        """
+        if not digest or not self.ledger_path.exists():
+            return []
+        from strongroom.core.ledger import open_ledger
+
+        with open_ledger(self.root) as ledger:
+            rows = ledger.query(
+                "SELECT capture_id, warc_file FROM payload_digests WHERE digest = ?", (digest,)
+            )
+        found: list[Path] = []
+        for row in rows:
+            candidates = [
+                *sorted(self.bags.glob(f"*-{row['capture_id']}/data/warc/{row['warc_file']}")),
+                self.capture_dir(row["capture_id"]) / row["warc_file"],
+            ]
+            found += [p for p in candidates if p.is_file() and not p.is_symlink()]
+        return list(dict.fromkeys(found))
+
+    def capture_ids(self) -> list[str]:
+        """Every complete capture, sorted (one without capture.json is unfinished)."""
+        if not self.captures.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.captures.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / "capture.json").exists()
+        )

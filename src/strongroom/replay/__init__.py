@@ -1,0 +1,1 @@
+"""Replay: the pywb collection with access rules, and WACZ export."""

@@ -1,0 +1,1 @@
+"""Read-only views over the archive: the status table and the HTML report."""

@@ -1,0 +1,1 @@
+"""Share stage: partners, sending, export, receiving and repair."""

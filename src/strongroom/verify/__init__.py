@@ -1,0 +1,1 @@
+"""Verify stage: strict RFC 8493 validation and fixity history."""

@@ -1,0 +1,1 @@
+"""WARC files: writing records with our own digests, and reading them back."""

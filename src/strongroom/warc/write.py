@@ -1,0 +1,495 @@
+"""WARC 1.1 writing: our own digests, exact blocks, revisits, rolling files.
+
+warcio writes the records (gzip, one member per record) but never computes a
+digest or re-serialises HTTP headers here: its payload digest is taken over the
+stored bytes, which is wrong for chunked bodies, and its header buffer is
+rebuilt from parsed headers, which is not what came off the wire. We hand it
+records whose block is the exact wire bytes and whose digests we computed.
+
+Digest convention (stated in every warcinfo record): ``WARC-Block-Digest`` is
+sha256 over the exact stored block; ``WARC-Payload-Digest`` is sha256 over the
+entity body with transfer-encoding removed and content-encoding kept. Both are
+written as ``sha256:<base32>``, as warcio does.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from strongroom.core.fsutil import fsync_dir, tmp_name
+
+WARC_VERSION = "WARC/1.1"
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+DIGEST_CONVENTION = (
+    "WARC-Block-Digest: sha256 over the exact stored block; WARC-Payload-Digest: sha256 "
+    "over the entity body with transfer-encoding removed and content-encoding kept; "
+    "both base32 'sha256:' form"
+)
+ROLL_SIZE = 1024**3
+STEP = 64 * 1024
+
+
+def digest_str(h: Any) -> str:
+    """``sha256:<BASE32>`` for a finished hashlib object."""
+    return "sha256:" + base64.b32encode(h.digest()).decode("ascii")
+
+
+def sha256_digest(data: bytes) -> str:
+    return digest_str(hashlib.sha256(data))
+
+
+def warc_date(when: dt.datetime | None = None) -> str:
+    """WARC 1.1 date with microseconds (sub-second precision is allowed in 1.1)."""
+    when = when or dt.datetime.now(dt.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+class Dechunker:
+    """Tolerant streaming decoder of HTTP/1.1 chunked framing.
+
+    Written by hand because we must de-chunk the *stored* bytes (after the
+    fact, from our spool) and must not fail on hostile or truncated framing:
+    a bad size line ends decoding, keeping what was decoded so far.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._left = 0  # bytes of chunk data still expected
+        self._state = "size"  # size | data | crlf | done
+        self.malformed = False
+
+    def feed(self, data: bytes) -> bytes:
+        self._buf += data
+        out = bytearray()
+        while True:
+            if self._state == "done":
+                self._buf.clear()
+                break
+            if self._state == "size":
+                nl = self._buf.find(b"\n")
+                if nl < 0:
+                    if len(self._buf) > 4096:  # a size line is never this long
+                        self.malformed, self._state = True, "done"
+                    break
+                line = bytes(self._buf[:nl]).split(b";", 1)[0].strip()
+                del self._buf[: nl + 1]
+                try:
+                    self._left = int(line, 16)
+                except ValueError:
+                    self.malformed, self._state = True, "done"
+                    continue
+                self._state = "data" if self._left else "done"
+            elif self._state == "data":
+                if not self._buf:
+                    break
+                take = min(self._left, len(self._buf))
+                out += self._buf[:take]
+                del self._buf[:take]
+                self._left -= take
+                if self._left == 0:
+                    self._state = "crlf"
+            elif self._state == "crlf":
+                nl = self._buf.find(b"\n")
+                if nl < 0:
+                    break
+                del self._buf[: nl + 1]
+                self._state = "size"
+        return bytes(out)
+
+
+def dechunk(data: bytes) -> bytes:
+    """De-chunk a whole body (see :class:`Dechunker`)."""
+    return Dechunker().feed(data)
+
+
+def split_head(spool: IO[bytes]) -> tuple[bytes, int]:
+    """Return (status line + headers incl. blank line, their length) from a response spool."""
+    spool.seek(0)
+    head = spool.read(1024 * 1024)
+    spool.seek(0)
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        i = head.find(sep)
+        if i >= 0:
+            end = i + len(sep)
+            return head[:end], end
+    return head, len(head)
+
+
+def _header_value(head: bytes, name: bytes) -> bytes:
+    """Last value of a header in raw header bytes (lower-case ``name``), or b''."""
+    value = b""
+    for line in head.split(b"\n")[1:]:
+        k, sep, v = line.partition(b":")
+        if sep and k.strip().lower() == name:
+            value = v.strip()
+    return value
+
+
+def is_chunked(head: bytes) -> bool:
+    return b"chunked" in _header_value(head, b"transfer-encoding").lower()
+
+
+@dataclass
+class BlockInfo:
+    """Digests of a stored response block, and its head and (capped) payload."""
+
+    block_digest: str
+    payload_digest: str
+    head: bytes
+    head_len: int
+    size: int
+    payload_size: int
+    payload_sample: bytes  # de-chunked payload, up to ``keep`` bytes (for extraction)
+
+
+def digest_response(spool: IO[bytes], keep: int = 0) -> BlockInfo:
+    """One pass over a response spool: block digest, payload digest, payload sample."""
+    head, head_len = split_head(spool)
+    chunked = is_chunked(head)
+    bh, ph = hashlib.sha256(), hashlib.sha256()
+    dech = Dechunker() if chunked else None
+    sample = bytearray()
+    size = payload_size = 0
+    spool.seek(0)
+    pos = 0
+    while True:
+        buf = spool.read(STEP)
+        if not buf:
+            break
+        bh.update(buf)
+        size += len(buf)
+        body = buf[max(0, head_len - pos) :] if pos + len(buf) > head_len else b""
+        pos += len(buf)
+        if not body:
+            continue
+        if dech is not None:
+            body = dech.feed(body)
+        ph.update(body)
+        payload_size += len(body)
+        if len(sample) < keep:
+            sample += body[: keep - len(sample)]
+    spool.seek(0)
+    return BlockInfo(
+        digest_str(bh), digest_str(ph), head, head_len, size, payload_size, bytes(sample)
+    )
+
+
+class _RawHeaders:
+    """Stands in for warcio's StatusAndHeaders so it writes our exact header bytes."""
+
+    def __init__(self, buff: bytes) -> None:
+        self.headers_buff = buff
+
+    def compute_headers_buffer(self, *_a: Any) -> None:
+        return None  # keep the wire bytes; never re-serialise
+
+
+@dataclass
+class WarcStats:
+    name: str
+    size: int = 0
+    records: int = 0
+    seeds: set[str] = field(default_factory=set)
+    first_date: str = ""
+    last_date: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "size": self.size,
+            "records": self.records,
+            "seeds": sorted(self.seeds),
+            "first_date": self.first_date,
+            "last_date": self.last_date,
+        }
+
+
+@dataclass
+class Written:
+    """Where a record went: for dedup and metadata links."""
+
+    record_id: str
+    date: str
+    warc_file: str
+
+
+class WarcSink:
+    """Rolling, crash-safe WARC output: ``<prefix>-NNNNN.warc.gz`` under a temp name until closed.
+
+    Thread-safe: one lock serialises writes, so each record is one whole gzip
+    member and a closed file never contains half a record.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        prefix: str,
+        warcinfo: dict[str, Any],
+        roll_size: int = ROLL_SIZE,
+    ) -> None:
+        self.folder = Path(folder)
+        self.prefix = prefix
+        self.warcinfo = warcinfo
+        self.roll_size = roll_size
+        self.lock = threading.RLock()
+        self.closed = False
+        self.published: list[WarcStats] = []
+        self._seq = 0
+        self._fh: IO[bytes] | None = None
+        self._tmp: Path | None = None
+        self._stats: WarcStats | None = None
+        self._on_publish: list[Any] = []
+
+    def on_publish(self, fn: Any) -> None:
+        """Call ``fn(warc_name)`` after each file is renamed into place."""
+        self._on_publish.append(fn)
+
+    # --- file lifecycle ---------------------------------------------------
+    def _open(self) -> None:
+        name = f"{self.prefix}-{self._seq:05d}.warc.gz"
+        self._seq += 1
+        self._tmp = tmp_name(self.folder / name)
+        self._fh = open(self._tmp, "xb")  # noqa: SIM115 - closed in _close_current
+        self._writer = WARCWriter(self._fh, gzip=True, warc_version=WARC_VERSION)
+        self._stats = WarcStats(name=name)
+        self._write_warcinfo()
+
+    def _close_current(self) -> None:
+        if self._fh is None or self._stats is None or self._tmp is None:
+            return
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        final = self.folder / self._stats.name
+        os.replace(self._tmp, final)
+        fsync_dir(self.folder)
+        self._stats.size = final.stat().st_size
+        self.published.append(self._stats)
+        name = self._stats.name
+        self._fh = self._tmp = self._stats = None
+        for fn in self._on_publish:
+            fn(name)
+
+    def close(self) -> None:
+        """Close and publish the current file; later writes are refused."""
+        with self.lock:
+            self._close_current()
+            self.closed = True
+
+    def current_name(self) -> str:
+        with self.lock:
+            if self._stats is None:
+                self._open()
+            assert self._stats is not None
+            return self._stats.name
+
+    # --- records ----------------------------------------------------------
+    def _write(
+        self,
+        rec_type: str,
+        uri: str,
+        stream: IO[bytes],
+        length: int,
+        headers: list[tuple[str, str]],
+        content_type: str,
+        http_headers: _RawHeaders | None = None,
+        date: str | None = None,
+        record_id: str | None = None,
+        seed: str | None = None,
+    ) -> Written:
+        assert self._fh is not None and self._stats is not None
+        record_id = record_id or new_record_id()
+        date = date or warc_date()
+        wh = [("WARC-Type", rec_type), ("WARC-Record-ID", record_id), ("WARC-Date", date)]
+        if uri:
+            wh.append(("WARC-Target-URI", uri))
+        wh += headers
+        rec_headers = StatusAndHeaders("", wh, protocol=WARC_VERSION)
+        record = ArcWarcRecord(
+            "warc", rec_type, rec_headers, stream, http_headers, content_type, length
+        )
+        record.payload_length = 0 if http_headers is not None else length
+        if http_headers is not None:
+            record.length = len(http_headers.headers_buff)
+        self._writer.write_record(record)
+        st = self._stats
+        st.records += 1
+        st.first_date = st.first_date or date
+        st.last_date = date
+        if seed:
+            st.seeds.add(seed)
+        return Written(record_id, date, st.name)
+
+    def _write_warcinfo(self) -> None:
+        assert self._stats is not None
+        lines = "".join(f"{k}: {v}\r\n" for k, v in self.warcinfo.items() if v not in ("", None))
+        body = lines.encode("utf-8")
+        self._write(
+            "warcinfo",
+            "",
+            io.BytesIO(body),
+            len(body),
+            [("WARC-Filename", self._stats.name), ("WARC-Block-Digest", sha256_digest(body))],
+            "application/warc-fields",
+        )
+
+    def _ensure_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("WARC output is closed")
+        if self._fh is None:
+            self._open()
+
+    def _maybe_roll(self) -> None:
+        if self._fh is not None and self._fh.tell() >= self.roll_size:
+            self._close_current()
+
+    def write_exchange(
+        self,
+        uri: str,
+        request: bytes,
+        response: IO[bytes],
+        info: BlockInfo,
+        *,
+        peer: str | None,
+        truncated: str = "",
+        seed: str | None = None,
+        revisit_of: tuple[str, str, str] | None = None,
+    ) -> Written:
+        """Write a response (or a revisit, when ``revisit_of`` = (record id, uri, date))
+        and its request, linked by ``WARC-Concurrent-To``."""
+        with self.lock:
+            self._ensure_open()
+            resp_id = new_record_id()
+            common: list[tuple[str, str]] = []
+            if peer:
+                common.append(("WARC-IP-Address", peer))
+            if revisit_of is not None:
+                head = info.head
+                hdrs = [
+                    *common,
+                    ("WARC-Profile", REVISIT_PROFILE),
+                    ("WARC-Refers-To", revisit_of[0]),
+                    ("WARC-Refers-To-Target-URI", revisit_of[1]),
+                    ("WARC-Refers-To-Date", revisit_of[2]),
+                    ("WARC-Payload-Digest", info.payload_digest),
+                    ("WARC-Block-Digest", sha256_digest(head)),
+                ]
+                w = self._write(
+                    "revisit",
+                    uri,
+                    io.BytesIO(b""),
+                    0,
+                    hdrs,
+                    "application/http; msgtype=response",
+                    http_headers=_RawHeaders(head),
+                    record_id=resp_id,
+                    seed=seed,
+                )
+            else:
+                hdrs = [
+                    *common,
+                    ("WARC-Block-Digest", info.block_digest),
+                    ("WARC-Payload-Digest", info.payload_digest),
+                ]
+                if truncated:
+                    hdrs.append(("WARC-Truncated", truncated))
+                response.seek(0)
+                w = self._write(
+                    "response",
+                    uri,
+                    response,
+                    info.size,
+                    hdrs,
+                    "application/http; msgtype=response",
+                    record_id=resp_id,
+                    seed=seed,
+                )
+            self._write_request(uri, request, peer, resp_id, w.date)
+            self._maybe_roll()
+            return w
+
+    def _write_request(
+        self, uri: str, request: bytes, peer: str | None, resp_id: str, date: str
+    ) -> None:
+        hdrs: list[tuple[str, str]] = [("WARC-Concurrent-To", resp_id)]
+        if peer:
+            hdrs.append(("WARC-IP-Address", peer))
+        hdrs.append(("WARC-Block-Digest", sha256_digest(request)))
+        end = request.find(b"\r\n\r\n")
+        body = request[end + 4 :] if end >= 0 else b""
+        # Always stated, so warcio never adds its own (sha1, whole-block) digest.
+        hdrs.append(("WARC-Payload-Digest", sha256_digest(body)))
+        self._write(
+            "request",
+            uri,
+            io.BytesIO(request),
+            len(request),
+            hdrs,
+            "application/http; msgtype=request",
+            date=date,
+        )
+
+    def write_metadata(self, uri: str, body: bytes, concurrent_to: str | None) -> Written:
+        """A metadata record about a page (outlinks, requisites, failures).
+
+        The body is ``application/warc-fields`` (see :func:`format_warc_fields`), the
+        convention Heritrix uses: replay indexers (cdxj-indexer, wacz) skip such
+        records, so a page URL never replays as its own metadata.
+        """
+        with self.lock:
+            self._ensure_open()
+            digest = sha256_digest(body)
+            hdrs = [("WARC-Block-Digest", digest), ("WARC-Payload-Digest", digest)]
+            if concurrent_to:
+                hdrs.insert(0, ("WARC-Concurrent-To", concurrent_to))
+            w = self._write(
+                "metadata", uri, io.BytesIO(body), len(body), hdrs, "application/warc-fields"
+            )
+            self._maybe_roll()
+            return w
+
+
+def format_warc_fields(fields: Iterable[tuple[str, object]]) -> bytes:
+    """Render ``name: value`` lines (CRLF, UTF-8); whitespace in values is folded."""
+    lines = []
+    for name, value in fields:
+        clean = " ".join(str(value).split())
+        lines.append(f"{name}: {clean}\r\n")
+    return "".join(lines).encode("utf-8")
+
+
+def parse_warc_fields(block: bytes) -> list[tuple[str, str]]:
+    """Parse an ``application/warc-fields`` block into (name, value) pairs."""
+    out = []
+    for line in block.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def iter_records(paths: Iterable[Path]) -> Iterator[Any]:
+    """Every record of some WARC files (a small convenience for tests and tools)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    for p in paths:
+        with open(p, "rb") as fh:
+            yield from ArchiveIterator(fh)

@@ -1,0 +1,1 @@
+"""Watch stage: live checks of the sources for takedowns and edits."""

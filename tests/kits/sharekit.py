@@ -1,0 +1,137 @@
+"""Helpers for the share, receive and repair tests: real archives and real bags.
+
+Bags are made with bagit-python (like any other BagIt tool would) around a
+real WARC written with warcio, then signed and given a custody log with the
+project's own signing and custody modules, exactly as strongroom bags are.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import bagit
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from strongroom.bag import custody, signing
+from strongroom.core.archive import Archive
+
+RFERL = "RFE/RL; RU; undesirable; since 2024-02-20"
+
+
+def make_archive(root: Path, jurisdiction: str = "DE", extra_config: str = "") -> Archive:
+    """An archive folder with a config.toml and a signing key."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.toml").write_text(
+        f'[organization]\nname = "Archive {jurisdiction}"\njurisdiction = "{jurisdiction}"\n'
+        "[replication]\nmin_copies = 3\nmin_jurisdictions = 2\n" + extra_config
+    )
+    archive = Archive(root)
+    archive.ensure()
+    if not (archive.keys / signing.PRIVATE_NAME).exists():
+        signing.init_keys(archive.keys, comment=f"archive-{jurisdiction}")
+    return archive
+
+
+def warc_bytes(text: str) -> bytes:
+    """A small, real gzipped WARC with one response record."""
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True)
+    body = f"<html><body><p>{text}</p></body></html>".encode() * 20
+    headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    record = writer.create_warc_record(
+        "http://127.0.0.1/article", "response", payload=io.BytesIO(body), http_headers=headers
+    )
+    writer.write_record(record)
+    return buf.getvalue()
+
+
+def make_bag(
+    archive: Archive,
+    bag_id: str = "andijan-2005-20240501T101500Z-1a2b3c",
+    *,
+    access: str = "public",
+    designations: tuple[str, ...] = (),
+    files: dict[str, bytes] | None = None,
+    sign: bool = True,
+) -> Path:
+    """A signed bag with a custody log in ``archive/bags/<bag_id>``."""
+    staging = archive.root / f".build-{bag_id}"
+    files = files or {
+        "warc/capture-00001.warc.gz": warc_bytes(bag_id),
+        "derivatives/page.txt": b"The article text.\n",
+    }
+    for rel, data in files.items():
+        p = staging / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    info: dict[str, object] = {
+        "Source-Organization": archive.config.organization,
+        "External-Identifier": bag_id,
+        "Bag-Group-Identifier": bag_id.split("-2")[0],
+        "Seed-URL": "http://127.0.0.1/article",
+        "Access": access,
+    }
+    if designations:
+        info["Designation"] = list(designations)
+    bagit.make_bag(str(staging), info, checksums=["sha512"])
+    tm = staging / custody.TAGMANIFEST
+    if sign:
+        key = signing.load_private_key(archive.keys)
+        assert key is not None
+        signing.write_signature(tm, key)
+    final = archive.bag_dir(bag_id)
+    shutil.move(str(staging), final)
+    for dirpath, _dirs, names in os.walk(final / "data"):
+        for name in names:
+            os.chmod(os.path.join(dirpath, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    custody.append(archive, bag_id, "creation", outcome="success", inputs={"test": True})
+    return final
+
+
+def public_key_line(archive: Archive) -> str:
+    return (archive.keys / signing.PUBLIC_NAME).read_text().strip()
+
+
+def write_partners(archive: Archive, *entries: dict[str, object]) -> None:
+    """Write ``partners.toml`` from dicts (strings and lists of strings only)."""
+    lines = []
+    for e in entries:
+        lines.append("[[partners]]")
+        for k, v in e.items():
+            if isinstance(v, list):
+                lines.append(f"{k} = [{', '.join(repr(x).replace(chr(39), chr(34)) for x in v)}]")
+            elif isinstance(v, int):
+                lines.append(f"{k} = {v}")
+            else:
+                lines.append(f'{k} = "{v}"')
+        lines.append("")
+    archive.partners_path.write_text("\n".join(lines))
+
+
+def dir_partner(
+    name: str, jurisdiction: str, path: Path, access: tuple[str, ...] = ("public", "restricted")
+) -> dict[str, object]:
+    return {
+        "name": name,
+        "jurisdiction": jurisdiction,
+        "transport": "dir",
+        "path": str(path),
+        "access": list(access),
+    }
+
+
+def flip_bit(path: Path, offset: int = 100) -> None:
+    """Damage one bit of a (read-only) payload file, as bit rot would."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    os.chmod(path, mode | stat.S_IWUSR)
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        b = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([b[0] ^ 0x01]))
+    os.chmod(path, mode)

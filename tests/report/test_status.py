@@ -1,0 +1,87 @@
+"""strongroom status: one row per seed, and a loud row when the live page is gone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from watchkit import SEED_PATH, capture_and_bag, make_bag, serve_article
+
+from strongroom.demosite import Override
+
+pytest.importorskip("strongroom.capture.crawl")
+pytest.importorskip("strongroom.bag.make")
+
+DESIGNATIONS = """
+[[designations]]
+organization = "Test Radio"
+hosts = ["127.0.0.1"]
+jurisdiction = "RU"
+kind = "undesirable"
+since = 2024-02-20
+source = "https://minjust.example/registry"
+"""
+
+
+def test_status_shows_the_takedown_fixity_designation_and_access(
+    cli, site, archive_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert cli("keys", "init").exit_code == 0
+    url = serve_article(site)
+    bag = capture_and_bag(cli, url, tmp_path / "manifests")
+    (archive_dir / "designations.toml").write_text(DESIGNATIONS)
+    r = cli("verify", bag)
+    assert r.exit_code == 0, r.output
+
+    r = cli("status", "--json")
+    assert r.exit_code == 0, r.output
+    [row] = json.loads(r.stdout)
+    assert row["live_status"] is None and row["alarm"] is None
+    assert row["bags"][0]["bag_id"] == bag
+    assert row["bags"][0]["fixity"] == "valid"
+    assert row["designations"] == ["Test Radio; RU; undesirable; since 2024-02-20"]
+    assert row["access"] == "public"
+    assert row["copies"] >= 1
+
+    cli("watch", "--all", "--timeout", "3")
+    site.set_override(SEED_PATH, Override(410, {}, b"<title>Gone</title>"))
+    assert cli("watch", "--all", "--timeout", "3").exit_code == 1
+    first_gone = json.loads(cli("status", "--json").stdout)[0]["live_since"]
+    assert cli("watch", "--all", "--timeout", "3").exit_code == 0
+    assert cli("access", bag, "restricted", "--reason", "publisher designated").exit_code == 0
+
+    [row] = json.loads(cli("status", "--json").stdout)
+    assert row["live_status"] == "gone"
+    assert row["live_since"] == first_gone  # since the first time it was seen gone
+    assert row["alarm"].startswith("GONE LIVE")
+    assert row["access"] == "restricted"
+
+    r = cli("status")
+    assert r.exit_code == 0
+    text = " ".join(r.stdout.split())
+    assert "gone" in text
+    assert "GONE LIVE" in text
+    assert "restricted" in text
+
+
+def test_status_for_one_collection_lists_uncaptured_seeds(cli, site, archive_dir, tmp_path):
+    url = serve_article(site)
+    make_bag(archive_dir, url)
+    coll = tmp_path / "c.toml"
+    coll.write_text(
+        f'id = "test"\ntitle = "T"\n[[seeds]]\nurl = "{url}"\n'
+        '[[seeds]]\nurl = "http://127.0.0.1:9/never/captured.html"\n'
+    )
+    r = cli("status", "-c", str(coll), "--json")
+    rows = json.loads(r.stdout)
+    assert [x["url"] for x in rows] == [url, "http://127.0.0.1:9/never/captured.html"]
+    assert rows[1]["latest_bag"] is None and rows[1]["bags"] == []
+    r = cli("status", "-c", str(coll))
+    assert "never" in r.stdout
+
+
+def test_status_on_a_missing_archive_is_a_usage_error(cli, tmp_path):
+    r = cli("status", "--archive", str(tmp_path / "none"))
+    assert r.exit_code == 2
+    assert "no archive" in r.stderr

@@ -1,0 +1,230 @@
+"""Verify archive bags: signature, custody chain, inventory, ledger history, --due, lock."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import bagit
+import pytest
+from test_validate import PAGES_A, PAGES_B, flip_bit, write_warc
+
+from strongroom.bag import custody, inventory, signing
+from strongroom.core.archive import Archive
+from strongroom.core.fsutil import exclusive_lock
+from strongroom.core.ledger import open_ledger
+
+COLLECTION = "demo-coll"
+
+
+def make_archive_bag(archive: Archive, bag_id: str, manifests: Path, pages: dict) -> Path:
+    """An archive bag as strongroom makes them: signed tag manifest, custody log, inventory."""
+    bag = archive.bag_dir(bag_id)
+    (bag / "warc").mkdir(parents=True)
+    write_warc(bag / "warc" / f"{bag_id}-00000.warc.gz", pages)
+    bagit.make_bag(
+        str(bag), bag_info={"Bag-Group-Identifier": COLLECTION}, checksums=["sha256", "sha512"]
+    )
+    key = signing.load_private_key(archive.keys)
+    assert key is not None
+    signing.write_signature(bag / "tagmanifest-sha512.txt", key)
+    custody.append(archive, bag_id, "bagging", outcome="success")
+    inventory.record_bag(
+        manifests,
+        COLLECTION,
+        {"bag_id": bag_id, "tagmanifests": inventory.tagmanifest_hashes(bag)},
+    )
+    return bag
+
+
+@pytest.fixture
+def archive(archive_dir: Path) -> Archive:
+    arch = Archive(archive_dir).ensure()
+    signing.init_keys(arch.keys)
+    return arch
+
+
+@pytest.fixture
+def manifests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The working folder holds manifests/ (as a checkout of the collections repo does)."""
+    work = tmp_path / "work"
+    (work / "manifests").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    return work / "manifests"
+
+
+@pytest.fixture
+def bags(archive: Archive, manifests: Path) -> list[str]:
+    ids = ["demo-coll-20240101T000000Z-aaaaaa", "demo-coll-20240102T000000Z-bbbbbb"]
+    make_archive_bag(archive, ids[0], manifests, PAGES_A)
+    make_archive_bag(archive, ids[1], manifests, PAGES_B)
+    return ids
+
+
+def runs(archive: Archive, bag_id: str) -> list[dict]:
+    with open_ledger(archive.root) as ledger:
+        return [
+            dict(r) for r in ledger.query("SELECT * FROM fixity_runs WHERE bag_id=?", (bag_id,))
+        ]
+
+
+def test_verify_bag_id_records_ledger_and_custody(cli, archive: Archive, bags: list[str]) -> None:
+    r = cli("verify", bags[0])
+    assert r.exit_code == 0, r.output
+    assert f"valid    {bags[0]}" in r.stdout
+    [row] = runs(archive, bags[0])
+    assert row["result"] == "valid" and row["mode"] == "full" and row["files"] == 1
+    entries = custody.read_entries(archive.custody_path(bags[0]))
+    assert [e["action"] for e in entries] == ["bagging", "fixity check"]
+    assert entries[-1]["outcome"] == "success" and entries[-1]["detail"]["files"] == 1
+    chain = custody.verify_chain(
+        archive.custody_path(bags[0]),
+        signing.Keyring.load(archive),
+        archive.bag_dir(bags[0]) / "tagmanifest-sha512.txt",
+    )
+    assert chain.ok, chain.problems
+
+
+def test_swapped_bag_is_caught_by_the_inventory(
+    cli, archive: Archive, bags: list[str], manifests: Path, tmp_path: Path
+) -> None:
+    # replace the bag wholesale by a self-consistent one, and drop its signature and log
+    fake = tmp_path / "fake"
+    (fake / "warc").mkdir(parents=True)
+    write_warc(fake / "warc" / f"{bags[0]}-00000.warc.gz", {"http://127.0.0.1/x": b"lies"})
+    bagit.make_bag(str(fake), bag_info={"Bag-Group-Identifier": COLLECTION}, checksums=["sha512"])
+    shutil.rmtree(archive.bag_dir(bags[0]))
+    shutil.move(fake, archive.bag_dir(bags[0]))
+    archive.custody_path(bags[0]).unlink()
+    assert (
+        cli("verify", str(archive.bag_dir(bags[0])), "--inventory", "/nonexistent").exit_code == 2
+    )
+    r = cli("verify", bags[0], "--inventory", str(manifests / f"{COLLECTION}.json"))
+    assert r.exit_code == 1, r.output
+    assert "tagmanifest-sha512.txt" in r.stderr and "demo-coll.json" in r.stderr
+    assert "replaced" in r.stderr
+    # the default: bag-info's Bag-Group-Identifier names the inventory in ./manifests/
+    r = cli("verify", bags[0])
+    assert r.exit_code == 1 and "demo-coll.json" in r.stderr
+
+
+def test_edited_custody_entry(cli, archive: Archive, bags: list[str]) -> None:
+    log = archive.custody_path(bags[0])
+    custody.append(archive, bags[0], "watch", outcome="success")
+    lines = log.read_bytes().splitlines(keepends=True)
+    lines[0] = lines[0].replace(b'"outcome":"success"', b'"outcome":"failure"')
+    log.write_bytes(b"".join(lines))
+    r = cli("verify", bags[0])
+    assert r.exit_code == 1, r.output
+    assert f"{bags[0]}.custody.jsonl line" in r.stderr
+
+
+def test_bad_signature(cli, archive: Archive, bags: list[str]) -> None:
+    flip_bit(archive.bag_dir(bags[1]) / "tagmanifest-sha512.txt.sig", 5)
+    r = cli("verify", bags[1])
+    assert r.exit_code == 1, r.output
+    assert "tagmanifest-sha512.txt.sig" in r.stderr
+
+
+def test_all_records_every_bag_and_reports_damage(cli, archive: Archive, bags: list[str]) -> None:
+    wa = archive.bag_dir(bags[1]) / "data" / "warc" / f"{bags[1]}-00000.warc.gz"
+    flip_bit(wa, 100)
+    r = cli("verify", "--all")
+    assert r.exit_code == 1, r.output
+    assert f"valid    {bags[0]}" in r.stdout and f"INVALID  {bags[1]}" in r.stdout
+    assert f"data/warc/{bags[1]}-00000.warc.gz" in r.stderr
+    assert runs(archive, bags[1])[0]["result"] == "invalid"
+    failures = json.loads(runs(archive, bags[1])[0]["failures"])
+    assert any("checksum does not match" in f for f in failures)
+    last = custody.read_entries(archive.custody_path(bags[1]))[-1]
+    assert last["action"] == "fixity check" and last["outcome"] == "failure"
+
+
+def test_quiet_prints_nothing_on_success(cli, archive: Archive, bags: list[str]) -> None:
+    r = cli("verify", "--all", "--quiet")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+
+
+def test_due_with_budget_checks_only_what_is_due(
+    cli, archive: Archive, bags: list[str], manifests: Path
+) -> None:
+    third = "demo-coll-20240103T000000Z-cccccc"
+    make_archive_bag(archive, third, manifests, {"http://127.0.0.1/c": b"c" * 5000})
+    # bags[0] was checked yesterday (good), bags[1] 40 days ago, the third never
+    with open_ledger(archive.root) as ledger, ledger.transaction() as c:
+        for bag_id, when in ((bags[0], "-1 day"), (bags[1], "-40 days")):
+            c.execute(
+                "INSERT INTO fixity_runs (bag_id, started, ended, mode, result, files, bytes,"
+                " failures) VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?),"
+                " strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?), 'full', 'valid', 1, 1, '[]')",
+                (bag_id, when, when),
+            )
+    one_bag = max(
+        int(bagit.Bag(str(archive.bag_dir(b))).info["Payload-Oxum"].split(".")[0])
+        for b in (bags[1], third)
+    )
+    r = cli("verify", "--due", "--interval", "30d", "--budget", f"{one_bag}B", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [b["bag"] for b in doc["bags"]] == [third]  # never-checked first
+    assert doc["deferred"] == [bags[1]]
+    r = cli("verify", "--due", "--budget", f"{one_bag}B")
+    assert r.exit_code == 0, r.output
+    assert bags[1] in r.stdout and third not in r.stdout
+    r = cli("verify", "--due", "--budget", "1h")
+    assert r.exit_code == 0 and "no bags are due" in r.stdout
+    assert len(runs(archive, bags[0])) == 1  # the recently checked bag was never touched
+    r = cli("verify", "--due", "--interval", "0s", "--budget", "1h", "--json")
+    assert sorted(b["bag"] for b in json.loads(r.stdout)["bags"]) == sorted([*bags, third])
+
+
+def test_second_cron_run_exits_0_when_locked(cli, archive: Archive, bags: list[str]) -> None:
+    with exclusive_lock(archive.locks / "verify.lock") as got:
+        assert got
+        r = cli("verify", "--due")
+        assert r.exit_code == 0, r.output
+        assert "another strongroom verify" in r.stderr
+        r = cli("verify", "--due", "--quiet")
+        assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert runs(archive, bags[0]) == []
+    assert cli("verify", "--due", "--quiet").exit_code == 0
+    assert len(runs(archive, bags[0])) == 1
+
+
+def test_history_shows_every_run(cli, archive: Archive, bags: list[str]) -> None:
+    assert cli("verify", bags[0], "--fast").exit_code == 0
+    (archive.bag_dir(bags[0]) / "data" / "planted.txt").write_text("x")
+    assert cli("verify", bags[0]).exit_code == 1
+    r = cli("history", bags[0])
+    assert r.exit_code == 0, r.output
+    assert "fast" in r.stdout and "full" in r.stdout
+    assert "valid" in r.stdout and "invalid" in r.stdout and "planted.txt" in r.stdout
+    doc = json.loads(cli("history", bags[0], "--json").stdout)
+    assert [(x["mode"], x["result"]) for x in doc["runs"]] == [
+        ("fast", "valid"),
+        ("full", "invalid"),
+    ]
+    assert "no fixity checks recorded" in cli("history", bags[1]).stdout
+    assert cli("history", "no-such-bag").exit_code == 2
+
+
+def test_outside_bag_leaves_no_trace(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a")
+    bagit.make_bag(str(folder))
+    monkeypatch.setenv("STRONGROOM_ARCHIVE", str(tmp_path / "no-archive"))
+    r = cli("verify", str(folder))
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "no-archive").exists()
+
+
+def test_usage_errors(cli, archive: Archive, bags: list[str]) -> None:
+    assert cli("verify").exit_code == 2
+    assert cli("verify", bags[0], "--all").exit_code == 2
+    assert cli("verify", bags[0], "--budget", "1h").exit_code == 2
+    r = cli("verify", "--due", "--budget", "lots")
+    assert r.exit_code == 2 and "not a budget" in r.stderr
+    r = cli("verify", "--due", "--interval", "soon")
+    assert r.exit_code == 2 and "not a duration" in r.stderr
