@@ -160,7 +160,9 @@ def seed_status(archive: Archive, ledger: Ledger, target: Target, collection: Co
         for d in policy.bag_designations(archive, bag_id):
             if d.label() not in labels:
                 labels.append(d.label())
-    for d in policy.designations_for_urls([target.url], policy.all_designations(archive, collection)):
+    for d in policy.designations_for_urls(
+        [target.url], policy.all_designations(archive, collection)
+    ):
         if d.label() not in labels:
             labels.append(d.label())
     row.designations = labels
