@@ -15,8 +15,9 @@ import bagit
 import pytest
 from bagkit import CAPTURE_ID, GV, RFERL, make_capture, warc_bytes
 
-from strongroom.bag import custody, inventory
+from strongroom.bag import custody, inventory, payload
 from strongroom.bag import make as bagging
+from strongroom.bag import manifest as manifests
 from strongroom.bag.baginfo import first, read_bag_info, values
 from strongroom.core.archive import Archive
 
@@ -160,7 +161,7 @@ def test_percent_in_a_name_is_encoded(cli, archive_dir, tmp_path):
     text = (bag / "manifest-sha512.txt").read_text()
     assert "  data/derivatives/100%25 true.txt\n" in text
     assert "  data/derivatives/a%250Ab.txt\n" in text  # not confused with a newline
-    entries = bagging.parse_manifest(text)
+    entries = manifests.parse_manifest(text)
     assert set(entries) == {
         "data/derivatives/100% true.txt",
         "data/derivatives/a%0Ab.txt",
@@ -237,7 +238,7 @@ def test_copy_when_linking_is_impossible(archive_dir, tmp_path, monkeypatch):
     def no_link(*_a, **_k):
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(bagging.os, "link", no_link)
+    monkeypatch.setattr(payload.os, "link", no_link)
     result = bagging.bag_capture(Archive(archive_dir), CAPTURE_ID, manifests_dir=tmp_path)
     assert not result.linked
     warc = archive_dir / "captures" / CAPTURE_ID / f"{CAPTURE_ID}-00000.warc.gz"
@@ -252,7 +253,7 @@ def test_multi_block_warc_and_many_files(archive_dir, tmp_path):
     pages = {f"http://rferl.test/{i}": os.urandom(700_000) for i in range(13)}
     pages["http://rferl.test/zeros"] = bytes(20 * 1024 * 1024)  # inflates 1000x: bounded output
     big = warc_bytes(pages)
-    assert len(big) > 2 * bagging.BLOCK
+    assert len(big) > 2 * payload.BLOCK
     make_capture(
         archive_dir,
         warcs={
@@ -271,7 +272,7 @@ def test_multi_block_warc_and_many_files(archive_dir, tmp_path):
     )
     assert result.files == 32
     assert seen[-1] == (result.bytes, result.bytes)  # a progress bar reaches 100%
-    m = bagging.parse_manifest((result.path / "manifest-sha256.txt").read_text())
+    m = manifests.parse_manifest((result.path / "manifest-sha256.txt").read_text())
     key = f"data/warc/{CAPTURE_ID}-00000.warc.gz"
     assert m[key] == hashlib.sha256(big).hexdigest()
     rows = list(csv.DictReader((result.path / "tags/warcs.csv").open()))

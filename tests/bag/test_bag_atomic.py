@@ -16,6 +16,7 @@ import pytest
 from bagkit import CAPTURE_ID, make_capture, write_big_warc
 
 from strongroom.bag import make as bagging
+from strongroom.bag import payload
 from strongroom.core.archive import Archive
 from strongroom.core.fsutil import clean_stale_temps
 from strongroom.errors import UsageError
@@ -35,7 +36,7 @@ def digest(path: Path) -> str:
 def test_injected_failure_after_first_file_leaves_nothing(archive_dir, tmp_path, monkeypatch):
     cap = make_capture(archive_dir, derivatives={f"{i}.txt": b"x" * 1000 for i in range(5)})
     before = {p.name: (digest(p), p.stat().st_mode) for p in cap.rglob("*") if p.is_file()}
-    real = bagging._process_file
+    real = payload._process_file
     calls = []
 
     def fail_after_first(pf, *args, **kwargs):
@@ -44,7 +45,7 @@ def test_injected_failure_after_first_file_leaves_nothing(archive_dir, tmp_path,
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(pf, *args, **kwargs)
 
-    monkeypatch.setattr(bagging, "_process_file", fail_after_first)
+    monkeypatch.setattr(payload, "_process_file", fail_after_first)
     with pytest.raises(UsageError, match="disk full"):
         bagging.bag_capture(Archive(archive_dir), CAPTURE_ID, manifests_dir=tmp_path / "m")
     assert len(calls) > 1
@@ -55,7 +56,7 @@ def test_injected_failure_after_first_file_leaves_nothing(archive_dir, tmp_path,
     after = {p.name: (digest(p), p.stat().st_mode) for p in cap.rglob("*") if p.is_file()}
     assert after == before  # content, and modes: nothing made read-only
 
-    monkeypatch.setattr(bagging, "_process_file", real)
+    monkeypatch.setattr(payload, "_process_file", real)
     result = bagging.bag_capture(Archive(archive_dir), CAPTURE_ID, manifests_dir=tmp_path / "m")
     assert Archive(archive_dir).bag_ids() == [result.bag_id]
 
@@ -66,7 +67,7 @@ def test_failure_in_the_cli_is_a_clear_message(cli, archive_dir, tmp_path, monke
     def full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(bagging, "_write_tag", full)
+    monkeypatch.setattr(bagging, "write_tag", full)
     res = cli("bag", CAPTURE_ID, "--manifests", tmp_path)
     assert res.exit_code == 2
     assert "disk full" in res.stderr and "Traceback" not in res.output

@@ -8,10 +8,17 @@ live in :mod:`strongroom.verify.validate`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from strongroom.errors import UsageError
+
+if TYPE_CHECKING:
+    from strongroom.core.archive import Archive
+    from strongroom.core.collection import Designation
 
 MAX_BAG_INFO = 4 * 1024 * 1024  # far larger than any honest bag-info.txt
 
@@ -63,3 +70,67 @@ def format_bag_info(pairs: Iterable[tuple[str, str]]) -> str:
         clean = " ".join(str(value).split())
         lines.append(f"{label}: {clean}")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class BagFacts:
+    """What bag-info says about one new bag, gathered by the bagger."""
+
+    bag_id: str
+    collection_id: str
+    seeds: Sequence[str]
+    designations: Sequence[Designation]
+    access: str
+    files: int
+    warcs: int
+    total: int
+    is_version_of: str | None
+    fingerprint: str | None
+    operator: str
+
+
+def build_bag_info(
+    archive: Archive, meta: dict[str, Any], facts: BagFacts
+) -> list[tuple[str, str]]:
+    """The label lines of a new bag's bag-info.txt, in a stable order."""
+    from strongroom import SOFTWARE
+    from strongroom.core.ui import human_bytes
+
+    cfg = archive.config
+    coll = meta.get("collection") or {}
+    curator = coll.get("curator") or {}
+    if not isinstance(curator, dict):
+        curator = {}
+    configured = archive.config_path.exists()
+    org = cfg.organization if configured else (curator.get("organization") or cfg.organization)
+    title = str(coll.get("title") or "Ad-hoc captures")
+    seeds = list(facts.seeds)
+    pairs: list[tuple[str, str]] = [
+        ("Source-Organization", str(org)),
+        ("Contact-Name", cfg.contact_name or str(curator.get("name") or "")),
+        ("Contact-Email", cfg.contact_email or str(curator.get("email") or "")),
+        ("External-Identifier", facts.bag_id),
+        ("External-Description", f"{title}: web capture of {', '.join(seeds) or 'no seeds'}"),
+        ("Bagging-Date", dt.datetime.now(dt.UTC).date().isoformat()),
+        ("Bag-Group-Identifier", facts.collection_id),
+        ("Payload-Oxum", f"{facts.total}.{facts.files}"),
+        ("Bag-Size", human_bytes(facts.total)),
+        ("Bag-Software-Agent", SOFTWARE),
+        ("Crawl-Start", str(meta.get("started") or "")),
+        ("Crawl-End", str(meta.get("ended") or "")),
+        ("Crawler-Software", str(meta.get("software") or "")),
+        ("Crawl-Operator", facts.operator),
+    ]
+    pairs += [("Seed-URL", s) for s in seeds]
+    pairs.append(("WARC-Count", str(facts.warcs)))
+    pairs += [("Designation", d.label()) for d in facts.designations]
+    pairs.append(("Access", facts.access))
+    embargo = coll.get("embargo_until")
+    if isinstance(embargo, str) and embargo:
+        pairs.append(("Embargo-Until", embargo))  # replay keeps the bag staff-only until then
+    if facts.is_version_of:
+        pairs.append(("Is-Version-Of", facts.is_version_of))
+    if facts.fingerprint:
+        pairs.append(("Signing-Key-Fingerprint", facts.fingerprint))
+    # An empty label value is legal but useless; leave unset contact fields out.
+    return [(k, v) for k, v in pairs if v != ""]

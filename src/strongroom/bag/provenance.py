@@ -199,6 +199,11 @@ def premis_json(ctx: Context) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def _attrs(attrs: dict[str, str]) -> dict[Any, Any]:
+    """prov's stubs want QualifiedName keys; it accepts prefixed strings too."""
+    return dict(attrs)
+
+
 def prov_jsonld(ctx: Context) -> str:
     """The same story in W3C PROV, built with the ``prov`` library.
 
@@ -213,45 +218,47 @@ def prov_jsonld(ctx: Context) -> str:
     doc.add_namespace("premis", PREMIS_NS + "/")
     bag = doc.entity(
         f"sr:bag/{ctx.bag_id}",
-        {"prov:type": "sr:Bag", "prov:label": ctx.bag_id},
+        _attrs({"prov:type": "sr:Bag", "prov:label": ctx.bag_id}),
     )
     software = doc.agent(
-        "sr:agent/software", {"prov:type": "prov:SoftwareAgent", "prov:label": ctx.software}
+        "sr:agent/software", _attrs({"prov:type": "prov:SoftwareAgent", "prov:label": ctx.software})
     )
     crawler = doc.agent(
-        "sr:agent/crawler", {"prov:type": "prov:SoftwareAgent", "prov:label": ctx.crawler}
+        "sr:agent/crawler", _attrs({"prov:type": "prov:SoftwareAgent", "prov:label": ctx.crawler})
     )
     operator = doc.agent(
-        "sr:agent/operator", {"prov:type": "prov:Person", "prov:label": ctx.operator}
+        "sr:agent/operator", _attrs({"prov:type": "prov:Person", "prov:label": ctx.operator})
     )
     org = doc.agent(
         "sr:agent/organization",
-        {"prov:type": "prov:Organization", "prov:label": ctx.organization},
+        _attrs({"prov:type": "prov:Organization", "prov:label": ctx.organization}),
     )
     doc.actedOnBehalfOf(operator, org)
     capture = doc.activity(
         f"sr:capture/{ctx.capture_id}",
         ctx.capture.get("started") or None,
         ctx.capture.get("ended") or None,
-        {"prov:type": "premis:capture", "prov:label": "web capture"},
+        _attrs({"prov:type": "premis:capture", "prov:label": "web capture"}),
     )
     packing = doc.activity(
         f"sr:packing/{ctx.bag_id}",
         ctx.digest_started,
         ctx.packed,
-        {"prov:type": "premis:packing", "prov:label": "message digest calculation and packing"},
+        _attrs(
+            {"prov:type": "premis:packing", "prov:label": "message digest calculation and packing"}
+        ),
     )
     doc.wasAssociatedWith(capture, crawler)
     doc.wasAssociatedWith(capture, operator)
     doc.wasAssociatedWith(packing, software)
     for i, url in enumerate(ctx.seeds, start=1):
-        seed = doc.entity(f"sr:seed/{i}", {"prov:type": "sr:SeedURL", "prov:location": url})
+        seed = doc.entity(f"sr:seed/{i}", _attrs({"prov:type": "sr:SeedURL", "prov:location": url}))
         doc.used(capture, seed)
     # Entities for the WARCs only: the derivatives are listed, with digests, in
     # the manifests and premis.json, and one PROV record per screenshot would
     # make this file (and the prov library's time) grow with no gain.
     for f in (f for f in ctx.files if f.is_warc):
-        attrs: dict[str, Any] = {"prov:label": f.path, "sr:size": f.size}
+        attrs: dict[Any, Any] = {"prov:label": f.path, "sr:size": f.size}
         for a, d in sorted(f.digests.items()):
             attrs[f"sr:{a}"] = d
         e = doc.entity(f"sr:bag/{ctx.bag_id}/{f.path}", attrs)
@@ -260,7 +267,7 @@ def prov_jsonld(ctx: Context) -> str:
         doc.hadMember(bag, e)
     doc.wasGeneratedBy(bag, packing)
     doc.wasAttributedTo(bag, org)
-    data = json.loads(doc.serialize(format="json"))
+    data = json.loads(doc.serialize(format="json") or "{}")
     prefixes = data.get("prefix", {})
     data["@context"] = {"prov": PROV_NS, **prefixes}
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

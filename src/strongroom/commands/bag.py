@@ -60,11 +60,12 @@ def bag_cmd(
       strongroom bag 20240220T101500Z-ab12cd --algorithm sha256 --algorithm md5
     """
     from strongroom.bag import make as bagging
+    from strongroom.bag.manifest import WEAK_ALGORITHMS
     from strongroom.core import ui
 
     out = make_output(as_json, quiet)
     algos = ["sha512", *[a.lower() for a in algorithms if a.lower() != "sha512"]]
-    weak = [a for a in algos if a in bagging.WEAK_ALGORITHMS]
+    weak = [a for a in algos if a in WEAK_ALGORITHMS]
     if weak:
         out.warn(
             f"{', '.join(weak)} is weak; add it only for partners whose tools need it "

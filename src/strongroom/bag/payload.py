@@ -1,0 +1,449 @@
+"""The payload of a bag: which capture files go in, and the one pass over each.
+
+Every payload file is read exactly once, in 1 MiB blocks. Each block is fed
+to every hash algorithm, written to the bag when a copy is needed, and, for
+WARCs, gunzipped strictly (every member's CRC and length) and framed record
+by record (headers parsed with warcio), so a truncated or invalid WARC is
+refused before anything is published. Where capture and bag share a file
+system the payload is a hard link (no copy at all). Two files are processed
+at once; the last file left spreads its algorithms over both cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import os
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from strongroom.core.fsutil import TMP_PREFIX
+from strongroom.errors import UsageError
+
+BLOCK = 1024 * 1024  # long GIL-free hash/zlib calls, yet still in cache for the 2nd algorithm
+INFLATE_OUT = 1024 * 1024  # bound on one decompress() output: memory stays flat
+
+# Called with (bytes done, bytes in total) as payload is hashed, from worker threads.
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class WarcStats:
+    """What the strict WARC pass learned about one file (for warcs.csv, PREMIS)."""
+
+    records: int = 0
+    responses: int = 0
+    first_date: str = ""
+    last_date: str = ""
+    target_uris: set[str] = field(default_factory=set)
+
+
+@dataclass
+class PayloadFile:
+    """One payload file: where it came from, its bag path and its digests."""
+
+    source: Path
+    rel: str  # relative to data/, e.g. "warc/x.warc.gz"
+    is_warc: bool
+    size: int = 0
+    digests: dict[str, str] = field(default_factory=dict)
+    warc: WarcStats | None = None
+    linked: bool = False
+
+
+def plan_payload(capture_dir: Path) -> list[PayloadFile]:
+    """The files to bag: top-level ``*.warc.gz`` and everything under ``derivatives/``."""
+    files: list[PayloadFile] = []
+    for p in sorted(capture_dir.iterdir()):
+        if p.name.startswith(TMP_PREFIX) or not p.name.endswith(".warc.gz"):
+            continue
+        if p.is_symlink() or not p.is_file():
+            raise UsageError(f"{p}: not a regular file (symlinks are refused)")
+        files.append(PayloadFile(p, f"warc/{p.name}", True))
+    if not files:
+        raise UsageError(f"capture {capture_dir.name} is empty: it has no WARC files")
+    deriv = capture_dir / "derivatives"
+    if deriv.is_symlink():
+        raise UsageError(f"{deriv}: is a symlink; refusing to follow it")
+    if deriv.is_dir():
+        for dirpath, dirnames, filenames in os.walk(deriv):
+            for d in list(dirnames):
+                if os.path.islink(os.path.join(dirpath, d)):
+                    raise UsageError(f"{os.path.join(dirpath, d)}: symlinks are refused")
+            dirnames.sort()
+            for name in sorted(filenames):
+                p = Path(dirpath) / name
+                if name.startswith(TMP_PREFIX):
+                    continue
+                if p.is_symlink() or not p.is_file():
+                    raise UsageError(f"{p}: not a regular file (symlinks are refused)")
+                files.append(
+                    PayloadFile(p, "derivatives/" + p.relative_to(deriv).as_posix(), False)
+                )
+    return files
+
+
+# --- the one pass over each payload file ----------------------------------------
+class _WarcFramer:
+    """Strict WARC record framing over the decompressed stream, fed chunk by chunk.
+
+    Each record's header block is parsed with warcio's StatusAndHeadersParser;
+    the content is skipped by counting, never copied. We frame records
+    ourselves rather than iterate with warcio's ArchiveIterator because the
+    latter copies every content byte several times (a third of the bag time on
+    large WARCs) and tolerates what a preservation tool must refuse: on a
+    corrupt gzip member it prints to stderr and carries on, and a record cut
+    short just reads as shorter.
+    """
+
+    MAX_HEADER = 1024 * 1024  # a WARC header block is a few hundred bytes
+    HEADER_PIECE = 64 * 1024
+
+    def __init__(self, name: str, stats: WarcStats) -> None:
+        from warcio.statusandheaders import StatusAndHeadersParser
+
+        self.name = name
+        self.stats = stats
+        self.parser = StatusAndHeadersParser(["WARC/1.0", "WARC/1.1"], verify=True)
+        self.state = "header"
+        self.header = bytearray()
+        self.remaining = 0
+        self.expected = 0
+        self.trailer = bytearray()
+
+    def _fail(self, what: str) -> UsageError:
+        return UsageError(f"{self.name}: invalid WARC (record {self.stats.records + 1}: {what})")
+
+    def feed(self, data: bytes) -> None:
+        """Advance over one decompressed chunk; content bytes are only counted."""
+        pos, size = 0, len(data)
+        while pos < size:
+            if self.state == "header":
+                # Copy at most a small piece: headers are short, and the rest of
+                # the chunk is usually record content we only need to skip.
+                piece = data[pos : pos + self.HEADER_PIECE]
+                start = max(0, len(self.header) - 3)
+                before = len(self.header)
+                self.header += piece
+                if self.header[:7] != b"WARC/1."[: len(self.header)]:
+                    raise self._fail("does not start with a WARC/1.x version line")
+                end = self.header.find(b"\r\n\r\n", start)
+                if end < 0:
+                    if len(self.header) > self.MAX_HEADER:
+                        raise self._fail("header block too large or missing")
+                    pos += len(piece)
+                    continue
+                pos += end + 4 - before
+                self._record_header(bytes(self.header[: end + 4]))
+                self.header.clear()
+            elif self.state == "content":
+                take = min(self.remaining, size - pos)
+                self.remaining -= take
+                pos += take
+                if not self.remaining:
+                    self.state = "trailer"
+            else:
+                piece = data[pos : pos + 4 - len(self.trailer)]
+                self.trailer += piece
+                pos += len(piece)
+                if len(self.trailer) == 4:
+                    if self.trailer != b"\r\n\r\n":
+                        raise self._fail("content is longer than its Content-Length")
+                    self.trailer.clear()
+                    self.stats.records += 1
+                    self.state = "header"
+
+    def _record_header(self, block: bytes) -> None:
+        if not block.startswith(b"WARC/1."):
+            raise self._fail("does not start with a WARC/1.x version line")
+        try:
+            headers = self.parser.parse(io.BytesIO(block))
+        except Exception as exc:  # warcio raises several types on junk
+            raise self._fail(f"unreadable header ({exc})") from None
+        declared = headers.get_header("Content-Length")
+        try:
+            length = int(declared or "")
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            raise self._fail(f"bad Content-Length {declared!r}") from None
+        if not headers.get_header("WARC-Type"):
+            raise self._fail("no WARC-Type")
+        s = self.stats
+        if headers.get_header("WARC-Type") == "response":
+            s.responses += 1
+        date = headers.get_header("WARC-Date") or ""
+        if date:
+            s.first_date = min(s.first_date or date, date)
+            s.last_date = max(s.last_date, date)
+        uri = headers.get_header("WARC-Target-URI")
+        if uri:
+            s.target_uris.add(uri)
+        self.expected = self.remaining = length
+        self.state = "content" if length else "trailer"
+
+    def finish(self) -> None:
+        if self.state == "content":
+            got = self.expected - self.remaining
+            raise UsageError(
+                f"{self.name}: truncated WARC (record {self.stats.records + 1} has {got} of "
+                f"{self.expected} bytes)"
+            )
+        if self.state == "trailer" or self.header:
+            raise UsageError(
+                f"{self.name}: truncated WARC (record {self.stats.records + 1} is cut off)"
+            )
+        if self.stats.records == 0:
+            raise UsageError(f"{self.name}: empty WARC (no records)")
+
+
+class _OnePass:
+    """Reads one file once: hashes every block, copies it if asked, and checks WARCs.
+
+    Each block goes to every hash algorithm on the helper threads (the
+    order of blocks per hash object is kept by waiting for the previous block's
+    updates, which ran while this block was read), is written to the bag when
+    a copy is needed, and for a WARC is gunzipped strictly (CRC and length of
+    every member are checked by zlib) and fed to the record framer.
+    """
+
+    def __init__(
+        self,
+        src: Path,
+        dest: Path | None,
+        algorithms: Sequence[str],
+        helpers: ThreadPoolExecutor,
+        progress: Callable[[int], None] | None,
+        warc: WarcStats | None,
+        work: _Work,
+    ) -> None:
+        self.src = src
+        self.fh = open(src, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self.out = open(dest, "xb") if dest is not None else None  # noqa: SIM115
+        self.hashers = [hashlib.new(a) for a in algorithms]
+        self.helpers = helpers
+        self.progress = progress
+        self.work = work
+        self.bufs = _thread_buffers()
+        self.turn = 0
+        self.pending: list[Future[None]] = []
+        self.size = 0
+        self.framer = _WarcFramer(src.name, warc) if warc is not None else None
+        self.decomp: Any = zlib.decompressobj(31)
+        self.member_open = False
+        self.stash = b""  # a gzip magic split across two blocks
+
+    def _wait(self) -> None:
+        for f in self.pending:
+            f.result()
+        self.pending = []
+
+    def run(self) -> dict[str, str]:
+        """Read the whole file; return {algorithm: hex digest}."""
+        while True:
+            if self.work.abort.is_set():
+                raise _Aborted()
+            buf = self.bufs[self.turn]
+            self.turn ^= 1
+            n = self.fh.readinto(buf)
+            # The previous block's hashing ran while we read; it must finish
+            # before the same hash objects take the next block.
+            self._wait()
+            if not n:
+                break
+            view = memoryview(buf)[:n]
+            if len(self.hashers) > 1 and self.work.remaining <= 1:
+                # The last file in flight: spread its algorithms over the
+                # cores (hashlib releases the GIL) so the second core is not idle.
+                self.pending = [self.helpers.submit(h.update, view) for h in self.hashers[1:]]
+                self.hashers[0].update(view)
+            else:
+                # Other files keep the other core busy; hashing here, block by
+                # block while it is in this core's cache, costs least CPU.
+                for h in self.hashers:
+                    h.update(view)
+            if self.out is not None:
+                self.out.write(view)
+            if self.framer is not None:
+                self._gunzip(view)
+            self.size += n
+            if self.progress:
+                self.progress(n)  # an increment; hash_payload turns it into a total
+        if self.framer is not None:
+            if self.member_open or self.stash or self.size == 0:
+                what = "empty WARC file" if self.size == 0 else "truncated WARC"
+                raise UsageError(f"{self.src.name}: {what} (the last gzip member is cut off)")
+            self.framer.finish()
+        if self.out is not None:
+            self.out.flush()
+            os.fsync(self.out.fileno())
+        return {h.name: h.hexdigest() for h in self.hashers}
+
+    def _gunzip(self, data: bytes | memoryview) -> None:
+        """Decompress member after member; output is bounded to one block per call,
+        so a gzip bomb costs time, never memory."""
+        if self.stash:
+            data, self.stash = self.stash + bytes(data), b""
+        while data:
+            if self.decomp.eof:
+                if len(data) < 2:
+                    self.stash = bytes(data)
+                    return
+                if bytes(data[:2]) != b"\x1f\x8b":
+                    raise UsageError(
+                        f"{self.src.name}: invalid WARC (bytes after a gzip member "
+                        "are not another gzip member)"
+                    )
+                self.decomp = zlib.decompressobj(31)
+            try:
+                chunk = self.decomp.decompress(data, INFLATE_OUT)
+            except zlib.error as exc:
+                raise UsageError(f"{self.src.name}: invalid WARC (gzip error: {exc})") from None
+            self.member_open = not self.decomp.eof
+            assert self.framer is not None
+            self.framer.feed(chunk)
+            if self.decomp.unconsumed_tail:
+                data = self.decomp.unconsumed_tail
+            elif self.decomp.eof:
+                data = self.decomp.unused_data
+            else:
+                data = b""
+
+    def close(self) -> None:
+        # Already failing or done: the first error is the one reported.
+        with contextlib.suppress(Exception):
+            self._wait()
+        self.fh.close()
+        if self.out is not None:
+            self.out.close()
+
+
+_local = threading.local()
+
+
+def _thread_buffers() -> list[bytearray]:
+    """Two read buffers per worker thread, reused for every file.
+
+    Allocating (and zero-filling) fresh buffers for each of a thousand
+    small files cost more than hashing them, and happens under the GIL.
+    """
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None or len(bufs[0]) != BLOCK:
+        bufs = _local.bufs = [bytearray(BLOCK), bytearray(BLOCK)]
+    return bufs
+
+
+class _Aborted(Exception):
+    """Another worker failed; stop early."""
+
+
+class _Work:
+    """State shared by the file workers of one bag."""
+
+    def __init__(self, files: int) -> None:
+        self.abort = threading.Event()
+        self.remaining = files  # files not finished yet (queued or in flight)
+        self.lock = threading.Lock()
+
+    def done(self) -> None:
+        with self.lock:
+            self.remaining -= 1
+
+
+def _link_or_none(src: Path, dest: Path) -> bool:
+    """Hard-link ``src`` at ``dest``; False when the file systems (or policy) forbid it."""
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES, errno.ENOTSUP):
+            return False
+        raise
+    return True
+
+
+def _process_file(
+    pf: PayloadFile,
+    data_dir: Path,
+    algorithms: Sequence[str],
+    helpers: ThreadPoolExecutor,
+    progress: Callable[[int], None] | None,
+    work: _Work,
+    allow_link: bool,
+) -> PayloadFile:
+    """Link or copy one payload file into the bag, hashing (and checking) it once."""
+    dest = data_dir / pf.rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    pf.linked = allow_link and _link_or_none(pf.source, dest)
+    pf.warc = WarcStats() if pf.is_warc else None
+    reader = _OnePass(
+        pf.source, None if pf.linked else dest, algorithms, helpers, progress, pf.warc, work
+    )
+    try:
+        pf.digests = reader.run()
+        pf.size = reader.size
+    finally:
+        reader.close()
+        work.done()
+    return pf
+
+
+def hash_payload(
+    files: list[PayloadFile],
+    data_dir: Path,
+    algorithms: Sequence[str],
+    *,
+    progress: ProgressFn | None = None,
+    allow_link: bool = True,
+    workers: int = 2,
+) -> list[PayloadFile]:
+    """Bring every payload file into ``data_dir``, hashing each byte once.
+
+    Two file workers run side by side, largest files first, so the big WARCs
+    of a capture are hashed in parallel and the small files even out the end.
+    When only one file is left, its algorithms run on separate threads.
+    """
+    work = _Work(len(files))
+    sizes = {f.source: f.source.stat().st_size for f in files}
+    order = sorted(files, key=lambda f: sizes[f.source], reverse=True)
+    total = sum(sizes.values())
+    done = 0
+    lock = threading.Lock()
+
+    def advance(n: int) -> None:
+        nonlocal done
+        with lock:
+            done += n
+            if progress is not None:
+                progress(done, total)
+
+    helpers = max(1, len(algorithms) - 1)
+    with (
+        ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="hash") as hp,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="file") as fp,
+    ):
+        futures = [
+            fp.submit(_process_file, f, data_dir, algorithms, hp, advance, work, allow_link)
+            for f in order
+        ]
+        try:
+            for fut in futures:
+                fut.result()
+        except BaseException:
+            work.abort.set()
+            for fut in futures:
+                fut.cancel()
+            # Report the first real error, not the _Aborted of the others.
+            for fut in futures:
+                if fut.done() and not fut.cancelled():
+                    exc = fut.exception()
+                    if exc is not None and not isinstance(exc, _Aborted):
+                        raise exc from None
+            raise
+    return files
