@@ -461,3 +461,15 @@ def test_json_report_structure(cli, bag: Path) -> None:
         ("data/warc/a.warc.gz", "manifest-sha256.txt", "sha256"),
         ("data/warc/a.warc.gz", "manifest-sha512.txt", "sha512"),
     }
+
+
+def test_every_finding_has_a_stable_unique_reference(cli, bag: Path) -> None:
+    from strongroom.verify.findings import CODES, Problem
+
+    refs = [c.ref for c in CODES.values()]
+    assert len(set(refs)) == len(refs)
+    with pytest.raises(ValueError):
+        Problem("no-such-code", "a typo must not become a finding")
+    (bag / "data/warc/a.warc.gz").unlink()
+    doc = json.loads(verify(cli, bag, "--json").stdout)
+    assert {p["ref"] for p in doc["bags"][0]["problems"]} >= {CODES["missing"].ref}

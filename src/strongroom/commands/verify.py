@@ -62,18 +62,10 @@ def verify_cmd(
       strongroom verify --all --fast
       strongroom verify --due --interval 30d --budget 1h --quiet   # nightly cron
     """
-    from strongroom.core.ui import err, human_bytes, progress
     from strongroom.verify import fixity
 
     output = make_output(as_json, quiet)
-    if fast and deep:
-        raise UsageError("--fast and --deep cannot be combined")
-    if sum(bool(x) for x in (bags, all_bags, due)) != 1:
-        raise UsageError("name bags (ids or paths), or use --all, or --due (one of them)")
-    if (interval or budget) and not due:
-        raise UsageError("--interval and --budget only apply with --due")
-    if inventory is not None and not inventory.is_file():
-        raise UsageError(f"--inventory {inventory}: no such file")
+    _check_arguments(bags, all_bags, fast, deep, due, interval, budget, inventory)
     arch = open_archive(archive)
     if all_bags or due:
         arch.require()
@@ -89,6 +81,34 @@ def verify_cmd(
         targets = fixity.resolve_targets(arch, bags)
     elif all_bags:
         targets = fixity.all_targets(arch)
+    result = _run(output, arch, targets, options, due=due, lock=due or all_bags)
+    _conclude(output, arch, result, options, due=due)
+
+
+def _check_arguments(
+    bags: tuple[str, ...],
+    all_bags: bool,
+    fast: bool,
+    deep: bool,
+    due: bool,
+    interval: str | None,
+    budget: str | None,
+    inventory: Path | None,
+) -> None:
+    if fast and deep:
+        raise UsageError("--fast and --deep cannot be combined")
+    if sum(bool(x) for x in (bags, all_bags, due)) != 1:
+        raise UsageError("name bags (ids or paths), or use --all, or --due (one of them)")
+    if (interval or budget) and not due:
+        raise UsageError("--interval and --budget only apply with --due")
+    if inventory is not None and not inventory.is_file():
+        raise UsageError(f"--inventory {inventory}: no such file")
+
+
+def _run(output: Any, arch: Any, targets: Any, options: Any, *, due: bool, lock: bool) -> Any:
+    """Run the checks with one progress bar per bag (on a terminal only)."""
+    from strongroom.core.ui import human_bytes, progress
+    from strongroom.verify import fixity
 
     with progress(output, bytes_mode=True) as bar:
 
@@ -105,27 +125,33 @@ def verify_cmd(
         def on_done(run: fixity.BagRun) -> None:
             _print_run(output, run, human_bytes)
 
-        result = fixity.run_verify(
+        return fixity.run_verify(
             arch,
             targets,
             options,
             due=due,
-            lock=due or all_bags,
+            lock=lock,
             progress=lambda t, _size: _Bar(t.name),
             on_done=on_done,
         )
 
+
+def _conclude(output: Any, arch: Any, result: Any, options: Any, *, due: bool) -> None:
+    """The closing lines, and the exit code: 1 when a bag is invalid, 2 when one is unchecked."""
+    from strongroom.core.ui import err
+    from strongroom.verify import fixity
+
     if result.locked:
         # A second cron run while the first still works is normal, not a failure.
-        if as_json:
+        if output.json:
             output.emit_json(result.to_dict())
-        elif not quiet:
+        elif not output.quiet:
             err.print(
                 "another strongroom verify holds"
                 f" {arch.locks / fixity.LOCK_NAME}; nothing checked this time"
             )
         return
-    if as_json:
+    if output.json:
         output.emit_json(result.to_dict())
     elif due:
         checked = len(result.runs)

@@ -27,7 +27,8 @@ from strongroom.core.archive import Archive, parse_size
 from strongroom.core.fsutil import exclusive_lock, is_within
 from strongroom.core.ledger import Ledger, open_ledger, utcnow
 from strongroom.errors import UsageError
-from strongroom.verify.validate import BagReport, Problem, Progress, show, validate_bag
+from strongroom.verify.findings import BagReport, Problem, Progress, show
+from strongroom.verify.validate import validate_bag
 
 LOCK_NAME = "verify.lock"
 SIGNATURE = "tagmanifest-sha512.txt.sig"

@@ -1,0 +1,185 @@
+"""Hashing the files a bag lists, each read once for all its algorithms, on all cores."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import io
+import os
+import stat
+import threading
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from strongroom.verify.findings import BagReport, Progress, show
+from strongroom.verify.manifests import Manifest, hashlib_name
+from strongroom.verify.tree import Tree
+
+# 1 MiB: large enough that syscalls and GIL handoffs are rare, small enough that the
+# block is still in the core's cache when the second algorithm hashes it (measured:
+# 985 MB/s at 1 MiB against 928 MB/s at 4 MiB for sha256+sha512 on 2 cores).
+BLOCK = 1024 * 1024
+SPLIT_MIN = 16 * 1024 * 1024  # from this size, each algorithm gets its own thread
+
+
+class _Buffers(threading.local):
+    def __init__(self) -> None:
+        self.pair = (bytearray(BLOCK), bytearray(BLOCK))
+
+
+class Hasher:
+    """Hash many files, each read once for all its algorithms, on all cores.
+
+    Files are spread over a pool of ``workers`` threads (hashlib releases the
+    GIL for updates over 2047 bytes, so threads run in parallel). When cores
+    would otherwise idle (no file waiting, fewer files in flight than workers:
+    a bag of one big WARC, or the tail of a run), a file with several
+    algorithms also has its algorithms split over helper threads, block by
+    block, with double buffering so that reading the next block overlaps
+    hashing the last. The split is decided per block: while files are queued it
+    would only add context switches. Memory is two blocks per worker.
+    """
+
+    def __init__(self, workers: int | None = None, progress: Progress | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.progress = progress or Progress()
+        self._local = _Buffers()
+        self._helpers = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="hash-alg")
+        self._lock = threading.Lock()
+        self._queued = 0  # files submitted but not started
+        self._active = 0  # files being hashed now
+
+    def close(self) -> None:
+        self._helpers.shutdown(wait=True)
+
+    def _spare_cores(self) -> bool:
+        return self._queued == 0 and self._active < self.workers
+
+    def hash_one(self, path: Path, algorithms: list[str]) -> dict[str, str]:
+        """Hex digests of ``path`` for each algorithm. Raises OSError (unreadable)."""
+        with self._lock:
+            self._queued = max(0, self._queued - 1)
+            self._active += 1
+        try:
+            return self._hash_one(path, algorithms)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    def _hash_one(self, path: Path, algorithms: list[str]) -> dict[str, str]:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, flags)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device swapped in: never read it
+                raise OSError(0, "not a regular file", str(path))
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            hashes = [hashlib.new(hashlib_name(a) or a) for a in algorithms]
+            with open(fd, "rb", buffering=0, closefd=False) as fh:
+                self._hash_stream(fh, hashes, len(hashes) > 1 and st.st_size >= SPLIT_MIN)
+        finally:
+            os.close(fd)
+        return {a: h.hexdigest() for a, h in zip(algorithms, hashes, strict=True)}
+
+    def _hash_stream(self, fh: io.RawIOBase, hashes: list[Any], may_split: bool) -> None:
+        bufs = self._local.pair
+        views = (memoryview(bufs[0]), memoryview(bufs[1]))
+        i = 0
+        n = fh.readinto(bufs[0])
+        while n:
+            chunk = views[i][:n]
+            if may_split and self.workers > 1 and self._spare_cores():
+                pending = [self._helpers.submit(h.update, chunk) for h in hashes[1:]]
+                hashes[0].update(chunk)
+                i ^= 1
+                n = fh.readinto(bufs[i])  # overlaps the helpers hashing the other buffer
+                for f in pending:
+                    f.result()
+            else:
+                for h in hashes:
+                    h.update(chunk)
+                i ^= 1
+                n = fh.readinto(bufs[i])
+            self.progress.advance(len(chunk))
+
+    def hash_many(
+        self, jobs: list[tuple[str, Path, int, list[str]]]
+    ) -> Iterator[tuple[str, dict[str, str] | OSError]]:
+        """Yield (key, digests or the OSError) for each job (key, path, size, algorithms)."""
+        jobs = sorted(jobs, key=lambda j: -j[2])  # biggest first: a short tail at the end
+        with self._lock:
+            self._queued += len(jobs)
+        with cf.ThreadPoolExecutor(self.workers, thread_name_prefix="hash-file") as pool:
+            futures = {pool.submit(self.hash_one, path, algs): key for key, path, _s, algs in jobs}
+            for fut in cf.as_completed(futures):
+                try:
+                    yield futures[fut], fut.result()
+                except OSError as exc:
+                    yield futures[fut], exc
+
+
+def hash_and_compare(
+    root: Path,
+    tree: Tree,
+    manifests: list[Manifest],
+    report: BagReport,
+    workers: int | None,
+    progress: Progress | None,
+) -> None:
+    wanted: dict[str, list[Manifest]] = {}
+    for man in manifests:
+        if hashlib_name(man.algorithm) is None:
+            continue
+        for rel in man.entries:
+            wanted.setdefault(rel, []).append(man)
+    nfc_disk = {unicodedata.normalize("NFC", r): r for r in tree.payload}
+    jobs: list[tuple[str, Path, int, list[str]]] = []
+    for rel, mans in wanted.items():
+        if rel in tree.payload or rel in tree.tags:
+            disk = rel
+        elif tree.symlinks.get(rel) is False:
+            disk = rel  # a link that stays inside the bag: hash what it points to
+        elif unicodedata.normalize("NFC", rel) in nfc_disk:
+            disk = nfc_disk[unicodedata.normalize("NFC", rel)]
+        else:
+            continue  # missing (or an escaping link): already reported, never opened
+        size = tree.payload.get(disk, tree.tags.get(disk, 0))
+        algs = sorted({m.algorithm for m in mans})
+        jobs.append((rel, root / disk, size, algs))
+    total = sum(j[2] for j in jobs)
+    prog = progress or Progress()
+    prog.start(total)
+    hasher = Hasher(workers, prog)
+    try:
+        for rel, result in hasher.hash_many(jobs):
+            if isinstance(result, OSError):
+                why = result.strerror or str(result)
+                for man in wanted[rel]:
+                    report.error(
+                        "unreadable",
+                        f"{show(rel)}: cannot read ({why}); {man.name} ({man.algorithm})"
+                        " not verified",
+                        file=rel,
+                        manifest=man.name,
+                        algorithm=man.algorithm,
+                    )
+                continue
+            report.hashed_files += 1
+            report.hashed_bytes += tree.payload.get(rel, tree.tags.get(rel, 0))
+            for man in wanted[rel]:
+                expected = man.entries[rel]
+                found = result[man.algorithm]
+                if found != expected:
+                    report.error(
+                        "checksum",
+                        f"{show(rel)}: {man.algorithm} checksum does not match {man.name}"
+                        f" (expected {expected[:16]}…, found {found[:16]}…)",
+                        file=rel,
+                        manifest=man.name,
+                        algorithm=man.algorithm,
+                    )
+    finally:
+        hasher.close()

@@ -1,0 +1,274 @@
+"""Tag files: bagit.txt, bag-info.txt and fetch.txt, read strictly in their declared encoding.
+
+Every tag file is hostile input: lines are read with a length cap, decoding
+errors and malformed lines become findings, and paths are decoded as RFC 8493
+2.1.3 says (only %25, %0A and %0D) before anything checks them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from strongroom.core.fsutil import is_within, safe_relpath
+from strongroom.verify.findings import BagReport, show
+
+KNOWN_VERSIONS = ("0.93", "0.94", "0.95", "0.96", "0.97", "1.0")
+MAX_LINE = 64 * 1024  # a manifest line longer than this is hostile, not a file name
+MAX_SMALL_TAG = 16 * 1024 * 1024  # bagit.txt / bag-info.txt are read whole; cap them
+
+_BAGIT_VERSION = re.compile(r"^BagIt-Version: ([0-9]+)\.([0-9]+)$")
+_BAGIT_ENCODING = re.compile(r"^Tag-File-Character-Encoding: (\S+)$")
+_PCT = re.compile(r"%(25|0A|0D)", re.IGNORECASE)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+
+
+def decode_path(raw: str) -> str:
+    """RFC 8493 2.1.3: only %25, %0A and %0D are encoded in manifest and fetch paths."""
+    return _PCT.sub(lambda m: {"25": "%", "0A": "\n", "0D": "\r"}[m.group(1).upper()], raw)
+
+
+def strip_dot(path: str) -> str:
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def iter_tag_lines(
+    path: Path, encoding: str, report: BagReport, name: str
+) -> Iterator[tuple[int, str]]:
+    """Decoded lines of a tag file, streamed; decoding errors and hostile lines are problems."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - wrapped and closed below
+    except OSError as exc:
+        report.error("unreadable", f"{name}: cannot read ({exc.strerror})", file=name)
+        return
+    text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline=None)
+    number = 0
+    try:
+        while True:
+            line = text.readline(MAX_LINE)
+            if not line:
+                return
+            number += 1
+            if len(line) >= MAX_LINE and not line.endswith("\n"):
+                report.error(
+                    "line-too-long",
+                    f"{name} line {number}: longer than {MAX_LINE} characters; stopped reading it",
+                    file=name,
+                )
+                return
+            line = line.rstrip("\n")
+            if number == 1 and line.startswith("\ufeff"):
+                report.warn("bom", f"{name}: begins with a byte-order mark", file=name)
+                line = line[1:]
+            yield number, line
+    except UnicodeDecodeError as exc:
+        report.error(
+            "encoding",
+            f"{name} line {number + 1}: not valid {encoding} ({exc.reason})",
+            file=name,
+        )
+    except OSError as exc:
+        report.error("unreadable", f"{name}: cannot read ({exc.strerror})", file=name)
+    finally:
+        text.close()
+
+
+def read_small(path: Path, report: BagReport, name: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SMALL_TAG + 1)
+    except OSError as exc:
+        report.error("unreadable", f"{name}: cannot read ({exc.strerror})", file=name)
+        return None
+    if len(data) > MAX_SMALL_TAG:
+        report.error("too-large", f"{name}: larger than {MAX_SMALL_TAG} bytes", file=name)
+        return None
+    return data
+
+
+def check_bagit_txt(root: Path, report: BagReport) -> str:
+    """Parse bagit.txt strictly; return the tag-file encoding to use (UTF-8 if unusable)."""
+    name = "bagit.txt"
+    path = root / name
+    if not path.is_file() or path.is_symlink():
+        report.error(
+            "not-a-bag", f"{name}: missing; {show(str(root))} is not a BagIt bag", file=name
+        )
+        return "utf-8"
+    data = read_small(path, report, name)
+    if data is None:
+        return "utf-8"
+    encoding = "utf-8"
+    if data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        report.error(
+            "bom", f"{name}: begins with a byte-order mark (RFC 8493 forbids it)", file=name
+        )
+        data = data.lstrip(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        report.error("encoding", f"{name}: not valid UTF-8", file=name)
+        return encoding
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) != 2:
+        report.error(
+            "bagit-txt",
+            f"{name}: must have exactly two lines (BagIt-Version, Tag-File-Character-Encoding),"
+            f" found {len(lines)}",
+            file=name,
+        )
+    m = _BAGIT_VERSION.match(lines[0]) if lines else None
+    if not m:
+        first = show(lines[0]) if lines else ""
+        report.error(
+            "version",
+            f"{name} line 1: expected 'BagIt-Version: M.N' exactly, found {first!r}",
+            file=name,
+        )
+    else:
+        version = f"{int(m.group(1))}.{m.group(2)}"
+        report.version = version
+        if version not in KNOWN_VERSIONS:
+            report.error(
+                "version",
+                f"{name} line 1: unknown BagIt version {version}"
+                f" (known: {', '.join(KNOWN_VERSIONS)})",
+                file=name,
+            )
+    m = _BAGIT_ENCODING.match(lines[1]) if len(lines) > 1 else None
+    if not m:
+        second = show(lines[1]) if len(lines) > 1 else ""
+        report.error(
+            "encoding",
+            f"{name} line 2: expected 'Tag-File-Character-Encoding: NAME' exactly,"
+            f" found {second!r}",
+            file=name,
+        )
+    else:
+        try:
+            codecs.lookup(m.group(1))
+            encoding = m.group(1)
+            report.encoding = encoding
+        except LookupError:
+            report.error(
+                "encoding",
+                f"{name} line 2: unknown character encoding {show(m.group(1))!r}",
+                file=name,
+            )
+    return encoding
+
+
+def check_bag_info(root: Path, encoding: str, report: BagReport) -> None:
+    name = "bag-info.txt"
+    path = root / name
+    if not path.exists():
+        # 0.96 and earlier called it package-info.txt
+        if (root / "package-info.txt").is_file():
+            name, path = "package-info.txt", root / "package-info.txt"
+        else:
+            return
+    if path.is_symlink() or not path.is_file():
+        report.error("not-regular", f"{name}: not a regular file", file=name)
+        return
+    data = read_small(path, report, name)
+    if data is None:
+        return
+    if encoding.lower().replace("-", "").replace("_", "") in ("utf8",) and data.startswith(
+        codecs.BOM_UTF8
+    ):
+        report.warn("bom", f"{name}: begins with a byte-order mark", file=name)
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        report.error("encoding", f"{name}: not valid {encoding} ({exc.reason})", file=name)
+        return
+    entries: list[list[str]] = []
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        if not line.strip():
+            continue
+        if line[0] in " \t":
+            if not entries:
+                report.error(
+                    "bag-info",
+                    f"{name} line {number}: continuation line with no label before it",
+                    file=name,
+                )
+                continue
+            entries[-1][1] += " " + line.strip()  # RFC 8493 2.2.2: folded value
+            continue
+        label, sep, value = line.partition(":")
+        if not sep or not label.strip() or label != label.strip():
+            report.error(
+                "bag-info",
+                f"{name} line {number}: expected 'Label: value', found {show(line[:80])!r}",
+                file=name,
+            )
+            continue
+        entries.append([label, value.strip()])
+    report.bag_info = [(k, v) for k, v in entries]
+
+
+def parse_oxum(report: BagReport) -> tuple[int, int] | None:
+    values = report.info("Payload-Oxum")
+    if not values:
+        return None
+    if len(values) > 1:
+        report.error(
+            "oxum", "bag-info.txt: Payload-Oxum appears more than once", file="bag-info.txt"
+        )
+        return None
+    m = re.match(r"^(\d+)\.(\d+)$", values[0])
+    if not m:
+        report.error(
+            "oxum",
+            f"bag-info.txt: Payload-Oxum {show(values[0])!r} is not OCTETS.STREAMCOUNT",
+            file="bag-info.txt",
+        )
+        return None
+    return int(m.group(1)), int(m.group(2))
+
+
+def read_fetch(root: Path, encoding: str, report: BagReport) -> dict[str, int | None]:
+    """fetch.txt entries: rel -> declared length (None for '-')."""
+    name = "fetch.txt"
+    out: dict[str, int | None] = {}
+    if not (root / name).exists():
+        return out
+    for number, line in iter_tag_lines(root / name, encoding, report, name):
+        if not line.strip():
+            continue
+        parts = line.split(None, 2)
+        where = f"{name} line {number}"
+        if len(parts) != 3 or not _URL.match(parts[0]):
+            report.error(
+                "fetch",
+                f"{where}: expected 'URL LENGTH FILEPATH', found {show(line[:80])!r}",
+                file=name,
+            )
+            continue
+        _url, length, raw_path = parts
+        rel = strip_dot(decode_path(raw_path))
+        if not safe_relpath(rel) or not rel.startswith("data/") or not is_within(root, root / rel):
+            report.error(
+                "unsafe-path",
+                f"{show(rel)}: {where}: path is absolute, uses '..' or '~', or is outside"
+                " data/; not fetched or opened",
+                file=rel,
+                manifest=name,
+            )
+            continue
+        if length != "-" and not length.isdigit():
+            report.error(
+                "fetch", f"{show(rel)}: {where}: length {show(length)!r} is not a number", file=rel
+            )
+            continue
+        out[rel] = None if length == "-" else int(length)
+    return out
