@@ -473,3 +473,32 @@ def test_every_finding_has_a_stable_unique_reference(cli, bag: Path) -> None:
     (bag / "data/warc/a.warc.gz").unlink()
     doc = json.loads(verify(cli, bag, "--json").stdout)
     assert {p["ref"] for p in doc["bags"][0]["problems"]} >= {CODES["missing"].ref}
+
+
+def test_deep_goes_into_a_warc_that_fails_its_checksum(cli, tmp_path: Path) -> None:
+    """Issue #13: every damaged record is named (offset, URI), intact ones still checked."""
+    import random
+
+    rng = random.Random(7)  # incompressible bodies: a gzip member per record of ~20 kB
+    pages = {f"http://127.0.0.1:8000/p{i}.html": rng.randbytes(20_000) for i in range(4)}
+    folder = tmp_path / "b"
+    (folder / "warc").mkdir(parents=True)
+    write_warc(folder / "warc" / "a.warc.gz", pages)
+    bagit.make_bag(str(folder), checksums=["sha256"])
+    warc = folder / "data/warc/a.warc.gz"
+    flip_bit(warc, 10_000)  # inside the first record's body
+    flip_bit(warc, 50_000)  # inside the third
+    r = verify(cli, folder, "--deep", "--json")
+    assert r.exit_code == 1, r.output
+    found = json.loads(r.stdout)["bags"][0]["problems"]
+    damaged = [p for p in found if p["code"] == "warc-damaged"]
+    assert [p["target_uri"] for p in damaged] == [
+        "http://127.0.0.1:8000/p0.html",
+        "http://127.0.0.1:8000/p2.html",
+    ]
+    assert damaged[0]["offset"] == 0 and damaged[1]["offset"] > 40_000
+    assert any(p["code"] == "checksum" for p in found)
+    assert json.loads(r.stdout)["bags"][0]["warc_records"] == 2  # p1 and p3, intact
+    r = verify(cli, folder, "--deep")
+    assert "record at offset 0 (http://127.0.0.1:8000/p0.html)" in r.stderr
+    assert "Error -3" not in r.stdout  # warcio's own stderr noise is not passed on
