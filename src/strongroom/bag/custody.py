@@ -13,6 +13,17 @@ change the bag. Each line is one JSON object::
 The first line's ``prev`` is the sha256 of the bag's ``tagmanifest-sha512.txt``,
 which binds the log to the bag it describes. Editing, removing or reordering a
 line breaks the chain at a line the checker names.
+
+What protects the log is anchored outside it: the ledger keeps each log's head
+(last sequence number, line hash and byte span), updated with every append. An
+append reads only the head's line, so it costs the same at ten entries or a
+million; a log cut short, emptied, deleted or replaced no longer reaches its
+head, and ``check_custody`` says so. The ledger also remembers the last entry
+whose signature a verify checked, so a nightly verify checks only new entries
+(``check_since``) and ``--deep`` the whole chain.
+
+``record_event`` is the one way to record an event about a bag: the custody
+line and the ledger's event row, together.
 """
 
 from __future__ import annotations
@@ -30,8 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 from strongroom import SOFTWARE
 from strongroom.bag.signing import Keyring, fingerprint, load_private_key, sign_bytes
-from strongroom.core.fsutil import fsync_dir
-from strongroom.core.ledger import utcnow
+from strongroom.core.fsutil import fsync_dir, os_problem
+from strongroom.core.ledger import CustodyHead, Ledger, open_ledger, utcnow
 from strongroom.errors import UsageError
 
 if TYPE_CHECKING:
@@ -62,8 +73,11 @@ def genesis_for(bag_dir: Path | None) -> str:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[int]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as exc:
+        raise os_problem(f"cannot open custody log {path}", exc) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield fd
@@ -71,17 +85,69 @@ def _locked(path: Path) -> Iterator[int]:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _ledger_for(archive: Archive, ledger: Ledger | None) -> Iterator[Ledger]:
+    """The caller's open ledger, or the archive's for the length of one call."""
+    if ledger is not None:
+        yield ledger
+        return
+    with open_ledger(archive.root) as own:
+        yield own
+
+
 def _read_log(fd: int) -> tuple[bytes | None, int, int]:
     """The last complete line, the count of complete lines, and their byte length.
 
     A line without its newline is a write that never finished (a crash
-    mid-append); it is not an entry. The log is read once per append.
+    mid-append); it is not an entry. Used only when the ledger has no usable
+    head for this log (a log from before heads, a received log, or a damaged one).
     """
     size = os.fstat(fd).st_size
     data = os.pread(fd, size, 0) if size else b""
     complete_len = data.rfind(b"\n") + 1
     lines = data[:complete_len].splitlines()
     return (lines[-1] if lines else None), len(lines), complete_len
+
+
+@dataclass(frozen=True)
+class _Tail:
+    last: bytes | None  # the last complete line
+    seq: int  # its sequence number (0 for an empty log)
+    start: int  # where it starts
+    end: int  # where the complete lines end
+    anchored: bool  # the log still reaches the ledger's head
+
+
+def _tail(fd: int, head: CustodyHead | None) -> _Tail:
+    """Find the log's end from the ledger's head, reading only what follows it.
+
+    Lines a crash left after the head (written, but the ledger not yet told)
+    are taken if they chain on. A log that no longer holds its head line is
+    read in full, and reported as not anchored so the head is left as evidence.
+    """
+    size = os.fstat(fd).st_size
+    if head is not None and head.end <= size:
+        data = os.pread(fd, size - head.start, head.start)
+        first_len = head.end - head.start
+        line = data[: first_len - 1]
+        if data[first_len - 1 : first_len] == b"\n" and line_hash(line) == head.hash:
+            last, seq, start, pos = line, head.seq, head.start, first_len
+            while True:
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    break
+                raw = data[pos:nl]
+                try:
+                    entry = json.loads(raw)
+                except (ValueError, UnicodeDecodeError):
+                    break
+                if not isinstance(entry, dict) or entry.get("prev") != line_hash(last):
+                    break
+                last, seq, start, pos = raw, seq + 1, head.start + pos, nl + 1
+            return _Tail(last, seq, start, head.start + pos, True)
+    final, count, complete_len = _read_log(fd)
+    start = complete_len - len(final) - 1 if final is not None else 0
+    return _Tail(final, count, start, complete_len, head is None)
 
 
 def append(
@@ -93,40 +159,128 @@ def append(
     inputs: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
     actor: str | None = None,
+    ledger: Ledger | None = None,
 ) -> dict[str, Any]:
     """Append one signed, chained entry to a bag's custody log and return it.
 
     The append is one ``write`` under an exclusive lock followed by fsync, so
     concurrent writers never interleave and a crash leaves at most an
     unterminated tail, which is set aside (``.torn``) before the next append.
+    Then the ledger's head moves to the new entry. Prefer ``record_event``,
+    which also writes the ledger's event row.
     """
     path = archive.custody_path(bag_id)
     bag_dir = archive.bag_dir(bag_id)
     key = load_private_key(archive.keys)
-    with _locked(path) as fd:
-        size = os.fstat(fd).st_size
-        last, count, complete_len = _read_log(fd)
-        if complete_len != size:
-            torn = os.pread(fd, size - complete_len, complete_len)
-            with open(path.with_name(path.name + ".torn"), "ab") as fh:
-                fh.write(torn + b"\n")
-            os.ftruncate(fd, complete_len)
-        entry: dict[str, Any] = {
-            "seq": count + 1,
-            "time": utcnow(),
-            "actor": actor or archive.config.operator or SOFTWARE,
-            "action": action,
-            "inputs": inputs or {},
-            "outcome": outcome,
-            "detail": detail or {},
-            "software": SOFTWARE,
-            "prev": line_hash(last) if last is not None else genesis_for(bag_dir),
-            "key": fingerprint(key.public_key()) if key else None,
-        }
-        entry["sig"] = base64.b64encode(sign_bytes(key, canonical(entry))).decode() if key else None
-        os.write(fd, canonical(entry) + b"\n")
-        os.fsync(fd)
-    fsync_dir(path.parent)
+    with _ledger_for(archive, ledger) as led, _locked(path) as fd:
+        try:
+            entry, span = _append_locked(
+                archive,
+                path,
+                fd,
+                bag_dir,
+                led.custody_head(bag_id),
+                key,
+                action=action,
+                outcome=outcome,
+                inputs=inputs,
+                detail=detail,
+                actor=actor,
+            )
+            line, tail, anchored = span
+            os.write(fd, line)
+            os.fsync(fd)
+        except OSError as exc:
+            raise os_problem(f"cannot append to custody log {path}", exc) from None
+        if anchored:
+            led.set_custody_head(
+                bag_id,
+                seq=entry["seq"],
+                hash=line_hash(line[:-1]),
+                start=tail,
+                end=tail + len(line),
+            )
+    try:
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise os_problem(f"cannot sync {path.parent}", exc) from None
+    return entry
+
+
+def _append_locked(
+    archive: Archive,
+    path: Path,
+    fd: int,
+    bag_dir: Path,
+    head: CustodyHead | None,
+    key: Any,
+    **fields: Any,
+) -> tuple[dict[str, Any], tuple[bytes, int, bool]]:
+    """Build the next entry after the log's tail; set a torn tail aside first."""
+    tail = _tail(fd, head)
+    size = os.fstat(fd).st_size
+    if tail.end != size:
+        torn = os.pread(fd, size - tail.end, tail.end)
+        with open(path.with_name(path.name + ".torn"), "ab") as fh:
+            fh.write(torn + b"\n")
+        os.ftruncate(fd, tail.end)
+    entry: dict[str, Any] = {
+        "seq": tail.seq + 1,
+        "time": utcnow(),
+        "actor": fields["actor"] or archive.config.operator or SOFTWARE,
+        "action": fields["action"],
+        "inputs": fields["inputs"] or {},
+        "outcome": fields["outcome"],
+        "detail": fields["detail"] or {},
+        "software": SOFTWARE,
+        "prev": line_hash(tail.last) if tail.last is not None else genesis_for(bag_dir),
+        "key": fingerprint(key.public_key()) if key else None,
+    }
+    entry["sig"] = base64.b64encode(sign_bytes(key, canonical(entry))).decode() if key else None
+    return entry, (canonical(entry) + b"\n", tail.end, tail.anchored)
+
+
+def record_event(
+    archive: Archive,
+    bag_id: str | None,
+    action: str,
+    *,
+    outcome: str,
+    inputs: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+    actor: str | None = None,
+    ledger: Ledger | None = None,
+    time: str | None = None,
+    ledger_detail: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Record one event: the bag's custody line, then the ledger's event row.
+
+    Without a bag (a refused receive, a watch of an unbagged seed) only the
+    ledger row is written. The ledger row's detail is ``inputs | detail``
+    unless ``ledger_detail`` is given. Returns the custody entry, if any.
+    """
+    with _ledger_for(archive, ledger) as led:
+        entry = None
+        if bag_id is not None:
+            entry = append(
+                archive,
+                bag_id,
+                action,
+                outcome=outcome,
+                inputs=inputs,
+                detail=detail,
+                actor=actor,
+                ledger=led,
+            )
+        who = entry["actor"] if entry else (actor or archive.config.operator or SOFTWARE)
+        led.record_event(
+            action,
+            outcome,
+            bag_id=bag_id,
+            actor=who,
+            detail=ledger_detail if ledger_detail is not None else (inputs or {}) | (detail or {}),
+            time=time,
+        )
     return entry
 
 
@@ -148,22 +302,115 @@ def read_entries(path: Path) -> list[dict[str, Any]]:
 
 @dataclass
 class ChainReport:
-    """The result of checking a custody log."""
+    """The result of checking a custody log (or its entries since a verified head)."""
 
     ok: bool = True
     entries: int = 0
     problems: list[str] = field(default_factory=list)
     signed: int = 0
+    last_seq: int = 0  # the last entry checked, to remember as verified
+    last_hash: str | None = None
+    last_start: int = 0
+    last_end: int = 0
 
     def fail(self, message: str) -> None:
         self.ok = False
         self.problems.append(message)
 
 
+@dataclass
+class _Walk:
+    """State while walking a log's lines: where we are and what came before."""
+
+    name: str
+    keyring: Keyring | None
+    number: int  # the sequence number the next line must carry
+    offset: int  # the byte offset of the next line
+    prev_line: bytes | None = None
+    seen_signed: bool = False
+
+
+def _walk(report: ChainReport, lines: list[bytes], w: _Walk, genesis: str | None) -> None:
+    """Check each line's JSON, sequence number, chain link and signature."""
+    for raw in lines:
+        number, where = w.number, f"{w.name} line {w.number}"
+        start, w.number, w.offset = w.offset, w.number + 1, w.offset + len(raw) + 1
+        report.last_seq, report.last_hash = number, line_hash(raw)
+        report.last_start, report.last_end = start, w.offset
+        entry = _entry(report, raw, where)
+        first, w.prev_line = w.prev_line, raw
+        if entry is None:
+            continue
+        report.entries += 1
+        if entry.get("seq") != number:
+            report.fail(f"{where}: sequence number {entry.get('seq')!r}, expected {number}")
+        if first is None:
+            if genesis is not None and entry.get("prev") != genesis:
+                report.fail(f"{where}: first entry does not belong to this bag's tag manifest")
+        elif entry.get("prev") != line_hash(first):
+            report.fail(f"{where}: hash chain broken (line {number - 1} was edited or removed)")
+        _check_signature(report, entry, w, where)
+
+
+def _entry(report: ChainReport, raw: bytes, where: str) -> dict[str, Any] | None:
+    if len(raw) > MAX_LINE:
+        report.fail(f"{where}: entry is too long ({len(raw)} bytes)")
+        return None
+    try:
+        entry = json.loads(raw)
+        if not isinstance(entry, dict):
+            raise ValueError("not an object")
+    except (ValueError, UnicodeDecodeError):
+        report.fail(f"{where}: not a JSON object (edited or damaged)")
+        return None
+    return entry
+
+
+def _check_signature(report: ChainReport, entry: dict[str, Any], w: _Walk, where: str) -> None:
+    sig = entry.get("sig")
+    if not sig:
+        if w.seen_signed:
+            report.fail(f"{where}: unsigned entry after signed ones")
+        return
+    w.seen_signed = True
+    report.signed += 1
+    if w.keyring is None:
+        return
+    unsigned = {k: v for k, v in entry.items() if k != "sig"}
+    try:
+        signature = base64.b64decode(sig, validate=True)
+    except ValueError:
+        signature = b""
+    check = w.keyring.verify_bytes(canonical(unsigned), signature, entry.get("key"))
+    if not check.ok:
+        report.fail(f"{where}: bad signature ({check.reason})")
+
+
+def _split(report: ChainReport, data: bytes, name: str, first_number: int) -> list[bytes]:
+    """Complete lines of ``data``; an unterminated last line is a problem."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    elif lines:
+        last = first_number + len(lines) - 1
+        report.fail(f"{name} line {last}: incomplete entry (a write that never finished)")
+        lines.pop()
+    return lines
+
+
+def _read(path: Path, offset: int = 0) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read custody log {path}: {exc.strerror}") from None
+
+
 def verify_chain(
     path: Path, keyring: Keyring | None = None, tagmanifest: Path | None = None
 ) -> ChainReport:
-    """Check the hash chain (and signatures, given a keyring) of a custody log.
+    """Check the hash chain (and signatures, given a keyring) of a whole custody log.
 
     Every problem names the line. ``tagmanifest``, when given, must hash to the
     first entry's ``prev``: a log moved onto another bag is caught.
@@ -171,56 +418,177 @@ def verify_chain(
     report = ChainReport()
     if not path.exists():
         return report
+    data = _read(path)
+    genesis = genesis_for(tagmanifest.parent) if tagmanifest else None
+    _walk(report, _split(report, data, path.name, 1), _Walk(path.name, keyring, 1, 0), genesis)
+    return report
+
+
+def check_since(path: Path, head: CustodyHead, keyring: Keyring | None = None) -> ChainReport:
+    """Check only the entries after the head's last verified entry.
+
+    The verified entry itself must still be in place (same bytes at the same
+    offset), and every later line must chain on from it; only their
+    signatures are checked. ``report.entries`` counts the lines checked.
+    """
+    report = ChainReport()
+    if head.verified_hash is None:
+        return verify_chain(path, keyring)
+    data = _read(path, head.verified_start)
+    lines = _split(report, data, path.name, head.verified_seq)
+    if not lines or line_hash(lines[0]) != head.verified_hash:
+        report.fail(
+            f"{path.name} line {head.verified_seq}: no longer the entry verified before"
+            " (the log was cut short, edited or replaced)"
+        )
+        return report
+    w = _Walk(path.name, keyring, head.verified_seq + 1, head.verified_end, lines[0])
+    with contextlib.suppress(ValueError, UnicodeDecodeError, AttributeError):
+        w.seen_signed = bool(json.loads(lines[0]).get("sig"))
+    report.last_seq, report.last_hash = head.verified_seq, head.verified_hash
+    report.last_start, report.last_end = head.verified_start, head.verified_end
+    _walk(report, lines[1:], w, None)
+    return report
+
+
+def _against_head(report: ChainReport, path: Path, head: CustodyHead) -> None:
+    """The log must still reach the head the ledger anchored."""
+    if report.last_seq < head.seq:
+        report.fail(
+            f"{path.name}: ends at entry {report.last_seq}, but the ledger anchored"
+            f" {head.seq} entries (the log was cut short or replaced)"
+        )
+        return
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            fh.seek(head.start)
+            line = fh.read(head.end - head.start)
     except OSError as exc:
         raise UsageError(f"cannot read custody log {path}: {exc.strerror}") from None
-    name = path.name
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    elif lines:
-        report.fail(f"{name} line {len(lines)}: incomplete entry (a write that never finished)")
-        lines.pop()
-    prev_line: bytes | None = None
-    seen_signed = False
-    for number, raw in enumerate(lines, start=1):
-        where = f"{name} line {number}"
-        if len(raw) > MAX_LINE:
-            report.fail(f"{where}: entry is too long ({len(raw)} bytes)")
-            prev_line = raw
-            continue
-        try:
-            entry = json.loads(raw)
-            if not isinstance(entry, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError):
-            report.fail(f"{where}: not a JSON object (edited or damaged)")
-            prev_line = raw
-            continue
-        report.entries += 1
-        if entry.get("seq") != number:
-            report.fail(f"{where}: sequence number {entry.get('seq')!r}, expected {number}")
-        if prev_line is None:
-            expected = genesis_for(tagmanifest.parent) if tagmanifest else None
-            if expected is not None and entry.get("prev") != expected:
-                report.fail(f"{where}: first entry does not belong to this bag's tag manifest")
-        elif entry.get("prev") != line_hash(prev_line):
-            report.fail(f"{where}: hash chain broken (line {number - 1} was edited or removed)")
-        sig = entry.get("sig")
-        if sig:
-            seen_signed = True
-            report.signed += 1
-            if keyring is not None:
-                unsigned = {k: v for k, v in entry.items() if k != "sig"}
-                try:
-                    signature = base64.b64decode(sig, validate=True)
-                except ValueError:
-                    signature = b""
-                check = keyring.verify_bytes(canonical(unsigned), signature, entry.get("key"))
-                if not check.ok:
-                    report.fail(f"{where}: bad signature ({check.reason})")
-        elif seen_signed:
-            report.fail(f"{where}: unsigned entry after signed ones")
-        prev_line = raw
+    if line[-1:] != b"\n" or line_hash(line[:-1]) != head.hash:
+        report.fail(
+            f"{path.name} line {head.seq}: differs from the entry the ledger anchored"
+            " (the log was edited or replaced)"
+        )
+
+
+def check_custody(
+    archive: Archive,
+    bag_id: str,
+    keyring: Keyring | None = None,
+    *,
+    deep: bool = False,
+    ledger: Ledger | None = None,
+) -> ChainReport:
+    """Check a bag's custody log against the head the ledger anchored.
+
+    A nightly check reads only the entries since the last verified one;
+    ``deep`` re-checks the whole chain. A log that is gone, cut short or
+    replaced is a problem; so is a signed bag without a log. When all is
+    well, the last entry is remembered as verified.
+    """
+    path = archive.custody_path(bag_id)
+    tagmanifest = archive.bag_dir(bag_id) / TAGMANIFEST
+    with _ledger_for(archive, ledger) as led:
+        head = led.custody_head(bag_id)
+        if not path.exists():
+            report = ChainReport()
+            if head is not None:
+                report.fail(
+                    f"{path.name} is missing, but the ledger anchored {head.seq} entries"
+                    " (the log was deleted)"
+                )
+            elif (archive.bag_dir(bag_id) / (TAGMANIFEST + ".sig")).exists():
+                report.fail(f"{path.name} is missing, although the bag is signed")
+            return report
+        if deep or head is None or head.verified_hash is None:
+            report = verify_chain(path, keyring, tagmanifest)
+        else:
+            report = check_since(path, head, keyring)
+        if head is not None:
+            _against_head(report, path, head)
+        if report.ok and keyring is not None and report.last_hash:
+            if head is None:  # a log from before heads, or received: anchor it now
+                led.set_custody_head(
+                    bag_id,
+                    seq=report.last_seq,
+                    hash=report.last_hash,
+                    start=report.last_start,
+                    end=report.last_end,
+                )
+            led.mark_custody_verified(
+                bag_id,
+                seq=report.last_seq,
+                hash=report.last_hash,
+                start=report.last_start,
+                end=report.last_end,
+            )
     return report
+
+
+# --- the head that travels with a shared bag ---------------------------------------
+HEAD_FORMAT = "strongroom-custody-head/1"
+
+
+def signed_head(archive: Archive, bag_id: str) -> dict[str, Any]:
+    """The log's head as the sender vouches for it, signed with the archive's key.
+
+    The receiver checks it with ``check_signed_head``: a log shortened in
+    transit (or by the sender's disk) no longer reaches it.
+    """
+    path = archive.custody_path(bag_id)
+    report = verify_chain(path)
+    doc: dict[str, Any] = {
+        "format": HEAD_FORMAT,
+        "bag_id": bag_id,
+        "seq": report.last_seq,
+        "hash": report.last_hash,
+        "size": report.last_end,
+        "time": utcnow(),
+        "key": None,
+        "sig": None,
+    }
+    key = load_private_key(archive.keys)
+    if key is not None:
+        doc["key"] = fingerprint(key.public_key())
+        body = canonical({k: v for k, v in doc.items() if k != "sig"})
+        doc["sig"] = base64.b64encode(sign_bytes(key, body)).decode()
+    return doc
+
+
+def check_signed_head(doc: Any, log: Path, keyring: Keyring, bag_id: str) -> list[str]:
+    """Problems of a received log against the head its sender signed (empty = fine)."""
+    if not isinstance(doc, dict) or doc.get("format") != HEAD_FORMAT:
+        return ["the custody head is not a strongroom custody head"]
+    if doc.get("bag_id") != bag_id:
+        return [f"the custody head names bag {str(doc.get('bag_id'))[:80]!r}, not {bag_id}"]
+    sig = doc.get("sig")
+    if not isinstance(sig, str):
+        return ["the custody head is not signed"]
+    try:
+        signature = base64.b64decode(sig, validate=True)
+    except ValueError:
+        signature = b""
+    body = canonical({k: v for k, v in doc.items() if k != "sig"})
+    check = keyring.verify_bytes(body, signature, doc.get("key"))
+    if not check.ok:
+        return [f"the custody head's signature is not valid ({check.reason})"]
+    if not isinstance(doc.get("seq"), int) or doc["seq"] < 0:
+        return ["the custody head's sequence number is not a number"]
+    report = verify_chain(log) if log.exists() else ChainReport()
+    if report.last_seq < doc["seq"]:
+        return [
+            f"the custody log ends at entry {report.last_seq}, but its sender signed a head"
+            f" of {doc['seq']} entries (the log was cut short)"
+        ]
+    if doc["seq"] and _line_hash_at(log, doc["seq"]) != doc.get("hash"):
+        return [f"custody log entry {doc['seq']} differs from the one its sender signed"]
+    return []
+
+
+def _line_hash_at(path: Path, seq: int) -> str | None:
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if number == seq:
+                return line_hash(raw.rstrip(b"\n"))
+    return None

@@ -368,19 +368,6 @@ def record(plan: BagPlan) -> str:
     """Record the published bag: custody log, ledger, inventory. Returns its creation time."""
     created = utcnow()
     tm_hashes = inventory.tagmanifest_hashes(plan.final)
-    custody.append(
-        plan.archive,
-        plan.bag_id,
-        "creation",
-        outcome="success",
-        inputs={"capture_id": plan.capture_id, "collection_id": plan.collection_id},
-        detail={
-            "payload_oxum": plan.oxum,
-            "algorithms": list(plan.algorithms),
-            "signed": plan.fingerprint is not None,
-        },
-        actor=plan.operator,
-    )
     with open_ledger(plan.archive.root) as ledger:
         ledger.record_bag(
             plan.bag_id,
@@ -391,12 +378,19 @@ def record(plan: BagPlan) -> str:
             seeds=plan.seeds,
             is_version_of=plan.is_version_of,
         )
-        ledger.record_event(
+        custody.record_event(
+            plan.archive,
+            plan.bag_id,
             "creation",
-            "success",
-            bag_id=plan.bag_id,
+            outcome="success",
+            inputs={"capture_id": plan.capture_id, "collection_id": plan.collection_id},
+            detail={
+                "payload_oxum": plan.oxum,
+                "algorithms": list(plan.algorithms),
+                "signed": plan.fingerprint is not None,
+            },
             actor=plan.operator,
-            detail={"capture_id": plan.capture_id, "payload_oxum": plan.oxum},
+            ledger=ledger,
         )
     inventory.record_bag(
         plan.manifests,

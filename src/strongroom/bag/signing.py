@@ -18,6 +18,7 @@ import base64
 import hashlib
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from strongroom.core.fsutil import atomic_write_bytes
+from strongroom.core.fsutil import atomic_write_bytes, os_problem
 from strongroom.errors import UsageError
 
 if TYPE_CHECKING:
@@ -90,25 +91,28 @@ def init_keys(keys_dir: Path, *, force: bool = False, comment: str = "strongroom
             "use --force to replace it (bags signed with the old key stay checkable "
             "only if you keep its public key in keys/trusted/)"
         )
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(keys_dir, 0o700)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    atomic_write_bytes(priv_path, pem, mode=0o600)
-    pub = key.public_key()
-    atomic_write_bytes(keys_dir / PUBLIC_NAME, public_key_text(pub, comment).encode(), 0o644)
-    atomic_write_bytes(
-        keys_dir / PUBLIC_PEM_NAME,
-        pub.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ),
-        0o644,
-    )
-    (keys_dir / TRUSTED_DIR).mkdir(exist_ok=True)
+    try:
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(keys_dir, 0o700)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        atomic_write_bytes(priv_path, pem, mode=0o600)
+        pub = key.public_key()
+        atomic_write_bytes(keys_dir / PUBLIC_NAME, public_key_text(pub, comment).encode(), 0o644)
+        atomic_write_bytes(
+            keys_dir / PUBLIC_PEM_NAME,
+            pub.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+            0o644,
+        )
+        (keys_dir / TRUSTED_DIR).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise os_problem(f"cannot make keys in {keys_dir}", exc) from None
     return KeyInfo(fingerprint(pub), priv_path, keys_dir / PUBLIC_NAME)
 
 
@@ -120,11 +124,15 @@ def load_private_key(keys_dir: Path) -> Ed25519PrivateKey | None:
     path = keys_dir / PRIVATE_NAME
     if not path.exists():
         return None
-    mode = stat.S_IMODE(path.stat().st_mode)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise os_problem(f"cannot read signing key {path}", exc) from None
     if mode & 0o077:
         raise UsageError(f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{path}: not a usable private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -168,33 +176,30 @@ class Keyring:
         return self.add(parse_public_key(text, label), label)
 
     @classmethod
-    def load(cls, archive: Archive) -> Keyring:
-        """The archive's own public key, ``keys/trusted/*.pub``, and partners' keys."""
-        ring = cls()
-        own = archive.keys / PUBLIC_NAME
-        if own.exists():
-            ring.add_text(own.read_text("utf-8"), "this archive")
-        trusted = archive.keys / TRUSTED_DIR
-        if trusted.is_dir():
-            for p in sorted(trusted.iterdir()):
-                if p.suffix in (".pub", ".pem") and p.is_file() and not p.is_symlink():
-                    if p.stat().st_size > MAX_KEY_FILE:
-                        raise UsageError(f"{p}: too large to be a public key")
-                    ring.add_text(p.read_text("utf-8", "replace"), f"trusted/{p.name}")
-        ring._add_partner_keys(archive)
-        return ring
+    def load(cls, archive: Archive, extra: Iterable[tuple[str, str]] = ()) -> Keyring:
+        """The archive's own public key, ``keys/trusted/*.pub``, and ``extra`` keys.
 
-    def _add_partner_keys(self, archive: Archive) -> None:
-        """Partners' keys from partners.toml, when the share module can read it."""
+        ``extra`` is (label, public key text) pairs, such as partners' keys:
+        the share room's ``trusted_keyring`` passes them, so that signing
+        knows nothing about partners.
+        """
+        ring = cls()
         try:
-            from strongroom.share import send as share
-        except ImportError:
-            return
-        loader = getattr(share, "partner_public_keys", None)
-        if loader is None:
-            return
-        for name, text in loader(archive):
-            self.add_text(text, f"partner {name}")
+            own = archive.keys / PUBLIC_NAME
+            if own.exists():
+                ring.add_text(own.read_text("utf-8"), "this archive")
+            trusted = archive.keys / TRUSTED_DIR
+            if trusted.is_dir():
+                for p in sorted(trusted.iterdir()):
+                    if p.suffix in (".pub", ".pem") and p.is_file() and not p.is_symlink():
+                        if p.stat().st_size > MAX_KEY_FILE:
+                            raise UsageError(f"{p}: too large to be a public key")
+                        ring.add_text(p.read_text("utf-8", "replace"), f"trusted/{p.name}")
+        except OSError as exc:
+            raise os_problem(f"cannot read trusted keys in {archive.keys}", exc) from None
+        for label, text in extra:
+            ring.add_text(text, label)
+        return ring
 
     def verify_bytes(
         self, data: bytes, signature: bytes, expected: str | None = None

@@ -266,14 +266,7 @@ class _Crawl:
         if hit:
             return hit
         with self.ledger_lock:
-            rows = self.ledger.query(
-                "SELECT record_id, target_uri, warc_date FROM payload_digests WHERE digest = ?",
-                (digest,),
-            )
-        if rows:
-            r = rows[0]
-            return (r["record_id"], r["target_uri"], r["warc_date"])
-        return None
+            return self.ledger.prior_payload(digest)
 
     def _index_published(self, warc_name: str) -> None:
         # Only digests of records in a closed, renamed WARC enter the ledger, so an
@@ -281,13 +274,8 @@ class _Crawl:
         rows = self.unindexed.pop(warc_name, [])
         if not rows:
             return
-        with self.ledger_lock, self.ledger.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO payload_digests"
-                " (digest, target_uri, warc_date, record_id, capture_id, warc_file)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        with self.ledger_lock:
+            self.ledger.index_payloads(rows)
 
     # --- workers ----------------------------------------------------------
     def _session(self) -> Any:
@@ -779,24 +767,15 @@ def capture(
             atomic_write_text(
                 folder / "capture.json", json.dumps(doc, indent=2, sort_keys=True) + "\n"
             )
-            with ledger.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO captures (capture_id, collection_id, started, ended, seeds,"
-                    " fetched, failed, deduplicated, bytes, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        capture_id,
-                        c.id,
-                        started,
-                        ended,
-                        json.dumps([s.url for s in seeds]),
-                        crawl.stats["fetched"],
-                        crawl.stats["failed"],
-                        crawl.stats["deduplicated"],
-                        crawl.stats["bytes"],
-                        status,
-                    ),
-                )
+            ledger.record_capture(
+                capture_id,
+                collection_id=c.id,
+                started=started,
+                ended=ended,
+                seeds=[s.url for s in seeds],
+                stats=crawl.stats,
+                status=status,
+            )
     finally:
         ledger.close()
     return CaptureResult(

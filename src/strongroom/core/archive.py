@@ -244,14 +244,12 @@ class Archive:
         from strongroom.core.ledger import open_ledger
 
         with open_ledger(self.root) as ledger:
-            rows = ledger.query(
-                "SELECT capture_id, warc_file FROM payload_digests WHERE digest = ?", (digest,)
-            )
+            rows = ledger.payload_locations(digest)
         found: list[Path] = []
-        for row in rows:
+        for capture_id, warc_file in rows:
             candidates = [
-                *sorted(self.bags.glob(f"*-{row['capture_id']}/data/warc/{row['warc_file']}")),
-                self.capture_dir(row["capture_id"]) / row["warc_file"],
+                *sorted(self.bags.glob(f"*-{capture_id}/data/warc/{warc_file}")),
+                self.capture_dir(capture_id) / warc_file,
             ]
             found += [p for p in candidates if p.is_file() and not p.is_symlink()]
         return list(dict.fromkeys(found))

@@ -23,6 +23,21 @@ from strongroom.errors import UsageError
 
 TMP_PREFIX = ".tmp-"
 
+_OS_REASONS = {
+    errno.ENOSPC: "the disk is full; free space and run the command again",
+    errno.EDQUOT: "the disk quota is exhausted; free space and run the command again",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied (run as the archive's owner, or fix its permissions)",
+    errno.EPERM: "operation not permitted (run as the archive's owner)",
+    errno.EIO: "input/output error: the disk may be failing; check it before going on",
+}
+
+
+def os_problem(what: str, exc: OSError) -> UsageError:
+    """A UsageError (exit 2) for an OS error, saying what failed and what to do."""
+    reason = _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    return UsageError(f"{what}: {reason}")
+
 
 def fsync_dir(path: Path) -> None:
     """fsync a directory so that a rename inside it survives a power cut."""
@@ -45,9 +60,12 @@ def atomic_writer(final: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
     On any exception the temporary file is removed and ``final`` is untouched.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_name(final)
-    fh = open(tmp, "xb")  # noqa: SIM115 - closed below on every path
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_name(final)
+        fh = open(tmp, "xb")  # noqa: SIM115 - closed below on every path
+    except OSError as exc:
+        raise _translated(f"cannot write {final}", exc) from None
     try:
         yield fh
         fh.flush()
@@ -57,11 +75,19 @@ def atomic_writer(final: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
             os.chmod(tmp, mode)
         os.replace(tmp, final)
         fsync_dir(final.parent)
-    except BaseException:
-        fh.close()
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            fh.close()
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno in _OS_REASONS:
+            raise os_problem(f"cannot write {final}", exc) from None
         raise
+
+
+def _translated(what: str, exc: OSError) -> Exception:
+    """Known environment errors become UsageError; others stay as they are."""
+    return os_problem(what, exc) if exc.errno in _OS_REASONS else exc
 
 
 def atomic_write_bytes(final: Path, data: bytes, mode: int | None = None) -> None:
@@ -167,8 +193,11 @@ def exclusive_lock(path: Path) -> Iterator[bool]:
     The lock is an ``flock`` on ``path``, released by the kernel when the
     process dies, so a crashed cron run never leaves a stale lock behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise os_problem(f"cannot open lock file {path}", exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -176,9 +205,14 @@ def exclusive_lock(path: Path) -> Iterator[bool]:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 yield False
                 return
-            raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+            raise os_problem(f"cannot lock {path}", exc) from None
+        try:
+            # the pid is only a hint for a person; a full disk must not stop the job
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise os_problem(f"cannot write lock file {path}", exc) from None
         try:
             yield True
         finally:

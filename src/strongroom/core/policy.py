@@ -115,22 +115,17 @@ def set_access(
     if not (archive.bag_dir(bag_id) / "bagit.txt").exists():
         raise UsageError(f"no bag {bag_id!r} in {archive.bags}")
     before = current_access(archive, bag_id)
-    entry = custody.append(
-        archive,
-        bag_id,
-        ACCESS_CHANGE,
-        outcome="success",
-        inputs={"from": before, "to": level, "reason": reason.strip()},
-        actor=actor,
-    )
+    inputs = {"from": before, "to": level, "reason": reason.strip()}
     with open_ledger(archive.root) as ledger:
-        with ledger.transaction() as c:
-            c.execute("UPDATE bags SET access = ? WHERE bag_id = ?", (level, bag_id))
-        ledger.record_event(
+        entry = custody.record_event(
+            archive,
+            bag_id,
             ACCESS_CHANGE,
-            "success",
-            bag_id=bag_id,
-            actor=entry["actor"],
-            detail={"from": before, "to": level, "reason": reason.strip()},
+            outcome="success",
+            inputs=inputs,
+            actor=actor,
+            ledger=ledger,
         )
+        ledger.set_access(bag_id, level)
+    assert entry is not None
     return entry

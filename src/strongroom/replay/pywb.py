@@ -318,11 +318,7 @@ def _revisit_sources(
     if not digests or not archive.ledger_path.exists():
         return []
     with open_ledger(archive.root) as ledger:
-        captures = {
-            r["capture_id"]
-            for d in digests
-            for r in ledger.query("SELECT capture_id FROM payload_digests WHERE digest = ?", (d,))
-        }
+        captures = {cid for d in digests for cid, _warc in ledger.payload_locations(d)}
     allowed = ("public",) if coll.group == "public" else ("public", "restricted")
     mine = {b.bag_id for b in coll.bags}
     out: list[ReplayBag] = []
@@ -620,7 +616,6 @@ def export_wacz(
     logged in the bag's custody log and the ledger. The bag is only read.
     """
     from strongroom.bag import custody
-    from strongroom.core.ledger import open_ledger
 
     bag_id = bag_id.rstrip("/").rsplit("/", 1)[-1]
     archive.require()
@@ -678,13 +673,9 @@ def export_wacz(
         "override": override,
     }
     inputs = {"reason": reason.strip()} if override else {}
-    entry = custody.append(
+    custody.record_event(
         archive, bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
     )
-    with open_ledger(archive.root) as ledger:
-        ledger.record_event(
-            "export", "success", bag_id=bag_id, actor=entry["actor"], detail=detail | inputs
-        )
     return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
 
 

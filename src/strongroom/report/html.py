@@ -31,6 +31,9 @@ STATUS_COLOURS = {
     "geo-blocked": "#7b1fa2",
 }
 CHART_W, CHART_H = 320, 34
+# The report shows recent history; the ledger keeps all of it (``verify --history``).
+FIXITY_RUNS_SHOWN = 50
+TAKEDOWNS_SHOWN = 500
 
 
 @dataclass
@@ -130,8 +133,8 @@ def _esc(text: str) -> str:
 
 def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 900) -> str:
     """Takedown events on one time axis, one labelled mark per event."""
-    dated = [(e, _parse_time(e.get("time"))) for e in events]
-    dated = [(e, t) for e, t in dated if t]
+    pairs = [(e, _parse_time(e.get("time"))) for e in events]
+    dated = [(e, t) for e, t in pairs if t is not None]
     if not dated:
         return ""
     start = min(t for _, t in dated)
@@ -172,17 +175,13 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
     archive.require()
     bags: list[BagRow] = []
     with open_ledger(archive.root) as ledger:
-        created = {r["bag_id"]: r["created"] for r in ledger.query("SELECT * FROM bags")}
+        created = {b: r["created"] for b, r in ledger.bags().items()}
         for bag_id in archive.bag_ids():
             rb = read_bag(archive, bag_id)
             size, files = _bag_size(archive.bag_dir(bag_id))
             runs = [
-                dict(r)
-                for r in ledger.query(
-                    "SELECT started, ended, mode, result, files, bytes FROM fixity_runs"
-                    " WHERE bag_id = ? ORDER BY started",
-                    (bag_id,),
-                )
+                {k: r[k] for k in ("started", "ended", "mode", "result", "files", "bytes")}
+                for r in ledger.fixity_history(bag_id, limit=FIXITY_RUNS_SHOWN)
             ]
             row = BagRow(
                 bag_id=bag_id,
@@ -206,22 +205,13 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
                 row.compliant = rs.compliant
                 row.replication_problems = rs.problems
             except ImportError:
-                row.copies = [
-                    dict(r)
-                    for r in ledger.query("SELECT * FROM copies WHERE bag_id = ?", (bag_id,))
-                ]
+                row.copies = ledger.copies(bag_id)
                 row.jurisdictions = sorted(
                     {c["jurisdiction"] for c in row.copies if c.get("jurisdiction")}
                     | ({archive.config.jurisdiction} if archive.config.jurisdiction else set())
                 )
             bags.append(row)
-        latest = {
-            r["url"]: dict(r)
-            for r in ledger.query(
-                "SELECT w.* FROM watch_results w JOIN (SELECT url, MAX(id) AS id FROM"
-                " watch_results GROUP BY url) m ON w.id = m.id"
-            )
-        }
+        latest = ledger.latest_watch_rows()
         takedowns = [
             {
                 "time": r["checked_at"],
@@ -231,17 +221,9 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
                 "http_status": r["http_status"],
                 "vantage": r["vantage"],
             }
-            for r in ledger.query(
-                "SELECT * FROM watch_results WHERE status IN ("
-                + ",".join("?" * len(TAKEDOWN_STATUSES))
-                + ") AND (previous_status IS NULL OR previous_status != status)"
-                " ORDER BY checked_at",
-                tuple(sorted(TAKEDOWN_STATUSES)),
-            )
+            for r in ledger.status_changes(TAKEDOWN_STATUSES, limit=TAKEDOWNS_SHOWN)
         ]
-        exports = [e for e in ledger.events() if e["event_type"] in ("export", "access change")][
-            -50:
-        ]
+        exports = ledger.events(types=("export", "access change"), limit=50)
     collections: dict[str, dict[str, Any]] = {}
     for b in bags:
         c = collections.setdefault(

@@ -86,45 +86,23 @@ class SeedStatus:
 
 
 def live_history(ledger: Ledger, url: str) -> tuple[str | None, str | None, str | None]:
-    """(status now, since when, last checked) from ``watch_results``."""
-    rows = ledger.query(
-        "SELECT status, checked_at FROM watch_results WHERE url = ? ORDER BY id DESC", (url,)
-    )
-    if not rows:
+    """(status now, since when, last checked) from the ledger's latest watch row."""
+    latest = ledger.watch_latest(url).get(url)
+    if latest is None:
         return None, None, None
-    status = rows[0]["status"]
-    since = rows[0]["checked_at"]
-    for row in rows:
-        if row["status"] != status:
-            break
-        since = row["checked_at"]
-    return status, since, rows[0]["checked_at"]
+    return latest.status, latest.since, latest.checked_at
 
 
 def last_fixity(ledger: Ledger, bag_id: str) -> tuple[str | None, str | None]:
-    rows = ledger.query(
-        "SELECT result, ended FROM fixity_runs WHERE bag_id = ? ORDER BY id DESC LIMIT 1",
-        (bag_id,),
-    )
-    return (rows[0]["result"], rows[0]["ended"]) if rows else (None, None)
+    return ledger.last_fixity(bag_id)
 
 
 def replication(archive: Archive, bag_id: str) -> tuple[int, list[str], bool | None, list[str]]:
-    """Copies and jurisdictions from the share module when present; else this one copy."""
-    try:
-        from strongroom.share.send import replication_status  # type: ignore[attr-defined]
-    except ImportError:
-        replication_status = None
-    if replication_status is not None:
-        rs = replication_status(archive, bag_id)
-        return (
-            int(rs.copies),
-            list(rs.jurisdictions),
-            bool(rs.compliant),
-            list(rs.problems),
-        )
-    juris = [archive.config.jurisdiction] if archive.config.jurisdiction else []
-    return 1, juris, None, []
+    """Copies, jurisdictions, compliance and problems, from the share room."""
+    from strongroom.share.send import replication_status
+
+    rs = replication_status(archive, bag_id)
+    return int(rs.copies), list(rs.jurisdictions), bool(rs.compliant), list(rs.problems)
 
 
 def _capture_time(archive: Archive, bag_id: str) -> str:
@@ -142,7 +120,9 @@ def _capture_time(archive: Archive, bag_id: str) -> str:
     return first(info, "Crawl-End") or first(info, "Bagging-Date")
 
 
-def seed_status(archive: Archive, ledger: Ledger, target: Target, collection: Collection | None):
+def seed_status(
+    archive: Archive, ledger: Ledger, target: Target, collection: Collection | None
+) -> SeedStatus:
     """The status row of one seed."""
     row = SeedStatus(
         url=target.url,

@@ -284,7 +284,8 @@ def _checks(
     archive: Archive, work: Path, bag_id: str, partner: Any, warnings: list[str]
 ) -> tuple[Any, str, int]:
     """Strict BagIt, signature, custody chain; return (report, signature text, entries)."""
-    from strongroom.bag.signing import Keyring, fingerprint, parse_public_key
+    from strongroom.bag.signing import fingerprint, parse_public_key
+    from strongroom.share.send import trusted_keyring
     from strongroom.verify.validate import validate_bag
 
     bag = work / bag_id
@@ -292,7 +293,7 @@ def _checks(
     if not report.valid:
         raise Refused("validate", [p.message for p in report.problems])
     warnings += [w.message for w in report.warnings]
-    keyring = Keyring.load(archive)
+    keyring = trusted_keyring(archive)
     expected = None
     if partner is not None:
         if not partner.public_key:
@@ -383,14 +384,6 @@ def _ingest(
         os.rename(log, archive.custody_path(bag_id))
         fsync_dir(archive.bags)
     origin = f"received:{partner_name}" if partner_name else "received"
-    entry = custody.append(
-        archive,
-        bag_id,
-        INGESTION,
-        outcome="success",
-        inputs={"source": source, "partner": partner_name},
-        detail={"origin": origin},
-    )
     level = policy.current_access(archive, bag_id)
     created = utcnow()
     with open_ledger(archive.root) as ledger:
@@ -404,12 +397,14 @@ def _ingest(
             is_version_of=row["is_version_of"],
             origin=origin,
         )
-        ledger.record_event(
+        custody.record_event(
+            archive,
+            bag_id,
             INGESTION,
-            "success",
-            bag_id=bag_id,
-            actor=entry["actor"],
-            detail={"source": source, "partner": partner_name, "origin": origin},
+            outcome="success",
+            inputs={"source": source, "partner": partner_name},
+            detail={"origin": origin},
+            ledger=ledger,
         )
     if inventory is None:
         return None
@@ -468,7 +463,8 @@ def receive(
         if source.is_dir() and not source.is_symlink():
             bag_id = copy_dir(source, work, limits)
         elif source.is_file() and not source.is_symlink():
-            from strongroom.bag.signing import Keyring, fingerprint, parse_public_key
+            from strongroom.bag.signing import fingerprint, parse_public_key
+            from strongroom.share.send import trusted_keyring
 
             bag_id = extract_tar(source, work, limits)
             expected = (
@@ -476,7 +472,7 @@ def receive(
                 if partner is not None and partner.public_key
                 else None
             )
-            if check_tar_signature(source, Keyring.load(archive), expected) is None:
+            if check_tar_signature(source, trusted_keyring(archive), expected) is None:
                 warnings.append(
                     f"no {source.name}.sig beside the tar; the bag's own signature is checked"
                 )
@@ -534,15 +530,15 @@ def receive(
 
 
 def _record_refusal(archive: Archive, doc: dict[str, Any]) -> None:
-    with open_ledger(archive.root) as ledger:
-        ledger.record_event(
-            INGESTION,
-            "failure",
-            bag_id=None,
-            actor=archive.config.operator,
-            detail={k: doc[k] for k in ("source", "partner", "bag_id", "stage", "problems")}
-            | {"quarantine": doc.get("quarantine")},
-        )
+    custody.record_event(
+        archive,
+        None,
+        INGESTION,
+        outcome="failure",
+        actor=archive.config.operator,
+        detail={k: doc[k] for k in ("source", "partner", "bag_id", "stage", "problems")}
+        | {"quarantine": doc.get("quarantine")},
+    )
 
 
 def _rmtree(path: Path) -> None:

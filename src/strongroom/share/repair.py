@@ -23,7 +23,6 @@ from typing import Any
 from strongroom.bag import custody
 from strongroom.core.archive import Archive
 from strongroom.core.fsutil import fsync_dir
-from strongroom.core.ledger import open_ledger
 from strongroom.errors import ProblemFound, UsageError
 
 REPAIR = "repair"
@@ -58,7 +57,7 @@ def _oxum_bytes(bag_dir: Path) -> int | None:
 
 def _trust_manifests(archive: Archive, bag_dir: Path, report: Any) -> None:
     """Refuse to repair when the manifests themselves cannot be trusted."""
-    from strongroom.bag.signing import Keyring
+    from strongroom.share.send import trusted_keyring
 
     # Payload-Oxum disagrees whenever a payload file is damaged or missing: that is
     # a symptom of the damage we repair, not damage to the tag files.
@@ -75,7 +74,7 @@ def _trust_manifests(archive: Archive, bag_dir: Path, report: Any) -> None:
     tm = bag_dir / custody.TAGMANIFEST
     sig = tm.with_name(tm.name + ".sig")
     if sig.is_file():
-        check = Keyring.load(archive).verify_file_signature(tm, sig)
+        check = trusted_keyring(archive).verify_file_signature(tm, sig)
         if not check.ok:
             raise ProblemFound(f"{bag_dir.name}: tag manifest signature fails ({check.reason})")
 
@@ -201,16 +200,15 @@ def repair_bag(archive: Archive, bag_id: str, *, partner_name: str | None = None
             "valid_after": after.valid,
         }
         outcome = "success" if result.ok else "failure"
-        entry = custody.append(
+        custody.record_event(
             archive,
             bag_id,
             REPAIR,
             outcome=outcome,
             inputs={"files": damaged, "from": sorted({r["source"] for r in result.repaired})},
             detail=detail,
+            ledger_detail=detail,
         )
-        with open_ledger(archive.root) as ledger:
-            ledger.record_event(REPAIR, outcome, bag_id=bag_id, actor=entry["actor"], detail=detail)
     return result
 
 

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from strongroom.bag import custody
+from strongroom.bag.signing import Keyring
 from strongroom.core.archive import Archive
 from strongroom.core.collection import _Reader, load_toml
 from strongroom.core.fsutil import atomic_write_bytes, atomic_writer
-from strongroom.core.ledger import open_ledger, utcnow
+from strongroom.core.ledger import open_ledger
 from strongroom.errors import PolicyRefused, ProblemFound, UsageError
 
 TRANSPORTS = ("dir", "rsync")
@@ -202,6 +203,13 @@ def partner_public_keys(archive: Archive) -> list[tuple[str, str]]:
     return [(p.name, p.public_key) for p in load_partners(archive) if p.public_key]
 
 
+def trusted_keyring(archive: Archive) -> Keyring:
+    """The archive's trusted keys plus every partner's signing key from partners.toml."""
+    return Keyring.load(
+        archive, extra=[(f"partner {name}", text) for name, text in partner_public_keys(archive)]
+    )
+
+
 # --- replication status ---------------------------------------------------------
 @dataclass
 class ReplicationStatus:
@@ -242,8 +250,7 @@ class ReplicationStatus:
 def copy_rows(archive: Archive, bag_id: str) -> list[dict[str, Any]]:
     """The ledger's rows for copies of ``bag_id`` at partners."""
     with open_ledger(archive.root) as ledger:
-        rows = ledger.query("SELECT * FROM copies WHERE bag_id = ? ORDER BY partner", (bag_id,))
-    return [dict(r) for r in rows]
+        return ledger.copies(bag_id)
 
 
 def replication_status(archive: Archive, bag_id: str) -> ReplicationStatus:
@@ -305,20 +312,13 @@ def record_copy(
     archive: Archive, bag_id: str, partner: Partner, status: str, location: str | None = None
 ) -> None:
     """Insert or update the ledger row for the copy of ``bag_id`` at ``partner``."""
-    with open_ledger(archive.root) as ledger, ledger.transaction() as c:
-        c.execute(
-            "INSERT INTO copies (bag_id, partner, location, jurisdiction, verified_at, status)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bag_id, partner) DO UPDATE SET"
-            " location = excluded.location, jurisdiction = excluded.jurisdiction,"
-            " verified_at = excluded.verified_at, status = excluded.status",
-            (
-                bag_id,
-                partner.name,
-                location or partner.location(bag_id),
-                partner.jurisdiction,
-                utcnow(),
-                status,
-            ),
+    with open_ledger(archive.root) as ledger:
+        ledger.record_copy(
+            bag_id,
+            partner=partner.name,
+            location=location or partner.location(bag_id),
+            jurisdiction=partner.jurisdiction,
+            status=status,
         )
 
 
@@ -376,7 +376,7 @@ def check_policy(
             + ' (use --override --reason "..." to overrule, which is logged)'
         )
     detail = {"partner": partner.name, "action": action, "reasons": reasons}
-    entry = custody.append(
+    custody.record_event(
         archive,
         bag_id,
         POLICY_OVERRIDE,
@@ -384,14 +384,6 @@ def check_policy(
         inputs={"partner": partner.name, "action": action, "reason": reason.strip()},  # type: ignore[union-attr]
         detail=detail,
     )
-    with open_ledger(archive.root) as ledger:
-        ledger.record_event(
-            POLICY_OVERRIDE,
-            "success",
-            bag_id=bag_id,
-            actor=entry["actor"],
-            detail=detail | {"reason": reason.strip()},  # type: ignore[union-attr]
-        )
     return reasons
 
 
@@ -501,11 +493,7 @@ def _log(
         "jurisdiction": partner.jurisdiction,
         "transport": partner.transport,
     }
-    entry = custody.append(archive, bag_id, action, outcome=outcome, inputs=inputs, detail=detail)
-    with open_ledger(archive.root) as ledger:
-        ledger.record_event(
-            action, outcome, bag_id=bag_id, actor=entry["actor"], detail=inputs | detail
-        )
+    custody.record_event(archive, bag_id, action, outcome=outcome, inputs=inputs, detail=detail)
 
 
 # --- export -----------------------------------------------------------------------
@@ -629,6 +617,7 @@ def export_bag(
     atomic_write_bytes(sums, text, mode=0o644)
     sig = output.with_name(output.name + ".sig")
     atomic_write_bytes(sig, sign_bytes(key, text), mode=0o644)
+    # a ledger event only: a custody line would change the next export's bytes
     with open_ledger(archive.root) as ledger:
         ledger.record_event(
             EXPORT,
@@ -657,7 +646,7 @@ def check_policy_export(
             ' use --override --reason "..." to overrule, which is logged'
         )
     why = f"{bag_id} is dark: dark bags are kept here and never shared"
-    entry = custody.append(
+    custody.record_event(
         archive,
         bag_id,
         POLICY_OVERRIDE,
@@ -665,14 +654,6 @@ def check_policy_export(
         inputs={"action": "export", "reason": reason.strip()},  # type: ignore[union-attr]
         detail={"reasons": [why]},
     )
-    with open_ledger(archive.root) as ledger:
-        ledger.record_event(
-            POLICY_OVERRIDE,
-            "success",
-            bag_id=bag_id,
-            actor=entry["actor"],
-            detail={"action": "export", "reason": reason.strip(), "reasons": [why]},  # type: ignore[union-attr]
-        )
 
 
 def _add(tar: tarfile.TarFile, name: str, path: Path, mtime: int) -> None:

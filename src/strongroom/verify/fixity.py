@@ -15,7 +15,6 @@ archive in rotation at a constant nightly cost.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -159,10 +158,10 @@ def outside_checks(
     bag = target.path
     keyring = None
     if target.bag_id is not None:
-        from strongroom.bag.signing import Keyring
+        from strongroom.share.send import trusted_keyring
 
         try:
-            keyring = Keyring.load(archive)
+            keyring = trusted_keyring(archive)
         except UsageError as exc:
             problems.append(Problem("keyring", f"cannot load trusted keys: {exc}"))
     sig = bag / SIGNATURE
@@ -179,11 +178,11 @@ def outside_checks(
                 )
             )
     if target.bag_id is not None:
-        from strongroom.bag.custody import verify_chain
+        from strongroom.bag.custody import check_custody
 
         log = archive.custody_path(target.bag_id)
-        if log.exists():
-            chain = verify_chain(log, keyring, bag / TAGMANIFEST)
+        if log.exists() or archive.ledger_path.exists():
+            chain = check_custody(archive, target.bag_id, keyring, deep=report.mode == "deep")
             for msg in chain.problems:
                 problems.append(
                     Problem("custody", f"custody log {msg}", file=log.name, algorithm="sha256")
@@ -277,41 +276,38 @@ def record_run(archive: Archive, run: BagRun) -> None:
     failures = [p.message for p in run.problems] or ([run.error] if run.error else [])
     files = run.report.files if run.report else 0
     nbytes = run.report.bytes if run.report else 0
-    with open_ledger(archive.root) as ledger, ledger.transaction() as c:
-        c.execute(
-            "INSERT INTO fixity_runs (bag_id, started, ended, mode, result, files, bytes,"
-            " failures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run.target.bag_id,
-                run.started,
-                run.ended,
-                run.mode,
-                run.result,
-                files,
-                nbytes,
-                json.dumps(failures),
-            ),
-        )
     from strongroom.bag import custody
 
-    # PREMIS eventOutcome: success / failure; the detail keeps the log line small
-    custody.append(
-        archive,
-        run.target.bag_id,
-        "fixity check",
-        outcome="success" if run.result == "valid" else "failure",
-        inputs={"mode": run.mode},
-        detail={
-            "result": run.result,
-            "files": files,
-            "bytes": nbytes,
-            "algorithms": run.report.algorithms if run.report else [],
-            "started": run.started,
-            "ended": run.ended,
-            "failures": failures[:MAX_FAILURES_IN_EVENT],
-            "failures_total": len(failures),
-        },
-    )
+    with open_ledger(archive.root) as ledger:
+        ledger.record_fixity_run(
+            run.target.bag_id,
+            started=run.started,
+            ended=run.ended,
+            mode=run.mode,
+            result=run.result,
+            files=files,
+            nbytes=nbytes,
+            failures=failures,
+        )
+        # PREMIS eventOutcome: success / failure; the detail keeps the log line small
+        custody.append(
+            archive,
+            run.target.bag_id,
+            "fixity check",
+            outcome="success" if run.result == "valid" else "failure",
+            inputs={"mode": run.mode},
+            detail={
+                "result": run.result,
+                "files": files,
+                "bytes": nbytes,
+                "algorithms": run.report.algorithms if run.report else [],
+                "started": run.started,
+                "ended": run.ended,
+                "failures": failures[:MAX_FAILURES_IN_EVENT],
+                "failures_total": len(failures),
+            },
+            ledger=ledger,
+        )
 
 
 # --- rotation ----------------------------------------------------------------------------
@@ -321,11 +317,7 @@ def _parse_time(text: str) -> dt.datetime:
 
 def last_good_checks(ledger: Ledger) -> dict[str, str]:
     """bag id -> start of its latest valid full or deep check (fast checks hash nothing)."""
-    rows = ledger.query(
-        "SELECT bag_id, MAX(started) AS last FROM fixity_runs"
-        " WHERE result = 'valid' AND mode IN ('full', 'deep') GROUP BY bag_id"
-    )
-    return {r["bag_id"]: r["last"] for r in rows}
+    return ledger.last_good_checks()
 
 
 @dataclass(frozen=True)
@@ -468,10 +460,7 @@ def history(archive: Archive, bag_id: str) -> list[dict[str, Any]]:
     if not archive.ledger_path.exists():
         return []
     with open_ledger(archive.root) as ledger:
-        rows = ledger.query(
-            "SELECT * FROM fixity_runs WHERE bag_id = ? ORDER BY started, id", (bag_id,)
-        )
-    return [dict(r) | {"failures": json.loads(r["failures"])} for r in rows]
+        return ledger.fixity_history(bag_id)
 
 
 def iter_problem_lines(run: BagRun) -> Iterator[str]:
