@@ -70,6 +70,6 @@ def test_recapture_makes_a_new_linked_bag_and_the_original_still_verifies(
     assert (r.exit_code, again["status"], again["bag_id"]) == (0, "ok", new_bag)
 
     # and the removed sentence is still provable from the old bag
-    from strongroom.watch.run import load_baseline
+    from strongroom.watch.baseline import load_baseline
 
     assert REMOVED_SENTENCE.strip() in load_baseline(archive, old_bag, url).text

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from strongroom.watch.run import (
-    BagRef,
-    decode_body,
-    home_redirect_reason,
-    latest_bag,
-    legal_labels,
-    parse_blocked_by,
-    probe_url,
-    similarity,
-    title_error_phrase,
-    vantage_name,
-)
+from strongroom.watch.baseline import BagRef, latest_bag
+from strongroom.watch.classify import home_redirect_reason, parse_blocked_by, probe_url
+from strongroom.watch.live import vantage_name
+from strongroom.watch.text import decode_body, legal_labels, similarity, title_error_phrase
 
 SEED = "https://www.rferl.org/a/former-uzbek-spy/1195372.html"
 

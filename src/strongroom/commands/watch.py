@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from strongroom.commands.options import archive_option, make_output, open_archive, output_options
 from strongroom.errors import EXIT_OK, EXIT_PROBLEM, UsageError
+
+if TYPE_CHECKING:
+    from strongroom.core.collection import Collection
 
 STATUS_STYLE = {
     "ok": "green",
@@ -23,12 +27,12 @@ def _style(status: str | None) -> str:
     return STATUS_STYLE.get(status, "bold red")
 
 
-def _load_collection(path: str | None):
+def _load_collection(path: str | None) -> Collection | None:
     if not path:
         return None
     from strongroom.core.collection import load_collection
 
-    return load_collection(path)
+    return load_collection(Path(path))
 
 
 @click.command("watch")
@@ -238,7 +242,7 @@ def access_cmd(
 
     out = make_output(as_json, quiet)
     entry = policy.set_access(open_archive(archive).require(), bag_id, level, reason=reason)
-    inputs = entry["inputs"]
+    inputs = cast(dict[str, Any], entry["inputs"])
     if out.json:
         out.emit_json(
             {

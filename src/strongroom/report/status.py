@@ -18,7 +18,8 @@ from strongroom.core import policy
 from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection
 from strongroom.core.ledger import Ledger, open_ledger
-from strongroom.watch.run import GEO_BLOCKED, TAKEDOWN, Target, targets
+from strongroom.watch.baseline import Target, targets
+from strongroom.watch.statuses import GEO_BLOCKED, TAKEDOWN
 
 ALARM = "GONE LIVE — this archive may hold the only copy"
 

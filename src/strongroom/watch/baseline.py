@@ -1,0 +1,285 @@
+"""The baseline of a seed: the page as recorded in the seed's latest bag.
+
+Bags are only ever read. A revisit record is followed to its original payload, in
+this bag or (for bags made with archive-wide deduplication) another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from strongroom.bag.baginfo import first, read_bag_info, values
+from strongroom.core.archive import Archive
+from strongroom.core.collection import DEFAULT_COLLECTION_ID, Collection, Seed
+from strongroom.errors import UsageError
+from strongroom.watch.statuses import MAX_BODY
+from strongroom.watch.text import Page, decode_body
+
+
+@dataclass
+class BagRef:
+    bag_id: str
+    group: str
+    date: str
+    is_version_of: str
+    seeds: list[str]
+
+
+@dataclass
+class Target:
+    """A seed to watch and the bag that holds its latest capture."""
+
+    url: str
+    collection_id: str
+    bag_id: str | None
+    bags: list[str] = field(default_factory=list)  # every bag with this seed, oldest first
+    seed: Seed | None = None
+
+
+def bag_refs(archive: Archive) -> list[BagRef]:
+    """The labels watch needs from every bag in the archive."""
+    refs = []
+    for bag_id in archive.bag_ids():
+        info = read_bag_info(archive.bag_dir(bag_id))
+        refs.append(
+            BagRef(
+                bag_id=bag_id,
+                group=first(info, "Bag-Group-Identifier"),
+                date=first(info, "Bagging-Date"),
+                is_version_of=first(info, "Is-Version-Of"),
+                seeds=values(info, "Seed-URL"),
+            )
+        )
+    return refs
+
+
+def latest_bag(refs: Sequence[BagRef]) -> BagRef | None:
+    """The newest of several bags of one seed.
+
+    A bag another one names in ``Is-Version-Of`` has been superseded, whatever
+    the dates say (Bagging-Date is often only a day). Among the rest the latest
+    Bagging-Date wins, then the bag id (which embeds the capture time).
+    """
+    if not refs:
+        return None
+    superseded = {r.is_version_of for r in refs if r.is_version_of}
+    heads = [r for r in refs if r.bag_id not in superseded] or list(refs)
+    return max(heads, key=lambda r: (r.date, r.bag_id))
+
+
+def targets(archive: Archive, collection: Collection | None = None) -> list[Target]:
+    """The seeds to watch: every seed of every bag, or one collection's seeds."""
+    refs = bag_refs(archive)
+    by_url: dict[str, list[BagRef]] = {}
+    for r in refs:
+        for url in r.seeds:
+            by_url.setdefault(url, []).append(r)
+    out: list[Target] = []
+    if collection is None:
+        for url in sorted(by_url):
+            found = sorted(by_url[url], key=lambda r: (r.date, r.bag_id))
+            head = latest_bag(found)
+            assert head is not None
+            out.append(
+                Target(
+                    url=url,
+                    collection_id=head.group or DEFAULT_COLLECTION_ID,
+                    bag_id=head.bag_id,
+                    bags=[r.bag_id for r in found],
+                )
+            )
+        return out
+    for seed in collection.seeds:
+        found = [r for r in by_url.get(seed.url, []) if r.group in ("", collection.id)]
+        found.sort(key=lambda r: (r.date, r.bag_id))
+        head = latest_bag(found)
+        out.append(
+            Target(
+                url=seed.url,
+                collection_id=collection.id,
+                bag_id=head.bag_id if head else None,
+                bags=[r.bag_id for r in found],
+                seed=seed,
+            )
+        )
+    return out
+
+
+def _bag_warcs(bag_dir: Path) -> list[Path]:
+    """The bag's WARC files; symlinks are refused (a hostile bag could point anywhere)."""
+    warc_dir = bag_dir / "data" / "warc"
+    if not warc_dir.is_dir() or warc_dir.is_symlink():
+        return []
+    return sorted(
+        p
+        for p in warc_dir.iterdir()
+        if p.name.endswith((".warc.gz", ".warc")) and p.is_file() and not p.is_symlink()
+    )
+
+
+@dataclass
+class _Rec:
+    rec_type: str
+    uri: str
+    date: str
+    record_id: str
+    status: int | None
+    location: str | None
+    content_type: str
+    body: bytes | None  # None for revisits
+    refers_to_uri: str = ""
+    refers_to_date: str = ""
+    payload_digest: str = ""
+
+
+def _looks_like_warc(fh: Any) -> bool:
+    """True when a file starts with a WARC record, plain or gzipped.
+
+    warcio would read arbitrary text as a lenient ARC file; a bag's WARC must be a WARC.
+    """
+    import zlib
+
+    head = fh.read(4096)
+    fh.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 16)
+        except zlib.error:
+            return False
+    return head.startswith(b"WARC/")
+
+
+def _read_records(
+    paths: Iterable[Path],
+    wanted: Callable[[str, str, str], bool],
+    bodies: bool = True,
+) -> list[_Rec]:
+    """Response and revisit records that ``wanted(uri, record_id, digest)`` selects.
+
+    With ``bodies=False`` only headers are kept, so scanning a bag full of
+    images and video costs no memory.
+    """
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    out: list[_Rec] = []
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                if not _looks_like_warc(fh):
+                    raise UsageError(
+                        f"{path}: cannot read WARC (it does not start with a WARC record)"
+                    )
+                for rec in ArchiveIterator(fh):
+                    if rec.rec_type not in ("response", "revisit"):
+                        continue
+                    h = rec.rec_headers
+                    uri = h.get_header("WARC-Target-URI") or ""
+                    rid = h.get_header("WARC-Record-ID") or ""
+                    digest = h.get_header("WARC-Payload-Digest") or ""
+                    if not wanted(uri, rid, digest):
+                        continue
+                    status = location = None
+                    ctype = ""
+                    if rec.http_headers is not None:
+                        try:
+                            status = int(rec.http_headers.get_statuscode())
+                        except (TypeError, ValueError):
+                            status = None
+                        location = rec.http_headers.get_header("Location")
+                        ctype = rec.http_headers.get_header("Content-Type") or ""
+                    body = None
+                    if rec.rec_type == "response" and bodies:
+                        # content_stream() removes chunking and gzip; the cap stops a bomb.
+                        body = rec.content_stream().read(MAX_BODY + 1)[:MAX_BODY]
+                    out.append(
+                        _Rec(
+                            rec_type=rec.rec_type,
+                            uri=uri,
+                            date=h.get_header("WARC-Date") or "",
+                            record_id=rid,
+                            status=status,
+                            location=location,
+                            content_type=ctype,
+                            body=body,
+                            refers_to_uri=h.get_header("WARC-Refers-To-Target-URI") or "",
+                            refers_to_date=h.get_header("WARC-Refers-To-Date") or "",
+                            payload_digest=digest,
+                        )
+                    )
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+            raise UsageError(f"{path}: cannot read WARC ({exc})") from None
+    return out
+
+
+def _resolve_revisit(archive: Archive, rec: _Rec, skip: Path | None) -> _Rec | None:
+    """The original response a revisit record points to, in this or another bag.
+
+    The ledger's payload-digest index names the capture and WARC file; failing
+    that, every bag is scanned for the referred-to URI and date.
+    """
+    paths = archive.payload_origins(rec.payload_digest)
+    target_uri = rec.refers_to_uri or rec.uri
+
+    def wanted(uri: str, _rid: str, digest: str) -> bool:
+        return uri == target_uri and (not rec.payload_digest or digest == rec.payload_digest)
+
+    def pick(found: list[_Rec]) -> _Rec | None:
+        found = [r for r in found if r.rec_type == "response"]
+        exact = [r for r in found if not rec.refers_to_date or r.date == rec.refers_to_date]
+        best = exact or found
+        return best[0] if best else None
+
+    if paths:
+        hit = pick(_read_records(paths, wanted))
+        if hit:
+            return hit
+    for bag_id in archive.bag_ids():
+        bag_paths = [p for p in _bag_warcs(archive.bag_dir(bag_id)) if p.parent != skip]
+        hit = pick(_read_records(bag_paths, wanted))
+        if hit:
+            return hit
+    return None
+
+
+def _by_record_id(record_id: str) -> Callable[[str, str, str], bool]:
+    """A selector for ``_read_records`` that keeps one record."""
+    return lambda _uri, rid, _digest: rid == record_id
+
+
+def load_baseline(archive: Archive, bag_id: str, url: str) -> Page | None:
+    """The seed's page as recorded in a bag, following recorded redirects and revisits."""
+    warcs = _bag_warcs(archive.bag_dir(bag_id))
+    # Headers first, to find the chain of redirects; then the one body that matters.
+    recs = _read_records(warcs, lambda uri, _r, _d: True, bodies=False)
+    by_uri: dict[str, _Rec] = {}
+    for r in recs:
+        # Prefer a full response over a revisit of the same URI, and the last of equals.
+        if r.uri not in by_uri or r.rec_type == "response" or by_uri[r.uri].rec_type == "revisit":
+            by_uri[r.uri] = r
+    current = url
+    seen: set[str] = set()
+    while current in by_uri and current not in seen:
+        seen.add(current)
+        rec = by_uri[current]
+        if rec.status is not None and 300 <= rec.status < 400 and rec.location:
+            current = urljoin(current, rec.location.strip())
+            continue
+        if rec.rec_type == "revisit":
+            original = _resolve_revisit(archive, rec, skip=None)
+            if original is None or original.body is None:
+                return None
+            rec = dataclasses.replace(original, status=rec.status or original.status)
+        if rec.body is None:
+            full = _read_records(warcs, _by_record_id(rec.record_id))
+            rec = full[0] if full else rec
+        if rec.body is None:
+            return None
+        html = decode_body(rec.body, rec.content_type)
+        return Page.from_html(current, rec.status, html)
+    return None
