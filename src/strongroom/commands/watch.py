@@ -66,6 +66,20 @@ def _load_collection(path: str | None) -> Collection | None:
     default=None,
     help="Seconds to wait for each answer (default: the collection's capture timeout).",
 )
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Seeds checked at once (across hosts).",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Seeds of one host checked at once; the collection's delay still spaces requests.",
+)
 @archive_option
 @output_options
 def watch_cmd(
@@ -75,6 +89,8 @@ def watch_cmd(
     recapture: bool,
     manifests: str | None,
     timeout: float | None,
+    concurrency: int,
+    per_host: int,
     archive: str,
     as_json: bool,
     quiet: bool,
@@ -92,6 +108,7 @@ def watch_cmd(
       strongroom watch --all --quiet
       strongroom watch -c collections/andijan-2005.toml --proxy socks5h://127.0.0.1:9050
       strongroom watch --all --recapture --json
+      strongroom watch --all --concurrency 16 --per-host 2
     """
     from strongroom.watch import run as watch_mod
 
@@ -124,6 +141,8 @@ def watch_cmd(
         do_recapture=recapture,
         manifests_dir=Path(manifests) if manifests else None,
         on_result=show,
+        concurrency=concurrency,
+        per_host=per_host,
     )
     for p in run.problems:
         out.problem(p)

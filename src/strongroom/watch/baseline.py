@@ -7,6 +7,7 @@ this bag or (for bags made with archive-wide deduplication) another.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,8 @@ class _Rec:
     refers_to_uri: str = ""
     refers_to_date: str = ""
     payload_digest: str = ""
+    path: Path | None = None
+    offset: int = -1
 
 
 def _looks_like_warc(fh: Any) -> bool:
@@ -175,7 +178,8 @@ def _read_records(
                     raise UsageError(
                         f"{path}: cannot read WARC (it does not start with a WARC record)"
                     )
-                for rec in ArchiveIterator(fh):
+                records = ArchiveIterator(fh)
+                for rec in records:
                     if rec.rec_type not in ("response", "revisit"):
                         continue
                     h = rec.rec_headers
@@ -210,6 +214,8 @@ def _read_records(
                             refers_to_uri=h.get_header("WARC-Refers-To-Target-URI") or "",
                             refers_to_date=h.get_header("WARC-Refers-To-Date") or "",
                             payload_digest=digest,
+                            path=path,
+                            offset=records.get_record_offset(),
                         )
                     )
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
@@ -247,21 +253,40 @@ def _resolve_revisit(archive: Archive, rec: _Rec, skip: Path | None) -> _Rec | N
     return None
 
 
+def _read_body_at(rec: _Rec) -> _Rec:
+    """``rec`` with its body, read from its recorded place (one record, not the whole file)."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    if rec.path is None or rec.offset < 0:
+        return rec
+    try:
+        with open(rec.path, "rb") as fh:
+            fh.seek(rec.offset)
+            for found in ArchiveIterator(fh):
+                body = found.content_stream().read(MAX_BODY + 1)[:MAX_BODY]
+                return dataclasses.replace(rec, body=body)
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        raise UsageError(f"{rec.path}: cannot read WARC ({exc})") from None
+    return rec
+
+
 def _by_record_id(record_id: str) -> Callable[[str, str, str], bool]:
     """A selector for ``_read_records`` that keeps one record."""
     return lambda _uri, rid, _digest: rid == record_id
 
 
-def load_baseline(archive: Archive, bag_id: str, url: str) -> Page | None:
-    """The seed's page as recorded in a bag, following recorded redirects and revisits."""
-    warcs = _bag_warcs(archive.bag_dir(bag_id))
-    # Headers first, to find the chain of redirects; then the one body that matters.
-    recs = _read_records(warcs, lambda uri, _r, _d: True, bodies=False)
+def _index(recs: Iterable[_Rec]) -> dict[str, _Rec]:
+    """The record that stands for each URI: a full response over a revisit, else the last."""
     by_uri: dict[str, _Rec] = {}
     for r in recs:
-        # Prefer a full response over a revisit of the same URI, and the last of equals.
         if r.uri not in by_uri or r.rec_type == "response" or by_uri[r.uri].rec_type == "revisit":
             by_uri[r.uri] = r
+    return by_uri
+
+
+def _baseline_from(archive: Archive, by_uri: dict[str, _Rec], url: str) -> Page | None:
+    """Follow recorded redirects and revisits from ``url`` to the page a reader got."""
     current = url
     seen: set[str] = set()
     while current in by_uri and current not in seen:
@@ -276,10 +301,57 @@ def load_baseline(archive: Archive, bag_id: str, url: str) -> Page | None:
                 return None
             rec = dataclasses.replace(original, status=rec.status or original.status)
         if rec.body is None:
-            full = _read_records(warcs, _by_record_id(rec.record_id))
-            rec = full[0] if full else rec
+            rec = _read_body_at(rec)
         if rec.body is None:
             return None
-        html = decode_body(rec.body, rec.content_type)
-        return Page.from_html(current, rec.status, html)
+        return Page.from_html(current, rec.status, decode_body(rec.body, rec.content_type))
     return None
+
+
+def load_baseline(archive: Archive, bag_id: str, url: str) -> Page | None:
+    """The seed's page as recorded in a bag, following recorded redirects and revisits."""
+    # Headers first, to find the chain of redirects; then the one body that matters.
+    warcs = _bag_warcs(archive.bag_dir(bag_id))
+    return _baseline_from(archive, _index(_read_records(warcs, _any, bodies=False)), url)
+
+
+def _any(_uri: str, _rid: str, _digest: str) -> bool:
+    return True
+
+
+class BaselineCache:
+    """Baselines for one watch run, safe to share between worker threads.
+
+    A collection bag often holds many seeds: its WARC headers are indexed once
+    per run, not once per seed, and each seed then reads only its own record.
+    """
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self._lock = threading.Lock()
+        self._bags: dict[str, dict[str, _Rec] | UsageError] = {}
+        self._bag_locks: dict[str, threading.Lock] = {}
+
+    def _records(self, bag_id: str) -> dict[str, _Rec]:
+        with self._lock:
+            lock = self._bag_locks.setdefault(bag_id, threading.Lock())
+        with lock:  # one thread indexes a bag; the others wait for its index
+            if bag_id not in self._bags:
+                warcs = _bag_warcs(self.archive.bag_dir(bag_id))
+                try:
+                    self._bags[bag_id] = _index(_read_records(warcs, _any, bodies=False))
+                except UsageError as exc:
+                    self._bags[bag_id] = exc
+            found = self._bags[bag_id]
+        if isinstance(found, UsageError):
+            raise found
+        return found
+
+    def page(self, bag_id: str | None, url: str) -> tuple[Page | None, str | None]:
+        """(baseline page or None, why it could not be read or None)."""
+        if not bag_id:
+            return None, None
+        try:
+            return _baseline_from(self.archive, self._records(bag_id), url), None
+        except UsageError as exc:
+            return None, exc.message

@@ -10,11 +10,24 @@ politely, from one or more vantage points, and the seed gets exactly one status:
 Every result becomes a PREMIS-style ``watch`` event in the ledger
 (``watch_results`` and ``events``) and in the custody log of the seed's latest
 bag. The bag itself is only ever read.
+
+Seeds are checked by a pool of worker threads (``concurrency``), because a
+watch run is nearly all waiting on the network. Workers only fetch and
+classify; the ledger and the custody logs are written by the calling thread,
+one seed at a time and in seed order, so a run's records read the same
+whatever the timing. The :class:`Frontier` hands a worker the next seed whose
+host may be asked now (at most ``per_host`` seeds of one host at once, and the
+collection's ``delay`` between requests), so a worker never sleeps for one
+host while another host's seeds wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,12 +36,17 @@ from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection, validate_url
 from strongroom.core.ledger import Ledger, open_ledger, utcnow
 from strongroom.errors import UsageError
-from strongroom.watch.baseline import Target, load_baseline, targets
-from strongroom.watch.classify import check_vantage, combine
-from strongroom.watch.live import Client
+from strongroom.watch.baseline import BaselineCache, Target, targets
+from strongroom.watch.classify import VantageResult, check_vantage, combine
+from strongroom.watch.live import Client, HostClock
 from strongroom.watch.recapture import recapture, settings_for
 from strongroom.watch.results import WatchResult, is_news, previous, record
 from strongroom.watch.statuses import EDITED, UNREACHABLE
+
+DEFAULT_CONCURRENCY = 8
+DEFAULT_PER_HOST = 2
+MAX_CONCURRENCY = 64
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4")
 
 
 @dataclass
@@ -41,6 +59,182 @@ class WatchRun:
         return [r for r in self.results if r.changed]
 
 
+@dataclass
+class _Job:
+    """One seed to check, with the clients of its vantage points."""
+
+    index: int
+    target: Target
+    clients: list[Client]
+    threshold: float
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.target.url).netloc
+
+
+@dataclass
+class Inspection:
+    """What the workers learned about one seed; no ledger involved yet."""
+
+    status: str
+    http_status: int | None
+    final_url: str | None
+    similarity: float | None
+    vantage: str
+    evidence: dict[str, object]
+    problems: list[str] = field(default_factory=list)
+
+
+class Frontier:
+    """Seeds waiting to be checked, handed out host by host.
+
+    ``take`` returns the next seed whose host has fewer than ``per_host``
+    seeds in flight and may be asked now by the politeness clock; when none
+    may, it waits for the soonest. Hosts are served in turn, so one large
+    site cannot starve the others.
+    """
+
+    def __init__(self, jobs: Sequence[_Job], clock: HostClock, per_host: int) -> None:
+        self._hosts: dict[str, deque[_Job]] = {}
+        for job in jobs:
+            self._hosts.setdefault(job.host, deque()).append(job)
+        self._clock = clock
+        self._per_host = per_host
+        self._busy: dict[str, int] = dict.fromkeys(self._hosts, 0)
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def take(self) -> _Job | None:
+        """The next seed to check, or None when every seed has been handed out."""
+        with self._cond:
+            while not self._closed:
+                pending = [h for h, q in self._hosts.items() if q]
+                if not pending:
+                    return None
+                soonest = None
+                for host in pending:
+                    if self._busy[host] >= self._per_host:
+                        continue
+                    wait = self._clock.wait_for(host)
+                    if wait <= 0:
+                        self._busy[host] += 1
+                        # Rotate: this host goes to the back of the turn order.
+                        q = self._hosts.pop(host)
+                        self._hosts[host] = q
+                        return q.popleft()
+                    soonest = wait if soonest is None else min(soonest, wait)
+                self._cond.wait(timeout=soonest)
+            return None
+
+    def done(self, job: _Job) -> None:
+        with self._cond:
+            self._busy[job.host] -= 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Hand out nothing more (Ctrl-C, an error in the recording thread)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def inspect(
+    target: Target, clients: Sequence[Client], baseline_of: BaselineCache, threshold: float
+) -> Inspection:
+    """Check one seed from every vantage point (network and classification only)."""
+    try:
+        validate_url(target.url, "Seed-URL")
+    except UsageError as exc:
+        reason = f"not a URL that can be checked: {exc}"
+        return Inspection(UNREACHABLE, None, None, None, "direct", {"reason": reason})
+    baseline, baseline_error = baseline_of.page(target.bag_id, target.url)
+    per = [check_vantage(c, target.url, baseline, threshold) for c in clients]
+    merged = combine(per)
+    evidence = dict(merged.evidence)
+    if baseline_error:
+        evidence["baseline_error"] = baseline_error
+    return Inspection(
+        merged.status,
+        merged.http_status,
+        merged.final_url,
+        merged.similarity,
+        merged.vantage,
+        evidence,
+        problems=_vantage_problems(per, target.url),
+    )
+
+
+def _vantage_problems(per: Sequence[VantageResult], url: str) -> list[str]:
+    return [
+        f"vantage {r.vantage} failed for {url}: {r.evidence['reason']}"
+        for r in per
+        if r.evidence.get("vantage_failed")
+    ]
+
+
+def conclude(ledger: Ledger, target: Target, found: Inspection) -> WatchResult:
+    """The watch result of one seed: its inspection compared with its last watch."""
+    prev = previous(ledger, target.url)
+    return WatchResult(
+        url=target.url,
+        status=found.status,
+        previous_status=prev["status"] if prev else None,
+        http_status=found.http_status,
+        final_url=found.final_url,
+        similarity=found.similarity,
+        vantage=found.vantage,
+        evidence=dict(found.evidence),
+        checked_at=utcnow(),
+        bag_id=target.bag_id,
+        collection_id=target.collection_id,
+        changed=is_news(found.status, found.evidence, target.bag_id, prev),
+    )
+
+
+class _Clients:
+    """One client per vantage point and politeness setting, shared by all workers."""
+
+    def __init__(self, proxies: Sequence[str], timeout: float | None) -> None:
+        self.proxies = proxies
+        self.timeout = timeout
+        self.clock = HostClock()
+        self._made: dict[tuple[str | None, str, float, float], Client] = {}
+
+    def for_target(
+        self, archive: Archive, target: Target, collection: Collection | None
+    ) -> list[Client]:
+        settings = settings_for(archive, target, collection)
+        to = self.timeout if self.timeout is not None else settings.timeout
+        out = []
+        for proxy in (None, *self.proxies):
+            key = (proxy, settings.user_agent, to, settings.delay)
+            if key not in self._made:
+                self._made[key] = Client(
+                    proxy=proxy,
+                    user_agent=settings.user_agent,
+                    timeout=to,
+                    delay=settings.delay,
+                    clock=self.clock,
+                )
+            out.append(self._made[key])
+        return out
+
+    def close(self) -> None:
+        for c in self._made.values():
+            c.close()
+
+
+def _check_args(proxies: Sequence[str], concurrency: int, per_host: int) -> None:
+    for p in proxies:
+        if urlsplit(p).scheme not in PROXY_SCHEMES:
+            raise UsageError(f"--proxy {p!r}: expected http://, https:// or socks5h:// URL")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency {concurrency}: expected 1 to {MAX_CONCURRENCY}")
+    if not 1 <= per_host <= MAX_CONCURRENCY:
+        raise UsageError(f"--per-host {per_host}: expected 1 to {MAX_CONCURRENCY}")
+
+
 def watch(
     archive: Archive,
     collection: Collection | None = None,
@@ -50,13 +244,13 @@ def watch(
     do_recapture: bool = False,
     manifests_dir: Path | None = None,
     on_result: Callable[[WatchResult], None] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    per_host: int = DEFAULT_PER_HOST,
 ) -> WatchRun:
     """Check every seed live and record the results; see the module docstring."""
     from strongroom.core.fsutil import exclusive_lock
 
-    for p in proxies:
-        if urlsplit(p).scheme not in ("http", "https", "socks5", "socks5h", "socks4"):
-            raise UsageError(f"--proxy {p!r}: expected http://, https:// or socks5h:// URL")
+    _check_args(proxies, concurrency, per_host)
     archive.require()
     found = targets(archive, collection)
     run = WatchRun()
@@ -66,99 +260,93 @@ def watch(
     with exclusive_lock(archive.locks / "watch.lock") as taken:
         if not taken:
             raise UsageError("another watch is running on this archive; try again later")
-        clients: dict[tuple[str | None, str, float, float], Client] = {}
-        with open_ledger(archive.root) as ledger:
-            for target in found:
-                settings = settings_for(archive, target, collection)
-                to = timeout if timeout is not None else settings.timeout
-                vantages: list[Client] = []
-                for proxy in (None, *proxies):
-                    key = (proxy, settings.user_agent, to, settings.delay)
-                    if key not in clients:
-                        clients[key] = Client(
-                            proxy=proxy,
-                            user_agent=settings.user_agent,
-                            timeout=to,
-                            delay=settings.delay,
+        clients = _Clients(proxies, timeout)
+        jobs = [
+            _Job(i, t, clients.for_target(archive, t, collection), threshold)
+            for i, t in enumerate(found)
+        ]
+        try:
+            with open_ledger(archive.root) as ledger:
+                for job, inspection in _inspect_all(archive, jobs, concurrency, per_host, clients):
+                    result = conclude(ledger, job.target, inspection)
+                    run.problems.extend(inspection.problems)
+                    if do_recapture:
+                        _maybe_recapture(
+                            archive, job.target, collection, manifests_dir, result, run
                         )
-                    vantages.append(clients[key])
-                result = check_target(archive, ledger, target, vantages, threshold, run.problems)
-                # Every edited seed is recaptured (not only new edits): its latest bag differs
-                # from the live page, so a new version is due. Takedowns are not recaptured:
-                # an error page must never become the baseline of a seed.
-                if do_recapture and result.bag_id and result.status == EDITED:
-                    try:
-                        result.recaptured_as = recapture(archive, target, collection, manifests_dir)
-                    except Exception as exc:
-                        # A failed recapture must not lose the watch result.
-                        msg = getattr(exc, "message", None) or str(exc)
-                        result.evidence["recapture_error"] = msg
-                        run.problems.append(f"{target.url}: recapture failed: {msg}")
-                record(archive, ledger, result)
-                run.results.append(result)
-                if on_result:
-                    on_result(result)
-        for c in clients.values():
-            c.close()
+                    record(archive, ledger, result)
+                    run.results.append(result)
+                    if on_result:
+                        on_result(result)
+        finally:
+            clients.close()
     return run
 
 
-def check_target(
+def _maybe_recapture(
     archive: Archive,
-    ledger: Ledger,
     target: Target,
-    clients: Sequence[Client],
-    threshold: float,
-    problems: list[str] | None = None,
-) -> WatchResult:
-    """Check one seed from every vantage point; compare with its last watch."""
-    if problems is None:
-        problems = []
+    collection: Collection | None,
+    manifests_dir: Path | None,
+    result: WatchResult,
+    run: WatchRun,
+) -> None:
+    """Recapture an edited seed; a failed recapture never loses the watch result.
+
+    Every edited seed is recaptured (not only new edits): its latest bag differs
+    from the live page, so a new version is due. Takedowns are not recaptured:
+    an error page must never become the baseline of a seed.
+    """
+    if not (result.bag_id and result.status == EDITED):
+        return
     try:
-        validate_url(target.url, "Seed-URL")
-    except UsageError as exc:
-        return WatchResult(
-            target.url,
-            UNREACHABLE,
-            None,
-            None,
-            None,
-            None,
-            "direct",
-            {"reason": f"not a URL that can be checked: {exc}"},
-            utcnow(),
-            target.bag_id,
-            target.collection_id,
-            changed=False,
-        )
-    baseline_error = None
-    baseline = None
-    if target.bag_id:
-        try:
-            baseline = load_baseline(archive, target.bag_id, target.url)
-        except UsageError as exc:
-            baseline_error = exc.message
-    per = [check_vantage(c, target.url, baseline, threshold) for c in clients]
-    merged = combine(per)
-    for r in per:
-        if r.evidence.get("vantage_failed"):
-            problems.append(f"vantage {r.vantage} failed for {target.url}: {r.evidence['reason']}")
-    evidence = dict(merged.evidence)
-    if baseline_error:
-        evidence["baseline_error"] = baseline_error
-    prev = previous(ledger, target.url)
-    prev_status = prev["status"] if prev else None
-    return WatchResult(
-        url=target.url,
-        status=merged.status,
-        previous_status=prev_status,
-        http_status=merged.http_status,
-        final_url=merged.final_url,
-        similarity=merged.similarity,
-        vantage=merged.vantage,
-        evidence=evidence,
-        checked_at=utcnow(),
-        bag_id=target.bag_id,
-        collection_id=target.collection_id,
-        changed=is_news(merged.status, evidence, target.bag_id, prev),
-    )
+        result.recaptured_as = recapture(archive, target, collection, manifests_dir)
+    except Exception as exc:
+        msg = getattr(exc, "message", None) or str(exc)
+        result.evidence["recapture_error"] = msg
+        run.problems.append(f"{target.url}: recapture failed: {msg}")
+
+
+def _inspect_all(
+    archive: Archive, jobs: list[_Job], concurrency: int, per_host: int, clients: _Clients
+) -> Iterator[tuple[_Job, Inspection]]:
+    """Inspect every job on worker threads; yield the inspections in job order."""
+    frontier = Frontier(jobs, clients.clock, per_host)
+    baselines = BaselineCache(archive)
+    done: queue.Queue[tuple[int, Inspection | BaseException]] = queue.Queue()
+
+    def work() -> None:
+        while (job := frontier.take()) is not None:
+            try:
+                outcome: Inspection | BaseException = inspect(
+                    job.target, job.clients, baselines, job.threshold
+                )
+            except BaseException as exc:  # handed to the recording thread, which re-raises
+                outcome = exc
+            finally:
+                frontier.done(job)
+            done.put((job.index, outcome))
+
+    # Daemon threads: Ctrl-C in the recording thread ends the process at once
+    # instead of waiting for fetches in flight (nothing they hold is written).
+    workers = [
+        threading.Thread(target=work, name=f"watch-{n}", daemon=True)
+        for n in range(min(concurrency, len(jobs)))
+    ]
+    for w in workers:
+        w.start()
+    waiting: dict[int, Inspection | BaseException] = {}
+    try:
+        for job in jobs:
+            while job.index not in waiting:
+                index, outcome = done.get()
+                waiting[index] = outcome
+            outcome = waiting.pop(job.index)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            yield job, outcome
+    finally:
+        frontier.close()
+    deadline = time.monotonic() + 5
+    for w in workers:
+        w.join(timeout=max(0.0, deadline - time.monotonic()))
