@@ -100,8 +100,10 @@ def test_the_collections_delay_spaces_requests_to_one_host_across_workers(
     assert len(json.loads(r.stdout)) == 4
     gaps = [b - a for a, b in zip(gauge.starts, gauge.starts[1:], strict=False)]
     assert len(gaps) == 3
-    # Four workers were free, but politeness kept 0.3 s between requests to the host.
-    assert min(gaps) >= 0.25, gaps
+    # Four workers were free, but politeness kept 0.3 s between requests to the host
+    # (measured where the server sees them, so allow for scheduling jitter).
+    assert min(gaps) >= 0.2, gaps
+    assert gauge.starts[-1] - gauge.starts[0] >= 0.8
 
 
 def test_a_dead_host_is_asked_once_per_run_not_once_per_seed(cli, archive_dir):

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,25 @@ def _sqlite_problem(path: Path, exc: sqlite3.Error) -> UsageError:
     else:
         hint = text
     return UsageError(f"cannot write ledger {path}: {hint}")
+
+
+@dataclass(frozen=True)
+class WatchRow:
+    """One watch result as the ledger stores it (see ``watch_results``)."""
+
+    url: str
+    collection_id: str
+    bag_id: str | None
+    status: str
+    previous_status: str | None
+    http_status: int | None
+    final_url: str | None
+    similarity: float | None
+    vantage: str
+    evidence: dict[str, Any]
+    checked_at: str
+    actor: str
+    detail: dict[str, Any]
 
 
 class Ledger:
@@ -582,6 +601,52 @@ class Ledger:
         else:
             rows = self.query("SELECT * FROM copies WHERE bag_id = ? ORDER BY partner", (bag_id,))
         return [dict(r) for r in rows]
+
+    # --- watch ------------------------------------------------------------
+    def record_watch_results(self, rows: Sequence[WatchRow]) -> None:
+        """Add watch results and their ``watch`` events, all in one transaction.
+
+        A watch run records its results in batches: one commit (one fsync) per
+        batch instead of two per seed, with the same guarantee that a result
+        and its event land together or not at all.
+        """
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT INTO watch_results (url, collection_id, bag_id, status, previous_status,"
+                " http_status, final_url, similarity, vantage, evidence, checked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.url,
+                        r.collection_id,
+                        r.bag_id,
+                        r.status,
+                        r.previous_status,
+                        r.http_status,
+                        r.final_url,
+                        r.similarity,
+                        r.vantage,
+                        json.dumps(r.evidence, sort_keys=True, default=str),
+                        r.checked_at,
+                    )
+                    for r in rows
+                ],
+            )
+            c.executemany(
+                "INSERT INTO events (time, bag_id, event_type, outcome, actor, detail)"
+                " VALUES (?, ?, 'watch', ?, ?, ?)",
+                [
+                    (
+                        r.checked_at,
+                        r.bag_id,
+                        r.status,
+                        r.actor,
+                        json.dumps(r.detail, sort_keys=True, default=str),
+                    )
+                    for r in rows
+                ],
+            )
+
 
     # --- generic events ---------------------------------------------------
     def record_event(

@@ -270,10 +270,13 @@ RULES: tuple[Callable[[_Answer], VantageResult | None], ...] = (
 
 
 def check_vantage(
-    client: Client, url: str, baseline: Page | None, threshold: float
+    client: Client, url: str, baseline: Page | None, threshold: float, *, reserved: bool = False
 ) -> VantageResult:
-    """Fetch ``url`` from one vantage point and classify it (probing when needed)."""
-    f = client.get(url)
+    """Fetch ``url`` from one vantage point and classify it (probing when needed).
+
+    ``reserved``: the first request's politeness slot is already taken.
+    """
+    f = client.get(url, reserved=reserved)
     ev: dict[str, Any] = {"hops": f.hops}
     if f.truncated:
         ev["truncated"] = True

@@ -83,6 +83,15 @@ class HostClock:
         with self._lock:
             return max(0.0, self._next.get(host, 0.0) - time.monotonic())
 
+    def try_reserve(self, host: str, delay: float) -> bool:
+        """Take the slot for ``host`` only if it is free now; True when taken."""
+        with self._lock:
+            now = time.monotonic()
+            if self._next.get(host, 0.0) > now:
+                return False
+            self._next[host] = now + delay
+            return True
+
     def reserve(self, host: str, delay: float) -> float:
         """Take the next slot for ``host``; return how long to sleep before using it."""
         with self._lock:
@@ -179,8 +188,12 @@ class Client:
         with self._lock:
             self._down.setdefault(key, reason)
 
-    def get(self, url: str) -> Fetch:
-        """GET ``url`` following redirects, keeping each hop; never raises for network trouble."""
+    def get(self, url: str, *, reserved: bool = False) -> Fetch:
+        """GET ``url`` following redirects, keeping each hop; never raises for network trouble.
+
+        ``reserved`` says the caller already took this request's politeness slot
+        (the frontier does, for the first request of a seed).
+        """
         import requests
         import urllib3
 
@@ -189,7 +202,7 @@ class Client:
         if known:
             result.error = f"{known} (earlier in this run; not asked again)"
             return result
-        pause = self.clock.reserve(urlsplit(url).netloc, self.delay)
+        pause = 0.0 if reserved else self.clock.reserve(urlsplit(url).netloc, self.delay)
         if pause > 0:
             time.sleep(pause)
         try:

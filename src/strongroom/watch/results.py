@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from strongroom import SOFTWARE
 from strongroom.bag import custody
 from strongroom.core.archive import Archive
-from strongroom.core.ledger import Ledger
+from strongroom.core.ledger import Ledger, WatchRow
 from strongroom.watch.statuses import EDITED, OK, TAKEDOWN
 
 
@@ -53,17 +53,7 @@ class WatchResult:
 
 def previous(ledger: Ledger, url: str) -> dict[str, Any] | None:
     """The last watch result of a URL, if it was ever watched."""
-    rows = ledger.query(
-        "SELECT * FROM watch_results WHERE url = ? ORDER BY id DESC LIMIT 1", (url,)
-    )
-    if not rows:
-        return None
-    row = dict(rows[0])
-    try:
-        row["evidence"] = json.loads(row["evidence"])
-    except (TypeError, ValueError):
-        row["evidence"] = {}
-    return row
+    return ledger.last_watch(url)
 
 
 def is_news(status: str, evidence: dict[str, Any], bag_id: str | None, prev: dict | None) -> bool:
@@ -84,8 +74,7 @@ def is_news(status: str, evidence: dict[str, Any], bag_id: str | None, prev: dic
     return not (status == OK and before == EDITED and prev.get("bag_id") != bag_id)
 
 
-def record(archive: Archive, ledger: Ledger, result: WatchResult) -> None:
-    """Write the result to ``watch_results``, ``events`` and the bag's custody log."""
+def _detail(result: WatchResult) -> dict[str, Any]:
     detail = {
         "status": result.status,
         "previous_status": result.previous_status,
@@ -99,41 +88,47 @@ def record(archive: Archive, ledger: Ledger, result: WatchResult) -> None:
     }
     if result.recaptured_as:
         detail["recaptured_as"] = result.recaptured_as
-    with ledger.transaction() as c:
-        c.execute(
-            "INSERT INTO watch_results (url, collection_id, bag_id, status, previous_status,"
-            " http_status, final_url, similarity, vantage, evidence, checked_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                result.url,
-                result.collection_id,
-                result.bag_id,
-                result.status,
-                result.previous_status,
-                result.http_status,
-                result.final_url,
-                result.similarity,
-                result.vantage,
-                json.dumps(result.evidence, sort_keys=True, default=str),
-                result.checked_at,
-            ),
-        )
+    return detail
+
+
+def record(archive: Archive, ledger: Ledger, results: Sequence[WatchResult]) -> None:
+    """Record a batch of results: each in its bag's custody log, then all in the ledger.
+
+    This is ``custody.record_event`` for a batch. The custody lines come first,
+    as there; then the batch's ``watch_results`` rows and their ``watch``
+    events land in one ledger transaction (one commit per batch, not two per
+    seed). A crash between the two leaves custody entries that the ledger has
+    no row for, which a later watch does not depend on.
+    """
     actor = archive.config.operator or SOFTWARE
-    ledger.record_event(
-        "watch",
-        result.status,
-        bag_id=result.bag_id,
-        actor=actor,
-        detail=detail,
-        time=result.checked_at,
-    )
-    if result.bag_id:
-        custody.append(
-            archive,
-            result.bag_id,
-            "watch",
-            outcome=result.status,
-            inputs={"url": result.url, "vantage": result.vantage},
-            detail=detail,
+    rows = [
+        WatchRow(
+            url=r.url,
+            collection_id=r.collection_id,
+            bag_id=r.bag_id,
+            status=r.status,
+            previous_status=r.previous_status,
+            http_status=r.http_status,
+            final_url=r.final_url,
+            similarity=r.similarity,
+            vantage=r.vantage,
+            evidence=r.evidence,
+            checked_at=r.checked_at,
             actor=actor,
+            detail=_detail(r),
         )
+        for r in results
+    ]
+    for row in rows:
+        if row.bag_id:
+            custody.append(
+                archive,
+                row.bag_id,
+                "watch",
+                outcome=row.status,
+                inputs={"url": row.url, "vantage": row.vantage},
+                detail=row.detail,
+                actor=actor,
+                ledger=ledger,
+            )
+    ledger.record_watch_results(rows)

@@ -46,6 +46,7 @@ from strongroom.watch.statuses import EDITED, UNREACHABLE
 DEFAULT_CONCURRENCY = 8
 DEFAULT_PER_HOST = 2
 MAX_CONCURRENCY = 64
+BATCH = 64  # watch results recorded per ledger transaction, at most
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4")
 
 
@@ -72,6 +73,10 @@ class _Job:
     def host(self) -> str:
         return urlsplit(self.target.url).netloc
 
+    @property
+    def delay(self) -> float:
+        return self.clients[0].delay if self.clients else 0.0
+
 
 @dataclass
 class Inspection:
@@ -90,9 +95,11 @@ class Frontier:
     """Seeds waiting to be checked, handed out host by host.
 
     ``take`` returns the next seed whose host has fewer than ``per_host``
-    seeds in flight and may be asked now by the politeness clock; when none
-    may, it waits for the soonest. Hosts are served in turn, so one large
-    site cannot starve the others.
+    seeds in flight and may be asked now by the politeness clock, and takes
+    that first request's slot on the clock; when no host may be asked, it
+    waits for the soonest. So a worker waits here, holding no seed, rather
+    than sleeping inside one while other hosts' seeds are ready. Hosts are
+    served in turn, so one large site cannot starve the others.
     """
 
     def __init__(self, jobs: Sequence[_Job], clock: HostClock, per_host: int) -> None:
@@ -116,13 +123,14 @@ class Frontier:
                 for host in pending:
                     if self._busy[host] >= self._per_host:
                         continue
-                    wait = self._clock.wait_for(host)
-                    if wait <= 0:
+                    job = self._hosts[host][0]
+                    if self._clock.try_reserve(host, job.delay):
                         self._busy[host] += 1
                         # Rotate: this host goes to the back of the turn order.
                         q = self._hosts.pop(host)
                         self._hosts[host] = q
                         return q.popleft()
+                    wait = self._clock.wait_for(host)
                     soonest = wait if soonest is None else min(soonest, wait)
                 self._cond.wait(timeout=soonest)
             return None
@@ -140,7 +148,12 @@ class Frontier:
 
 
 def inspect(
-    target: Target, clients: Sequence[Client], baseline_of: BaselineCache, threshold: float
+    target: Target,
+    clients: Sequence[Client],
+    baseline_of: BaselineCache,
+    threshold: float,
+    *,
+    reserved: bool = False,
 ) -> Inspection:
     """Check one seed from every vantage point (network and classification only)."""
     try:
@@ -149,7 +162,11 @@ def inspect(
         reason = f"not a URL that can be checked: {exc}"
         return Inspection(UNREACHABLE, None, None, None, "direct", {"reason": reason})
     baseline, baseline_error = baseline_of.page(target.bag_id, target.url)
-    per = [check_vantage(c, target.url, baseline, threshold) for c in clients]
+    # The frontier took the politeness slot of the first vantage's first request.
+    per = [
+        check_vantage(c, target.url, baseline, threshold, reserved=(n == 0 and reserved))
+        for n, c in enumerate(clients)
+    ]
     merged = combine(per)
     evidence = dict(merged.evidence)
     if baseline_error:
@@ -267,20 +284,45 @@ def watch(
         ]
         try:
             with open_ledger(archive.root) as ledger:
-                for job, inspection in _inspect_all(archive, jobs, concurrency, per_host, clients):
-                    result = conclude(ledger, job.target, inspection)
-                    run.problems.extend(inspection.problems)
-                    if do_recapture:
-                        _maybe_recapture(
-                            archive, job.target, collection, manifests_dir, result, run
-                        )
-                    record(archive, ledger, result)
-                    run.results.append(result)
-                    if on_result:
-                        on_result(result)
+                for batch in _inspect_all(archive, jobs, concurrency, per_host, clients):
+                    _record_batch(
+                        archive,
+                        ledger,
+                        collection,
+                        manifests_dir,
+                        batch,
+                        do_recapture,
+                        run,
+                        on_result,
+                    )
         finally:
             clients.close()
     return run
+
+
+def _record_batch(
+    archive: Archive,
+    ledger: Ledger,
+    collection: Collection | None,
+    manifests_dir: Path | None,
+    batch: list[tuple[_Job, Inspection]],
+    do_recapture: bool,
+    run: WatchRun,
+    on_result: Callable[[WatchResult], None] | None,
+) -> None:
+    """Conclude, recapture where due, and record one batch of inspections."""
+    results = []
+    for job, inspection in batch:
+        result = conclude(ledger, job.target, inspection)
+        run.problems.extend(inspection.problems)
+        if do_recapture:
+            _maybe_recapture(archive, job.target, collection, manifests_dir, result, run)
+        results.append(result)
+    record(archive, ledger, results)
+    run.results.extend(results)
+    if on_result:
+        for result in results:
+            on_result(result)
 
 
 def _maybe_recapture(
@@ -309,8 +351,13 @@ def _maybe_recapture(
 
 def _inspect_all(
     archive: Archive, jobs: list[_Job], concurrency: int, per_host: int, clients: _Clients
-) -> Iterator[tuple[_Job, Inspection]]:
-    """Inspect every job on worker threads; yield the inspections in job order."""
+) -> Iterator[list[tuple[_Job, Inspection]]]:
+    """Inspect every job on worker threads; yield them in job order, in batches.
+
+    A batch is the next job in order plus every following one already done
+    (at most ``BATCH``), so the recording thread commits once per batch while
+    the workers go on fetching.
+    """
     frontier = Frontier(jobs, clients.clock, per_host)
     baselines = BaselineCache(archive)
     done: queue.Queue[tuple[int, Inspection | BaseException]] = queue.Queue()
@@ -319,7 +366,7 @@ def _inspect_all(
         while (job := frontier.take()) is not None:
             try:
                 outcome: Inspection | BaseException = inspect(
-                    job.target, job.clients, baselines, job.threshold
+                    job.target, job.clients, baselines, job.threshold, reserved=True
                 )
             except BaseException as exc:  # handed to the recording thread, which re-raises
                 outcome = exc
@@ -337,14 +384,25 @@ def _inspect_all(
         w.start()
     waiting: dict[int, Inspection | BaseException] = {}
     try:
-        for job in jobs:
-            while job.index not in waiting:
+        nxt = 0
+        while nxt < len(jobs):
+            while nxt not in waiting:
                 index, outcome = done.get()
                 waiting[index] = outcome
-            outcome = waiting.pop(job.index)
-            if isinstance(outcome, BaseException):
-                raise outcome
-            yield job, outcome
+            while True:  # take whatever else is already done, without waiting
+                try:
+                    index, outcome = done.get_nowait()
+                except queue.Empty:
+                    break
+                waiting[index] = outcome
+            batch: list[tuple[_Job, Inspection]] = []
+            while nxt in waiting and len(batch) < BATCH:
+                outcome = waiting.pop(nxt)
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                batch.append((jobs[nxt], outcome))
+                nxt += 1
+            yield batch
     finally:
         frontier.close()
     deadline = time.monotonic() + 5
