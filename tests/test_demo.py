@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import bagit
 import pytest
 
+from strongroom.bag import closure
 from strongroom.core.collection import load_collection
 from strongroom.demo import (
     DEMO_PORT,
@@ -272,6 +273,9 @@ def test_demo_runs_the_whole_workflow_and_says_where_things_are(cli, tmp_path: P
         assert (bag / "tagmanifest-sha512.txt.sig").is_file()
         assert list((bag / "data" / "derivatives").glob("*.png"))
         bagit.Bag(str(bag)).validate()
+        # each bag stands alone: no revisit points into the other article's bag
+        assert closure.dangling(closure.bag_warcs(bag)) == []
+        assert "Depends-On" not in (bag / "bag-info.txt").read_text()
     assert "RFE/RL (demo); RU; undesirable" in r.stdout
     assert "(restricted, signed)" in r.stdout and "(public, signed)" in r.stdout
     assert "ok -> gone (simulated takedown)" in r.stdout

@@ -231,8 +231,8 @@ def test_news_page_every_requisite_digests_and_dedup(cli, news, archive_dir):
     assert cj["pages"][0]["title"] == "Ten years on from Andijan"
     assert cj["warcs"][0]["name"] == f"{cid}-00000.warc.gz"
 
-    # a second capture of the same page stores revisits instead of the payloads
-    res2, doc2 = run_capture(cli, news.url)
+    # with --dedup archive a second capture stores revisits instead of the payloads
+    res2, doc2 = run_capture(cli, news.url, "--dedup", "archive")
     assert res2.exit_code == 0
     assert doc2["stats"]["deduplicated"] >= len(REQUISITES)
     recs2 = all_records(archive_dir, doc2["capture_id"])
@@ -570,3 +570,20 @@ def test_tls_error_is_a_clear_failure(cli, site, archive_dir):
     assert res.exit_code == 1
     assert doc["failures"][0]["reason"].startswith("TLS error:")
     assert "Traceback" not in res.output
+
+
+def test_a_recapture_stands_alone_by_default(cli, news, archive_dir):
+    """Without --dedup archive, no revisit of a second capture points into the first."""
+    res, first = run_capture(cli, news.url)
+    assert res.exit_code == 0, res.output
+    res, doc = run_capture(cli, news.url)
+    assert res.exit_code == 0, res.output
+    records = all_records(archive_dir, doc["capture_id"])
+    own_ids = {r["h"]["WARC-Record-ID"] for r in records}
+    revisits = [r for r in records if r["type"] == "revisit"]
+    assert all(r["h"]["WARC-Refers-To"] in own_ids for r in revisits)
+    responses = {r["h"]["WARC-Target-URI"] for r in records if r["type"] == "response"}
+    assert {news.url.rstrip("/") + r for r in REQUISITES} <= responses
+    assert doc["stats"]["deduplicated"] == 0
+    assert capture_json(archive_dir, doc["capture_id"])["depends_on_captures"] == []
+    assert capture_json(archive_dir, first["capture_id"])["depends_on_captures"] == []

@@ -122,13 +122,13 @@ def test_slugs_are_safe_file_names() -> None:
 
 @needs_chromium
 def test_a_recapture_of_an_unchanged_page_still_gets_its_screenshot(tmp_path: Path) -> None:
-    # The second capture stores only revisit records; the page is rendered from
-    # the earlier capture's payload, found through the ledger, and dated now.
+    # With dedup = "archive" the second capture stores only revisit records; the page
+    # is rendered from the earlier capture's payload, found through the ledger, and dated now.
     archive = Archive(tmp_path / "archive")
     site = SiteServer().start()
     try:
         make_bag(archive, site, [GV], screenshots=False)
-        second = make_bag(archive, site, [GV], screenshots=True)
+        second = make_bag(archive, site, [GV], screenshots=True, dedup="archive")
     finally:
         site.stop()
     derived = archive.bag_dir(second) / "data" / "derivatives"

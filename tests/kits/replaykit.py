@@ -34,6 +34,7 @@ def make_bag(
     access: str = "public",
     collection_id: str = "demo",
     screenshots: bool = False,
+    dedup: str = "capture",
 ) -> str:
     """Capture ``paths`` of the running site, bag the capture, return the bag id."""
     from strongroom.bag import make as bagging
@@ -43,7 +44,9 @@ def make_bag(
         id=collection_id,
         title=f"Test collection {collection_id}",
         seeds=tuple(Seed(url=site.url + p) for p in paths),
-        capture=CaptureSettings(scope="page", depth=0, delay=0.0, retries=0, timeout=10.0),
+        capture=CaptureSettings(
+            scope="page", depth=0, delay=0.0, retries=0, timeout=10.0, dedup=dedup
+        ),
     )
     post = None
     if screenshots:

@@ -27,7 +27,7 @@ def three_bags(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     try:
         bags = {
             "public": make_bag(archive, site, [GV], access="public"),
-            "restricted": make_bag(archive, site, [RFERL], access="restricted"),
+            "restricted": make_bag(archive, site, [RFERL], access="restricted", dedup="archive"),
             "dark": make_bag(archive, site, [NOTICE], access="dark"),
         }
     finally:
@@ -202,7 +202,8 @@ def test_symlinked_warc_in_a_bag_is_not_served(tmp_path: Path, three_bags) -> No
 def test_restricted_page_gets_its_deduplicated_stylesheet_from_an_earlier_public_bag(
     server,
 ) -> None:
-    """The restricted capture came second, so its shared CSS is a revisit record."""
+    """The restricted capture came second with dedup = "archive", so its shared CSS is
+    a revisit record, and its bag declares the public bag as Depends-On."""
     srv, built = server
     coll = next(c for c in built.collections if c.group == "restricted")
     assert coll.sources, "the earlier public bag is indexed for revisits"

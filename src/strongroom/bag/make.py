@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom import SOFTWARE
-from strongroom.bag import custody, inventory, provenance, signing
+from strongroom.bag import closure, custody, inventory, provenance, signing
 from strongroom.bag.baginfo import BagFacts, build_bag_info, format_bag_info
 from strongroom.bag.manifest import (
     TAG_ALGORITHM,
@@ -49,7 +49,7 @@ from strongroom.bag.manifest import (
 from strongroom.bag.payload import PayloadFile, ProgressFn, hash_payload, plan_payload
 from strongroom.core.archive import Archive
 from strongroom.core.collection import ACCESS_LEVELS, DEFAULT_COLLECTION_ID, Designation
-from strongroom.core.fsutil import staging_dir
+from strongroom.core.fsutil import TMP_PREFIX, staging_dir
 from strongroom.core.ledger import open_ledger, utcnow
 from strongroom.core.policy import default_access, designations_for_urls
 from strongroom.errors import UsageError
@@ -328,6 +328,7 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
         operator=plan.operator,
     )
     info = build_bag_info(plan.archive, plan.meta, facts)
+    info += closure.bag_info_labels(plan.archive, plan.meta)  # Depends-On (dedup = "archive")
     write_tag(tmp, "bag-info.txt", format_bag_info(info))
     ctx = provenance.Context(
         bag_id=plan.bag_id,
@@ -355,6 +356,7 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
     write_tag(tmp, "tags/prov.jsonld", provenance.prov_jsonld(ctx))
     write_tag(tmp, "tags/warcs.csv", warcs_csv(plan.files, plan.seeds))
     shutil.copyfile(plan.capture_dir / "capture.json", tmp / "tags" / "capture.json")
+    _copy_source_tags(plan.capture_dir, tmp)
     write_tag_manifests(tmp, plan.tag_algorithms)
     if plan.key is not None:
         signing.write_signature(tmp / custody.TAGMANIFEST, plan.key)
@@ -362,6 +364,17 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
     # copy, since both names share one inode.
     for f in plan.files:
         os.chmod(data_dir / f.rel, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+
+
+def _copy_source_tags(capture_dir: Path, bag: Path) -> None:
+    """``<capture>/source-tags/*`` (kept from an imported WACZ) -> ``tags/source/``."""
+    src = capture_dir / "source-tags"
+    if not src.is_dir() or src.is_symlink():
+        return
+    for p in sorted(src.iterdir()):
+        if p.is_file() and not p.is_symlink() and not p.name.startswith(TMP_PREFIX):
+            (bag / "tags" / "source").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, bag / "tags" / "source" / p.name)
 
 
 def record(plan: BagPlan) -> str:

@@ -62,7 +62,7 @@ def plan_payload(capture_dir: Path) -> list[PayloadFile]:
     """The files to bag: top-level ``*.warc.gz`` and everything under ``derivatives/``."""
     files: list[PayloadFile] = []
     for p in sorted(capture_dir.iterdir()):
-        if p.name.startswith(TMP_PREFIX) or not p.name.endswith(".warc.gz"):
+        if p.name.startswith(TMP_PREFIX) or not p.name.endswith((".warc.gz", ".warc")):
             continue
         if p.is_symlink() or not p.is_file():
             raise UsageError(f"{p}: not a regular file (symlinks are refused)")
@@ -239,6 +239,7 @@ class _OnePass:
         self.decomp: Any = zlib.decompressobj(31)
         self.member_open = False
         self.stash = b""  # a gzip magic split across two blocks
+        self.gzipped = src.name.endswith(".gz")
 
     def _wait(self) -> None:
         for f in self.pending:
@@ -272,12 +273,15 @@ class _OnePass:
             if self.out is not None:
                 self.out.write(view)
             if self.framer is not None:
-                self._gunzip(view)
+                if self.gzipped:
+                    self._gunzip(view)
+                else:  # an uncompressed .warc (imported from another tool)
+                    self.framer.feed(bytes(view))
             self.size += n
             if self.progress:
                 self.progress(n)  # an increment; hash_payload turns it into a total
         if self.framer is not None:
-            if self.member_open or self.stash or self.size == 0:
+            if self.gzipped and (self.member_open or self.stash or self.size == 0):
                 what = "empty WARC file" if self.size == 0 else "truncated WARC"
                 raise UsageError(f"{self.src.name}: {what} (the last gzip member is cut off)")
             self.framer.finish()

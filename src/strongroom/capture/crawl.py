@@ -31,6 +31,7 @@ from strongroom.capture.extract import Links, clean_url, extract, is_css, is_htm
 from strongroom.capture.http import FetchResult, fetch, make_session
 from strongroom.core.archive import Archive
 from strongroom.core.collection import (
+    DEDUP_MODES,
     DEFAULT_USER_AGENT,
     SCOPES,
     CaptureSettings,
@@ -72,6 +73,7 @@ class CaptureOptions:
     max_pages_per_host: int | None = None
     max_url_length: int | None = None
     proxy: str | None = None
+    dedup: str | None = None
     extra_seeds: tuple[str, ...] = ()
     warc_roll_size: int = ROLL_SIZE
     # Runs after the WARCs are published and before capture.json is written, so a
@@ -86,6 +88,8 @@ class CaptureOptions:
             if hasattr(self, f.name) and getattr(self, f.name) is not None
         }
         merged = dataclasses.replace(settings, **changes)
+        if merged.dedup not in DEDUP_MODES:
+            raise UsageError(f"--dedup: expected one of {', '.join(DEDUP_MODES)}")
         if merged.scope not in SCOPES:
             raise UsageError(f"--scope: expected one of {', '.join(SCOPES)}; got {merged.scope!r}")
         for name in ("timeout", "resource_time_limit"):
@@ -220,6 +224,7 @@ class _Crawl:
         self.ledger_lock = threading.Lock()
         self.stats = {"fetched": 0, "failed": 0, "deduplicated": 0, "truncated": 0, "bytes": 0}
         self.known: dict[str, tuple[str, str, str]] = {}  # digest -> (record id, uri, date)
+        self.depends_on: set[str] = set()  # earlier captures our revisits point into
         self.unindexed: dict[str, list[tuple[Any, ...]]] = {}  # warc name -> ledger rows
         self.next_ok: dict[str, float] = {}
         self.local = threading.local()
@@ -265,8 +270,16 @@ class _Crawl:
         hit = self.known.get(digest)
         if hit:
             return hit
+        if self.settings.dedup != "archive":
+            # The default: a revisit never points outside this capture, so its bag
+            # stands alone (it can be shared, exported and replayed by itself).
+            return None
         with self.ledger_lock:
-            return self.ledger.prior_payload(digest)
+            hit = self.ledger.prior_payload(digest)
+            where = self.ledger.payload_locations(digest) if hit else []
+        if hit and where:
+            self.depends_on.add(where[0][0])  # declared in the bag as Depends-On
+        return hit
 
     def _index_published(self, warc_name: str) -> None:
         # Only digests of records in a closed, renamed WARC enter the ledger, so an
@@ -763,6 +776,7 @@ def capture(
                 "failures": [f.as_dict() for f in crawl.failures],
                 "skipped": [f.as_dict() for f in crawl.skipped],
                 "pages": pages,
+                "depends_on_captures": sorted(crawl.depends_on),
             }
             atomic_write_text(
                 folder / "capture.json", json.dumps(doc, indent=2, sort_keys=True) + "\n"

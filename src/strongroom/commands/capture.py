@@ -77,6 +77,12 @@ def capture_options(f: F) -> F:
             "--proxy", help="HTTP or SOCKS5 proxy, e.g. socks5h://127.0.0.1:9050 for Tor."
         ),
         click.option("--user-agent", help="User-Agent header to send."),
+        click.option(
+            "--dedup",
+            type=click.Choice(("capture", "archive")),
+            help="Revisits within this capture only (default: every bag stands alone), "
+            "or against earlier bags too (the bag then declares Depends-On).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -100,6 +106,7 @@ def options_from(params: dict[str, Any], extra_seeds: tuple[str, ...] = ()) -> A
         user_agent=params["user_agent"],
         max_pages_per_host=params["max_pages_per_host"],
         proxy=params["proxy"],
+        dedup=params.get("dedup"),
         extra_seeds=extra_seeds,
     )
 

@@ -21,6 +21,7 @@ from strongroom.errors import ConfigError, UsageError
 
 ACCESS_LEVELS = ("public", "restricted", "dark")
 SCOPES = ("page", "prefix", "host", "domain")
+DEDUP_MODES = ("capture", "archive")
 DESIGNATION_KINDS = (
     "undesirable",
     "foreign-agent",
@@ -69,6 +70,9 @@ class CaptureSettings:
     obey_robots: bool = True
     user_agent: str = ""
     operator: str = ""
+    # "capture": revisit records only point inside the same capture, so every bag
+    # stands alone; "archive": they may point at earlier bags (declared Depends-On).
+    dedup: str = "capture"
 
     def as_dict(self) -> dict[str, Any]:
         """Every setting, for warcinfo and provenance."""
@@ -331,6 +335,7 @@ def parse_capture_settings(r: _Reader) -> CaptureSettings:
         obey_robots=r.bool("obey_robots", d.obey_robots),
         user_agent=r.str("user_agent", d.user_agent),
         operator=r.str("operator", d.operator),
+        dedup=r.choice("dedup", DEDUP_MODES, d.dedup),
     )
 
 

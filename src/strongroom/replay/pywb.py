@@ -300,37 +300,28 @@ def _first_capture(cdxj: Path) -> dict[tuple[str, str], str]:
 def _revisit_sources(
     archive: Archive, index: Path, coll: ReplayCollection, known: list[ReplayBag]
 ) -> list[ReplayBag]:
-    """Other bags holding the payloads that this collection's revisit records name.
+    """The bags of this collection's closure (``Depends-On``) that are not in it.
 
-    Found through the ledger's payload-digest index. Only bags at most as
-    closed as the collection qualify: a dark or restricted original never
-    becomes replayable through a more open collection.
+    A bag made with ``[capture] dedup = "archive"`` declares the earlier bags its
+    revisit records point into; replay resolves within that closure and nowhere
+    else. Only bags at most as closed as the collection qualify: a dark or
+    restricted original never becomes replayable through a more open collection.
     """
-    from strongroom.core.ledger import open_ledger
+    from strongroom.bag.closure import closure
 
-    digests: set[str] = set()
-    for line in index.read_text("utf-8").splitlines():
-        if '"warc/revisit"' in line:
-            with contextlib.suppress(ValueError, IndexError):
-                d = json.loads(line.split(" ", 2)[2]).get("digest")
-                if d:
-                    digests.add(d)
-    if not digests or not archive.ledger_path.exists():
-        return []
-    with open_ledger(archive.root) as ledger:
-        captures = {cid for d in digests for cid, _warc in ledger.payload_locations(d)}
+    del index  # the closure is declared in bag-info; the index is not searched
     allowed = ("public",) if coll.group == "public" else ("public", "restricted")
     mine = {b.bag_id for b in coll.bags}
-    out: list[ReplayBag] = []
-    by_capture = {b.bag_id: b for b in known}
-    for bag_id in archive.bag_ids():
-        m = _CAPTURE_ID_RE.search(bag_id)
-        if not m or m.group(1) not in captures or bag_id in mine:
-            continue
-        bag = by_capture.get(bag_id) or read_bag(archive, bag_id)
-        if bag.access in allowed and bag.warcs:
-            out.append(bag)
-    return out
+    by_id = {b.bag_id: b for b in known}
+    out: dict[str, ReplayBag] = {}
+    for member in coll.bags:
+        for bag_id in closure(archive, member.bag_id):
+            if bag_id in mine or bag_id in out:
+                continue
+            bag = by_id.get(bag_id) or read_bag(archive, bag_id)
+            if bag.access in allowed and bag.warcs:
+                out[bag_id] = bag
+    return list(out.values())
 
 
 def _yaml_str(value: str) -> str:
@@ -629,6 +620,7 @@ def export_wacz(
         raise UsageError("--override needs --reason, so the custody log says why")
     if not bag.warcs:
         raise ProblemFound(f"bag {bag_id} has no WARC files under data/warc/")
+    deps = _export_closure(archive, bag, override)
     output = Path(output).absolute()
     if output.exists() and output.is_dir():
         raise UsageError(f"{output} is a folder; give a file name ending in .wacz")
@@ -643,7 +635,8 @@ def export_wacz(
     pages_file.write_text("\n".join(lines) + "\n", "utf-8")
     args = ["create", "-o", str(tmp), "--title", bag.title or bag_id, "--desc", bag_id]
     args += ["-p", str(pages_file)] if pages else ["--detect-pages"]
-    args += [str(w) for w in bag.warcs]
+    # A bag made with dedup = "archive" needs its dependencies' records to replay.
+    args += [str(w) for w in (*bag.warcs, *(w for d in deps for w in d.warcs))]
     log = io.StringIO()
     try:
         from wacz.main import main as wacz_main
@@ -671,12 +664,37 @@ def export_wacz(
         "size": size,
         "access": bag.access,
         "override": override,
+        **({"closure": [d.bag_id for d in deps]} if deps else {}),
     }
     inputs = {"reason": reason.strip()} if override else {}
     custody.record_event(
         archive, bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
     )
     return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
+
+
+_OPENNESS = {"public": 0, "restricted": 1, "dark": 2}
+
+
+def _export_closure(archive: Archive, bag: ReplayBag, override: bool) -> list[ReplayBag]:
+    """The bags whose records ``bag``'s revisits need, checked against the export policy.
+
+    A dependency more closed than the bag itself may not leave with it (unless
+    ``override``): the export is refused, naming it.
+    """
+    from strongroom.bag.closure import closure
+
+    deps = [read_bag(archive, d) for d in closure(archive, bag.bag_id)]
+    for d in deps:
+        if _OPENNESS.get(d.access, 2) > _OPENNESS.get(bag.access, 2) and not override:
+            raise PolicyRefused(
+                f"bag {bag.bag_id} depends on {d.bag_id} (its revisits point there), which is "
+                f"{d.access}; its records cannot leave with a {bag.access} export. Export "
+                "with --override --reason, or re-capture the page so the bag stands alone"
+            )
+        if not d.warcs:
+            raise ProblemFound(f"bag {bag.bag_id} depends on {d.bag_id}, which has no WARC files")
+    return deps
 
 
 def validate_wacz(path: Path) -> tuple[bool, str]:

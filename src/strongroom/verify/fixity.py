@@ -259,6 +259,12 @@ def verify_one(
             default_inventory(run.report, [archive.root]) if target.bag_id else None
         )
         run.outside = outside_checks(archive, target, run.report, inv)
+        if mode == "deep":
+            from strongroom.bag.closure import revisit_problems
+
+            found = revisit_problems(archive, target.path, target.bag_id)
+            run.outside += [p for p in found if p.severity == "error"]
+            run.report.warnings += [p for p in found if p.severity != "error"]
     except UsageError as exc:
         run.error = exc.message
     except OSError as exc:
