@@ -635,7 +635,6 @@ def export_wacz(
     pages_file.write_text("\n".join(lines) + "\n", "utf-8")
     args = ["create", "-o", str(tmp), "--title", bag.title or bag_id, "--desc", bag_id]
     args += ["-p", str(pages_file)] if pages else ["--detect-pages"]
-    # A bag made with dedup = "archive" needs its dependencies' records to replay.
     args += [str(w) for w in (*bag.warcs, *(w for d in deps for w in d.warcs))]
     log = io.StringIO()
     try:
