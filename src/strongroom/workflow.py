@@ -40,6 +40,8 @@ class SeedRun:
     screenshots: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str = ""
+    unchanged_since: str = ""  # no new bag: every payload equals this bag's
+    problem: bool = False  # e.g. a screenshot failed on a damaged earlier bag
 
     @property
     def exit_code(self) -> int:
@@ -47,7 +49,7 @@ class SeedRun:
             return EXIT_USAGE
         if self.capture_exit == EXIT_USAGE:
             return EXIT_USAGE
-        if self.capture_exit or self.verify_result not in ("valid", ""):
+        if self.capture_exit or self.problem or self.verify_result not in ("valid", ""):
             return EXIT_PROBLEM
         return EXIT_OK
 
@@ -91,6 +93,11 @@ def _screenshot_step(run: SeedRun, notify: Notify) -> Callable[[Path], None]:
             run.warnings.append(f"no screenshot: {exc.message}")
             notify(f"warning: no screenshot: {exc.message}")
             return
+        except screenshot.UnresolvedRevisit as exc:  # dedup = "archive", damaged earlier bag
+            run.warnings.append(f"no screenshot: {exc.message}")
+            run.problem = True
+            notify(f"warning: no screenshot: {exc.message}")
+            return
         except Exception as exc:  # a browser crash must not lose the capture
             run.warnings.append(f"screenshot failed: {exc}")
             notify(f"warning: screenshot failed: {exc}")
@@ -109,6 +116,7 @@ class JobOptions:
     algorithms: tuple[str, ...] = ("sha512",)
     screenshot: bool = True
     verify: bool = True
+    force: bool = False  # bag a re-capture even when no payload changed
 
 
 def archive_seed(
@@ -149,6 +157,15 @@ def archive_seed(
     if cap.status != "complete":
         run.error = "capture interrupted"
         return run
+    from strongroom.bag import versions
+
+    latest = versions.latest_bag(archive, collection.id, seed.url)
+    if latest and not job.force and versions.unchanged(archive, cap.path, latest):
+        versions.record_unchanged(archive, latest, cap.capture_id)
+        run.unchanged_since = latest
+        say(f"unchanged since {latest}: no new bag (use --force to make one)")
+        return run
+    is_version_of = is_version_of or latest  # a changed page: a new version of the latest bag
     try:
         bag = bag_capture(
             archive,

@@ -189,6 +189,7 @@ def premis_json(ctx: Context) -> str:
             "linkingObjectIdentifier": all_objects,
         },
     ]
+    events += _ingestion_events(ctx, all_objects)
     doc = {
         "@context": {"premis": PREMIS_NS},
         "premis:version": "3.0",
@@ -197,6 +198,48 @@ def premis_json(ctx: Context) -> str:
         "agent": _agents(ctx),
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _ingestion_events(ctx: Context, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An ``ingestion`` event for a bag imported from another tool's WARCs or WACZ."""
+    ingest = ctx.capture.get("ingest")
+    if not isinstance(ingest, dict):
+        return []
+    received = [
+        f"{r.get('name')} (sha256 {r.get('sha256')}, {r.get('size')} bytes)"
+        for r in ingest.get("received") or []
+        if isinstance(r, dict)
+    ]
+    tool = str(ingest.get("source_tool") or "unknown software")
+    return [
+        {
+            "eventIdentifier": {
+                "eventIdentifierType": "local",
+                "eventIdentifierValue": f"{ctx.bag_id}/ingestion",
+            },
+            "eventType": "ingestion",
+            "eventDateTime": str(ingest.get("imported") or ctx.packed),
+            "eventDetailInformation": {
+                "eventDetail": f"imported from files made by {tool}: {'; '.join(received)}"
+            },
+            "eventOutcomeInformation": {
+                "eventOutcome": "success" if not ingest.get("damage") else "success with damage",
+                "eventOutcomeDetail": {
+                    "eventOutcomeDetailNote": "; ".join(
+                        [str(d) for d in ingest.get("damage") or []][:50]
+                        + [f"accepted: {ingest.get('accepted_damage_reason')}"]
+                        * bool(ingest.get("damage"))
+                    )
+                },
+            },
+            "linkingAgentIdentifier": [
+                _link("crawler", "source program"),
+                _link("software", "executing program"),
+                _link("operator", "implementer"),
+            ],
+            "linkingObjectIdentifier": objects,
+        }
+    ]
 
 
 def _attrs(attrs: dict[str, str]) -> dict[Any, Any]:

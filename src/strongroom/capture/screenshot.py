@@ -88,8 +88,14 @@ def find_chromium(chromium: str | None = None) -> str:
 
 
 # --- the WARC as an in-memory URL index ---------------------------------------
+class UnresolvedRevisit(ProblemFound):
+    """A page's revisit record points at an earlier record that cannot be read."""
+
+
 def index_warcs(
-    warc_files: list[Path], origins: Callable[[str], list[Path]] | None = None
+    warc_files: list[Path],
+    origins: Callable[[str], list[Path]] | None = None,
+    unresolved: dict[str, str] | None = None,
 ) -> dict[str, RecordRef]:
     """Map each target URI to its first response record (revisits resolved by digest).
 
@@ -97,6 +103,8 @@ def index_warcs(
     ``origins``, e.g. :meth:`Archive.payload_origins`) in an earlier capture.
     The reference then points at the original's bytes but keeps the revisit's
     own record id and date, so a screenshot is dated when it was captured.
+    A revisit that cannot be resolved is left out; ``unresolved`` (when given)
+    receives its URI and why.
     """
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
@@ -129,10 +137,13 @@ def index_warcs(
         if uri in index:
             continue
         original = by_digest.get(digest)
+        errors: list[str] = []
         if original is None and origins is not None:
-            original = _find_payload(origins(digest), digest)
+            original = _find_payload(origins(digest), digest, errors)
         if original is not None:
             index[uri] = dataclasses.replace(original, uri=uri, record_id=rid, warc_date=date)
+        elif unresolved is not None:
+            unresolved[uri] = "; ".join(errors) or f"no WARC in the archive holds payload {digest}"
     return index
 
 
@@ -155,7 +166,7 @@ def _record_ref(record: Any, path: Path, offset: int) -> RecordRef:
     )
 
 
-def _find_payload(paths: list[Path], digest: str) -> RecordRef | None:
+def _find_payload(paths: list[Path], digest: str, errors: list[str]) -> RecordRef | None:
     """The response record with payload ``digest`` in an earlier capture's WARCs."""
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
@@ -171,9 +182,19 @@ def _find_payload(paths: list[Path], digest: str) -> RecordRef | None:
                     ):
                         continue
                     return _record_ref(record, path, it.get_record_offset())
-        except (ArchiveLoadFailed, OSError, ValueError, EOFError):
-            continue  # an unreadable older WARC only costs this one resource
+        except (ArchiveLoadFailed, OSError, ValueError, EOFError, zlib.error) as exc:
+            # An unreadable older WARC costs this resource; the caller names it.
+            why = str(exc).split(":")[0][:80] or type(exc).__name__  # warcio quotes raw bytes
+            errors.append(f"{_where(path)} is damaged ({why})")
+    if paths and not errors:
+        errors.append(f"it is not in {', '.join(_where(p) for p in paths)} (damaged or altered?)")
     return None
+
+
+def _where(path: Path) -> str:
+    """``<bag id>/<warc>`` for a bag's WARC, ``<capture id>/<warc>`` for a capture's."""
+    up = path.parent.parent.parent if path.parent.name == "warc" else path.parent
+    return f"{up.name}/{path.name}"
 
 
 def read_response(ref: RecordRef) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -223,6 +244,17 @@ def page_urls(meta: dict[str, Any], index: dict[str, RecordRef]) -> list[str]:
             if r.status == 200 and r.content_type.startswith(("text/html", "application/xhtml"))
         ]
     return urls
+
+
+def _named_pages(meta: dict[str, Any]) -> list[str]:
+    """The pages and seeds capture.json names (before any is looked up)."""
+    urls = [
+        str(p.get("final_url") or p.get("url") or "")
+        for p in meta.get("pages") or []
+        if isinstance(p, dict)
+    ]
+    urls += [str(s.get("url", "") if isinstance(s, dict) else s) for s in meta.get("seeds") or []]
+    return [u for u in dict.fromkeys(urls) if u]
 
 
 def slug_for(url: str) -> str:
@@ -447,8 +479,17 @@ def make_derivatives(
         raise ProblemFound(f"{capture_dir}: no WARC files to render")
     # captures/<id>/ sits in an archive: earlier payloads are found through its ledger
     archive = Archive(capture_dir.parent.parent)
-    index = index_warcs(warcs, archive.payload_origins)
+    unresolved: dict[str, str] = {}
+    index = index_warcs(warcs, archive.payload_origins, unresolved)
     urls = page_urls(meta, index)
+    # No page found while revisits are unresolved: they are the cause (capture.json,
+    # naming the pages, is not written yet when screenshots run inside a capture).
+    blamed = [u for u in _named_pages(meta) if u in unresolved] or ([] if urls else unresolved)
+    for url in blamed:
+        raise UnresolvedRevisit(
+            f"{url}: the page is a revisit of an earlier capture's record that cannot be "
+            f"read: {unresolved[url]}; run `strongroom verify --all --deep`"
+        )
     if not urls:
         raise ProblemFound(f"{capture_dir}: no captured HTML page to render")
     out_dir = capture_dir / "derivatives"

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import click
 
-from strongroom.commands import bag, capture, demo, replay, share, verify, watch, workflow
+from strongroom.commands import (
+    bag,
+    capture,
+    demo,
+    ingest,
+    replay,
+    share,
+    verify,
+    watch,
+    workflow,
+)
 
 ALL_COMMANDS: list[click.Command] = [
     *capture.COMMANDS,
     *workflow.COMMANDS,
     *bag.COMMANDS,
+    *ingest.COMMANDS,
     *verify.COMMANDS,
     *watch.COMMANDS,
     *share.COMMANDS,

@@ -42,6 +42,9 @@ ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
 @capture_options
 @click.option("--no-screenshot", is_flag=True, help="Skip the Chromium screenshots.")
 @click.option("--no-verify", is_flag=True, help="Skip the fixity check after bagging.")
+@click.option(
+    "--force", is_flag=True, help="Make a new bag even when no payload changed since the last."
+)
 @output_options
 def archive_cmd(
     collection_path: str,
@@ -50,6 +53,7 @@ def archive_cmd(
     algorithms: tuple[str, ...],
     no_screenshot: bool,
     no_verify: bool,
+    force: bool,
     as_json: bool,
     quiet: bool,
     **params: Any,
@@ -59,7 +63,9 @@ def archive_cmd(
     Each seed becomes its own capture and its own signed BagIt bag under
     <archive>/bags/, with a screenshot rendered from the WARC, an entry in the
     inventory manifests/<collection>.json, and a first fixity check in the
-    ledger. Exit 0 when all went well, 1 when a fetch failed or a bag did not
+    ledger. A re-capture whose payloads all equal the seed's latest bag makes
+    no new bag ("unchanged since BAG", in the ledger and custody log) unless
+    --force. Exit 0 when all went well, 1 when a fetch failed or a bag did not
     verify, 2 on a usage error.
 
     \b
@@ -83,6 +89,7 @@ def archive_cmd(
         algorithms=algos,
         screenshot=not no_screenshot,
         verify=not no_verify,
+        force=force,
     )
     run = archive_collection(Archive(archive), collection, job, notify=output.info)
     if output.json:
@@ -115,7 +122,7 @@ def _summary(run: ArchiveRun, output: Output) -> None:
     for s in run.seeds:
         table.add_row(
             s.url,
-            s.bag_id or "-",
+            s.bag_id or (f"unchanged since {s.unchanged_since}" if s.unchanged_since else "-"),
             s.access or "-",
             "yes" if s.signed else "no",
             s.verify_result or "-",

@@ -1,0 +1,1 @@
+"""Import of web archives made by other tools (WARC, WACZ) as bags."""
