@@ -48,7 +48,7 @@ def test_unchanged_recapture_makes_no_bag_and_says_so(cli, site, archive_dir, tm
     assert log[-1]["action"] == "recapture"
     assert log[-1]["detail"]["result"] == f"unchanged since {first_bag}"
     with open_ledger(archive.root) as ledger:
-        events = [e for e in ledger.events(first_bag) if e["event_type"] == "unchanged"]
+        events = [e for e in ledger.events(first_bag) if e["outcome"] == "unchanged"]
     assert events and events[0]["detail"]["result"] == f"unchanged since {first_bag}"
     doc = _archive(cli, coll, tmp_path)
     assert doc["bags"] == [] and doc["seeds"][0]["unchanged_since"] == first_bag

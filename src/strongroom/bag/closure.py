@@ -291,7 +291,7 @@ def revisit_problems(archive: Archive, bag_dir: Path, bag_id: str | None) -> lis
     Returns verify Problems: errors, or warnings for a bag that declares
     ``Depends-On-External`` (an imported bag that says so itself).
     """
-    from strongroom.verify.validate import Problem
+    from strongroom.verify.findings import Problem
 
     problems: list[Problem] = []
     deps: list[str] = []

@@ -15,8 +15,6 @@ from strongroom.bag.closure import bag_warcs, strip_uri
 from strongroom.core.archive import Archive
 from strongroom.errors import ProblemFound
 
-UNCHANGED = "unchanged"
-
 
 def latest_bag(archive: Archive, collection_id: str, url: str) -> str | None:
     """The newest bag of ``url`` in a collection (one another bag supersedes is not)."""
@@ -73,20 +71,16 @@ def unchanged(archive: Archive, capture_dir: Path, bag_id: str) -> bool:
 
 
 def record_unchanged(archive: Archive, bag_id: str, capture_id: str) -> None:
-    """ "unchanged since BAG" in the ledger (events) and in the bag's custody log."""
+    """ "unchanged since BAG" in the bag's custody log and the ledger's events."""
     from strongroom.bag import custody
-    from strongroom.core.ledger import open_ledger
 
     detail = {"capture_id": capture_id, "result": f"unchanged since {bag_id}"}
-    entry = custody.append(
+    custody.record_event(
         archive,
         bag_id,
         "recapture",
         outcome="unchanged",
         inputs={"capture_id": capture_id},
         detail=detail,
+        ledger_detail=detail,
     )
-    with open_ledger(archive.root) as ledger:
-        ledger.record_event(
-            UNCHANGED, "success", bag_id=bag_id, actor=entry["actor"], detail=detail
-        )

@@ -311,7 +311,6 @@ def _capture_doc(
 def _import_group(archive: Archive, group: list[Path], options: ImportOptions) -> ImportedBag:
     from strongroom.bag import custody
     from strongroom.bag.make import bag_capture
-    from strongroom.core.ledger import open_ledger
 
     capture_id = _capture_id()
     folder = archive.capture_dir(capture_id)
@@ -338,13 +337,9 @@ def _import_group(archive: Archive, group: list[Path], options: ImportOptions) -
         "external_revisits": len(external),
     }
     inputs = {"reason": options.reason.strip()} if damage else {}
-    entry = custody.append(
+    custody.record_event(
         archive, bag.bag_id, "ingestion", outcome="success", inputs=inputs, detail=detail
     )
-    with open_ledger(archive.root) as ledger:
-        ledger.record_event(
-            "ingestion", "success", bag_id=bag.bag_id, actor=entry["actor"], detail=detail | inputs
-        )
     return ImportedBag(
         bag_id=bag.bag_id,
         capture_id=capture_id,

@@ -73,6 +73,8 @@ CODES: dict[str, Code] = {
     "bag-missing": Code("V042", "a bag the ledger knows that is not on disk"),
     "inventory-missing": Code("V043", "the bag's collection inventory cannot be found"),
     "warc-record": Code("V044", "a WARC record that a damaged WARC file still holds"),
+    "closure": Code("V045", "a declared Depends-On bag is missing, altered or malformed"),
+    "revisit-dangling": Code("V046", "a revisit's target is in neither the bag nor its closure"),
 }
 
 
