@@ -252,3 +252,13 @@ def test_import_with_a_collection_takes_its_id_designations_and_access(cli, tmp_
 def test_help_has_an_example(cli) -> None:
     r = cli("import", "--help")
     assert r.exit_code == 0 and "Example" in r.stdout
+
+
+def test_a_file_named_for_the_wrong_compression_is_bagged_under_the_right_name(cli, tmp_path):
+    src = fk.plain_warc(tmp_path)
+    misnamed = src.rename(tmp_path / "archivebox.warc.gz")  # uncompressed, despite the name
+    archive = tmp_path / "archive"
+    bag_id = _import(cli, archive, misnamed)["bags"][0]
+    bag = archive / "bags" / bag_id
+    assert (bag / "data" / "warc" / "archivebox.warc").read_bytes() == misnamed.read_bytes()
+    assert cli("verify", bag_id, "--deep", "--archive", archive).exit_code == 0

@@ -143,7 +143,15 @@ def _checked(tmp: Path, group: list[Path]) -> tuple[list[FileCheck], list[WaczCo
             name = _safe_name(src.name)
             if (tmp / name).exists():
                 raise UsageError(f"{src.name}: two WARC files would have the same name in the bag")
-            checks.append(check_file(src, name, tmp / name, src.name))
+            fc = check_file(src, name, tmp / name, src.name)
+            if fc.gzipped != name.endswith(".gz"):
+                # The bag reads a WARC by its name's ending: name it for what it is.
+                fixed = name + ".gz" if fc.gzipped else name.removesuffix(".gz")
+                if (tmp / fixed).exists():
+                    raise UsageError(f"{src.name}: two WARC files would have the same name")
+                (tmp / name).rename(tmp / fixed)
+                fc.name = fixed
+            checks.append(fc)
     except (NotAWarc, WaczRefused) as exc:
         raise UsageError(str(exc)) from None
     return checks, waczs
