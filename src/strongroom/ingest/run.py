@@ -35,7 +35,7 @@ from strongroom.bag.closure import RecordIndex
 from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection
 from strongroom.core.fsutil import atomic_write_text, staging_dir
-from strongroom.errors import ProblemFound, UsageError
+from strongroom.errors import ProblemFound, StrongroomError, UsageError
 from strongroom.ingest.check import FileCheck, NotAWarc, check_file
 from strongroom.ingest.wacz import WaczContents, WaczRefused, open_wacz
 
@@ -124,7 +124,14 @@ def import_files(archive: Archive, paths: list[Path], options: ImportOptions) ->
     archive.ensure()
     result = ImportResult()
     for group in groups:
-        result.bags.append(_import_group(archive, group, options))
+        try:
+            result.bags.append(_import_group(archive, group, options))
+        except StrongroomError as exc:
+            if result.bags:  # say what was already bagged, whole, before this refusal
+                done = ", ".join(b.bag_id for b in result.bags)
+                msg = f"{exc.message}\n(already imported: {done})"
+                raise StrongroomError(msg, exit_code=exc.exit_code) from None
+            raise
     return result
 
 
