@@ -262,3 +262,36 @@ def test_a_file_named_for_the_wrong_compression_is_bagged_under_the_right_name(c
     bag = archive / "bags" / bag_id
     assert (bag / "data" / "warc" / "archivebox.warc").read_bytes() == misnamed.read_bytes()
     assert cli("verify", bag_id, "--deep", "--archive", archive).exit_code == 0
+
+
+def test_a_failure_while_bagging_leaves_nothing_and_a_rerun_imports(
+    cli, tmp_path, monkeypatch
+) -> None:
+    from strongroom.bag import make
+
+    src = fk.wget_warc(tmp_path)
+    archive = tmp_path / "archive"
+
+    def broken(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(make, "bag_capture", broken)
+    with pytest.raises(OSError):
+        from strongroom.core.archive import Archive
+        from strongroom.ingest.run import ImportOptions, import_files
+
+        import_files(Archive(archive), [src], ImportOptions(manifests_dir=archive / "m"))
+    _nothing_made(archive)
+    monkeypatch.undo()
+    assert len(_import(cli, archive, src)["bags"]) == 1
+
+
+def test_a_whole_file_gzip_is_refused_with_the_way_out(cli, tmp_path) -> None:
+    plain = fk.plain_warc(tmp_path)
+    whole = tmp_path / "whole.warc.gz"
+    whole.write_bytes(gzip.compress(plain.read_bytes()))
+    archive = tmp_path / "archive"
+    r = cli("import", whole, "--archive", archive, "--manifests", archive / "m")
+    assert r.exit_code == 2
+    assert "share one gzip member" in r.stderr and "warcio recompress" in r.stderr
+    _nothing_made(archive)

@@ -647,7 +647,6 @@ class Ledger:
                 ],
             )
 
-
     # --- generic events ---------------------------------------------------
     def record_event(
         self,

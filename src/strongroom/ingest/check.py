@@ -294,6 +294,7 @@ def _records(src: _Source, fc: FileCheck) -> None:
         pass
     if not bytes(src.buf[:8]).startswith(VERSIONS):
         raise NotAWarc(f"{fc.source}: not a WARC file (no WARC/1.0 or 1.1 version line)")
+    last = -1
     while True:
         start = src.pos
         block = src.read_header()
@@ -315,6 +316,15 @@ def _records(src: _Source, fc: FileCheck) -> None:
             raise Fatal(f"bad Content-Length {fields['content-length'][:40]!r}") from None
         fc.versions.add(block[:8].decode())
         offset = src.offset(start)
+        if src.gz and fc.records and offset == last:
+            # Replay (pywb, WACZ) seeks to a record's gzip member: one member for
+            # several records cannot be served, and we never recompress.
+            raise NotAWarc(
+                f"{fc.source}: several records share one gzip member (the whole file was "
+                "gzipped); replay cannot seek in it. Recompress it record by record "
+                "(warcio recompress IN OUT) and import that"
+            )
+        last = offset
         _record(src, fc, fields, length, offset)
         if src.read(4) != b"\r\n\r\n":
             raise Fatal("block longer than its Content-Length, or the file is cut off")
