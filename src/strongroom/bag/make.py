@@ -37,13 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from strongroom import SOFTWARE
-from strongroom.bag import closure, custody, inventory, provenance, signing
+from strongroom.bag import closure, custody, inventory, premis, provenance, signing
 from strongroom.bag.baginfo import BagFacts, build_bag_info, format_bag_info
 from strongroom.bag.manifest import (
     TAG_ALGORITHM,
     check_algorithms,
     manifest_text,
     write_tag,
+    write_tag_bytes,
     write_tag_manifests,
 )
 from strongroom.bag.payload import PayloadFile, ProgressFn, hash_payload, plan_payload
@@ -192,6 +193,11 @@ def _operator(archive: Archive, meta: dict[str, Any]) -> str:
     settings = meta.get("settings") or {}
     op = settings.get("operator") if isinstance(settings, dict) else None
     return str(op or meta.get("operator") or archive.config.operator)
+
+
+def _embargo(meta: dict[str, Any]) -> str:
+    embargo = (meta.get("collection") or {}).get("embargo_until")
+    return embargo if isinstance(embargo, str) else ""
 
 
 def _merge(*groups: Sequence[Designation]) -> list[Designation]:
@@ -351,8 +357,14 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
         digest_ended=digest_ended,
         packed=utcnow(),
         algorithms=plan.algorithms,
+        renderings=provenance.read_renderings(plan.capture_dir / "derivatives"),
+        access=plan.access,
+        designations=[
+            provenance.Designation(d.label(), d.jurisdiction, d.kind) for d in plan.designations
+        ],
+        embargo_until=_embargo(plan.meta),
     )
-    write_tag(tmp, "tags/premis.json", provenance.premis_json(ctx))
+    write_tag_bytes(tmp, "tags/premis.xml", premis.premis_xml(ctx))
     write_tag(tmp, "tags/prov.jsonld", provenance.prov_jsonld(ctx))
     write_tag(tmp, "tags/warcs.csv", warcs_csv(plan.files, plan.seeds))
     shutil.copyfile(plan.capture_dir / "capture.json", tmp / "tags" / "capture.json")

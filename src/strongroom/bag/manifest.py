@@ -78,6 +78,14 @@ def write_tag(bag: Path, rel: str, text: str) -> None:
         fh.write(text)
 
 
+def write_tag_bytes(bag: Path, rel: str, data: bytes) -> None:
+    """Create one binary tag file (XML carries its own encoding declaration)."""
+    p = bag / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "xb") as fh:
+        fh.write(data)
+
+
 def tag_files(bag: Path) -> list[str]:
     """Every tag file a tag manifest covers: not the tag manifests, nor what sits
     beside them (the signature ``.sig``, the timestamp token ``.tsr``)."""

@@ -1,10 +1,19 @@
-"""Provenance tag files of a bag: PREMIS 3 events (JSON) and W3C PROV-O.
+"""The provenance of a bag in W3C PROV-O, as JSON-LD (``tags/prov.jsonld``).
 
-Both files describe the same three steps - the capture, the message digest
-calculation and the packing into a bag - with the same agents: the software
-(strongroom), the capturer (a pseudonym, since capturers may be at risk) and
-the organisation. They are written once, inside the bag, at bagging time;
-later events go to the custody log, so the bag never changes.
+It tells the same story as ``tags/premis.xml`` (:mod:`strongroom.bag.premis`):
+the web capture used the seed URLs and generated the WARC files and the pages
+in them; the screenshot (rendering) used the WARC and generated the
+derivatives, which were derived from their page; the bagging used the WARCs and
+derivatives and generated the bag. The agents are the software with its
+version, the organisation and the capture operator, named only by pseudonym
+since capturers may be at risk.
+
+The graph is built with rdflib and serialised by its JSON-LD serialiser with a
+compact ``@context``, so that any RDF tool (rdflib, pyld, Jena) reads PROV-O
+triples in the ``http://www.w3.org/ns/prov#`` namespace. Identifiers are URNs
+(``urn:strongroom:<bag id>/...``): a bag stands alone and names nothing on the
+network. The file is written once, inside the bag, at bagging time; later
+events go to the custody log, so the bag never changes.
 """
 
 from __future__ import annotations
@@ -12,30 +21,44 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-PREMIS_NS = "http://www.loc.gov/premis/v3"
 PROV_NS = "http://www.w3.org/ns/prov#"
-SR_NS = "urn:strongroom:"
-# hashlib names -> the PREMIS messageDigestAlgorithm vocabulary (id.loc.gov)
-PREMIS_ALGORITHMS = {
-    "md5": "MD5",
-    "sha1": "SHA-1",
-    "sha256": "SHA-256",
-    "sha384": "SHA-384",
-    "sha512": "SHA-512",
-}
+SR_NS = "urn:strongroom:vocab#"
+MAX_DERIVATIVE_JSON = 1024 * 1024  # a rendering event is a few hundred bytes
 
 
 @dataclass(frozen=True)
 class FileFacts:
     """A payload file as provenance sees it."""
 
-    path: str
+    path: str  # bag path, "data/warc/x.warc.gz"
     size: int
     digests: dict[str, str]
     is_warc: bool
     records: int = 0
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One page rendered into derivatives (from ``derivatives/<slug>.json``)."""
+
+    url: str
+    warc_file: str  # the WARC file name the page was rendered from
+    time: str
+    files: tuple[str, ...]  # bag paths of the screenshot and text
+    renderer: str = ""
+
+
+@dataclass(frozen=True)
+class Designation:
+    """A legal designation that governs access (publisher, jurisdiction, kind)."""
+
+    label: str
+    jurisdiction: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,10 @@ class Context:
     digest_ended: str
     packed: str
     algorithms: Sequence[str] = field(default_factory=lambda: ("sha512",))
+    renderings: Sequence[Rendering] = ()
+    access: str = "public"
+    designations: Sequence[Designation] = ()
+    embargo_until: str = ""
 
     @property
     def capture_id(self) -> str:
@@ -62,255 +89,198 @@ class Context:
     def crawler(self) -> str:
         return str(self.capture.get("software") or self.software)
 
-
-def _agents(ctx: Context) -> list[dict[str, Any]]:
-    return [
-        {
-            "agentIdentifier": {"agentIdentifierType": "local", "agentIdentifierValue": "software"},
-            "agentName": ctx.software,
-            "agentType": "software",
-        },
-        {
-            "agentIdentifier": {"agentIdentifierType": "local", "agentIdentifierValue": "crawler"},
-            "agentName": ctx.crawler,
-            "agentType": "software",
-        },
-        {
-            "agentIdentifier": {"agentIdentifierType": "local", "agentIdentifierValue": "operator"},
-            "agentName": ctx.operator,
-            "agentType": "person",
-            "agentNote": "pseudonym of the capture operator",
-        },
-        {
-            "agentIdentifier": {
-                "agentIdentifierType": "local",
-                "agentIdentifierValue": "organization",
-            },
-            "agentName": ctx.organization,
-            "agentType": "organization",
-        },
-    ]
+    def iri(self, *parts: str) -> str:
+        """A URN for something in this bag (path parts percent-encoded)."""
+        tail = "/".join(quote(p, safe="/:._-") for p in parts)
+        return f"urn:strongroom:{quote(self.bag_id, safe='._-')}/{tail}"
 
 
-def _link(agent: str, role: str) -> dict[str, Any]:
-    return {
-        "linkingAgentIdentifierType": "local",
-        "linkingAgentIdentifierValue": agent,
-        "linkingAgentRole": role,
-    }
+def read_renderings(derivatives_dir: Path) -> list[Rendering]:
+    """The rendering events screenshots wrote beside their derivatives.
+
+    The files come from a capture folder, so each is size-checked and
+    shape-checked; one that does not fit is skipped (the derivatives are still
+    bagged and listed in the manifests, just not linked to their page).
+    """
+    out: list[Rendering] = []
+    if not derivatives_dir.is_dir() or derivatives_dir.is_symlink():
+        return out
+    for p in sorted(derivatives_dir.glob("*.json")):
+        if p.is_symlink() or not p.is_file() or p.stat().st_size > MAX_DERIVATIVE_JSON:
+            continue
+        try:
+            event = json.loads(p.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        r = _rendering(event)
+        if r is not None:
+            out.append(r)
+    return out
 
 
-def premis_json(ctx: Context) -> str:
-    """PREMIS 3 objects, events and agents as one JSON document (stable formatting)."""
-    objects = []
-    for f in ctx.files:
-        objects.append(
-            {
-                "objectIdentifier": {
-                    "objectIdentifierType": "bag-path",
-                    "objectIdentifierValue": f.path,
-                },
-                "objectCategory": "file",
-                "objectCharacteristics": {
-                    "compositionLevel": 0,
-                    "fixity": [
-                        {
-                            "messageDigestAlgorithm": PREMIS_ALGORITHMS[a],
-                            "messageDigest": d,
-                            "messageDigestOriginator": ctx.software,
-                        }
-                        for a, d in sorted(f.digests.items())
-                    ],
-                    "size": f.size,
-                    "format": {
-                        "formatDesignation": {
-                            "formatName": "WARC" if f.is_warc else "derivative",
-                            **({"formatVersion": "1.1"} if f.is_warc else {}),
-                        }
-                    },
-                },
-            }
-        )
-    all_objects = [
-        {"linkingObjectIdentifierType": "bag-path", "linkingObjectIdentifierValue": f.path}
-        for f in ctx.files
-    ]
-    status = str(ctx.capture.get("status") or "complete")
-    events = [
-        {
-            "eventIdentifier": {
-                "eventIdentifierType": "local",
-                "eventIdentifierValue": f"{ctx.bag_id}/capture",
-            },
-            "eventType": "capture",
-            "eventDateTime": str(ctx.capture.get("started") or ""),
-            "eventDetailInformation": {
-                "eventDetail": f"web capture {ctx.capture_id} of {len(ctx.seeds)} seed(s), "
-                f"ended {ctx.capture.get('ended') or 'unknown'}"
-            },
-            "eventOutcomeInformation": {
-                "eventOutcome": "success" if status == "complete" else status
-            },
-            "linkingAgentIdentifier": [
-                _link("crawler", "executing program"),
-                _link("operator", "implementer"),
-                _link("organization", "authorizer"),
-            ],
-            "linkingObjectIdentifier": all_objects,
-        },
-        {
-            "eventIdentifier": {
-                "eventIdentifierType": "local",
-                "eventIdentifierValue": f"{ctx.bag_id}/message-digest-calculation",
-            },
-            "eventType": "message digest calculation",
-            "eventDateTime": ctx.digest_ended,
-            "eventDetailInformation": {
-                "eventDetail": f"{', '.join(PREMIS_ALGORITHMS[a] for a in ctx.algorithms)} "
-                f"computed while reading each file once, from {ctx.digest_started}"
-            },
-            "eventOutcomeInformation": {"eventOutcome": "success"},
-            "linkingAgentIdentifier": [_link("software", "executing program")],
-            "linkingObjectIdentifier": all_objects,
-        },
-        {
-            "eventIdentifier": {
-                "eventIdentifierType": "local",
-                "eventIdentifierValue": f"{ctx.bag_id}/packing",
-            },
-            "eventType": "packing",
-            "eventDateTime": ctx.packed,
-            "eventDetailInformation": {"eventDetail": f"packed as BagIt 1.0 bag {ctx.bag_id}"},
-            "eventOutcomeInformation": {"eventOutcome": "success"},
-            "linkingAgentIdentifier": [
-                _link("software", "executing program"),
-                _link("organization", "authorizer"),
-            ],
-            "linkingObjectIdentifier": all_objects,
-        },
-    ]
-    events += _ingestion_events(ctx, all_objects)
-    doc = {
-        "@context": {"premis": PREMIS_NS},
-        "premis:version": "3.0",
-        "object": objects,
-        "event": events,
-        "agent": _agents(ctx),
-    }
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _ingestion_events(ctx: Context, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """An ``ingestion`` event for a bag imported from another tool's WARCs or WACZ."""
-    ingest = ctx.capture.get("ingest")
-    if not isinstance(ingest, dict):
-        return []
-    received = [
-        f"{r.get('name')} (sha256 {r.get('sha256')}, {r.get('size')} bytes)"
-        for r in ingest.get("received") or []
-        if isinstance(r, dict)
-    ]
-    tool = str(ingest.get("source_tool") or "unknown software")
-    return [
-        {
-            "eventIdentifier": {
-                "eventIdentifierType": "local",
-                "eventIdentifierValue": f"{ctx.bag_id}/ingestion",
-            },
-            "eventType": "ingestion",
-            "eventDateTime": str(ingest.get("imported") or ctx.packed),
-            "eventDetailInformation": {
-                "eventDetail": f"imported from files made by {tool}: {'; '.join(received)}"
-            },
-            "eventOutcomeInformation": {
-                "eventOutcome": "success" if not ingest.get("damage") else "success with damage",
-                "eventOutcomeDetail": {
-                    "eventOutcomeDetailNote": "; ".join(
-                        [str(d) for d in ingest.get("damage") or []][:50]
-                        + [f"accepted: {ingest.get('accepted_damage_reason')}"]
-                        * bool(ingest.get("damage"))
-                    )
-                },
-            },
-            "linkingAgentIdentifier": [
-                _link("crawler", "source program"),
-                _link("software", "executing program"),
-                _link("operator", "implementer"),
-            ],
-            "linkingObjectIdentifier": objects,
-        }
-    ]
-
-
-def _attrs(attrs: dict[str, str]) -> dict[Any, Any]:
-    """prov's stubs want QualifiedName keys; it accepts prefixed strings too."""
-    return dict(attrs)
+def _rendering(event: Any) -> Rendering | None:
+    if not isinstance(event, dict) or not isinstance(event.get("source"), dict):
+        return None
+    src = event["source"]
+    url, warc = src.get("target_uri"), src.get("warc_file")
+    made = event.get("premis:eventDateTime")
+    derivs = event.get("derivatives")
+    if not (isinstance(url, str) and isinstance(warc, str) and isinstance(made, str)):
+        return None
+    if not isinstance(derivs, list):
+        return None
+    files = tuple(
+        "data/derivatives/" + d["file"]
+        for d in derivs
+        if isinstance(d, dict) and isinstance(d.get("file"), str) and "/" not in d["file"]
+    )
+    agents = event.get("premis:linkingAgent")
+    renderer = ""
+    if isinstance(agents, list):
+        for a in agents:
+            if isinstance(a, dict) and a.get("role") == "rendering program":
+                renderer = str(a.get("name") or "")
+    return Rendering(url=url, warc_file=warc, time=made, files=files, renderer=renderer)
 
 
 def prov_jsonld(ctx: Context) -> str:
-    """The same story in W3C PROV, built with the ``prov`` library.
+    """The bag's provenance as PROV-O JSON-LD (stable, sorted output)."""
+    return _ProvGraph(ctx).build()
 
-    prov 2.x serializes PROV-JSON, PROV-N and PROV-XML but not JSON-LD (that
-    needs its optional rdflib extra), so we write PROV-JSON with a JSON-LD
-    ``@context`` that maps its prefixes to their IRIs.
-    """
-    from prov.model import ProvDocument
 
-    doc = ProvDocument()
-    doc.add_namespace("sr", SR_NS)
-    doc.add_namespace("premis", PREMIS_NS + "/")
-    bag = doc.entity(
-        f"sr:bag/{ctx.bag_id}",
-        _attrs({"prov:type": "sr:Bag", "prov:label": ctx.bag_id}),
-    )
-    software = doc.agent(
-        "sr:agent/software", _attrs({"prov:type": "prov:SoftwareAgent", "prov:label": ctx.software})
-    )
-    crawler = doc.agent(
-        "sr:agent/crawler", _attrs({"prov:type": "prov:SoftwareAgent", "prov:label": ctx.crawler})
-    )
-    operator = doc.agent(
-        "sr:agent/operator", _attrs({"prov:type": "prov:Person", "prov:label": ctx.operator})
-    )
-    org = doc.agent(
-        "sr:agent/organization",
-        _attrs({"prov:type": "prov:Organization", "prov:label": ctx.organization}),
-    )
-    doc.actedOnBehalfOf(operator, org)
-    capture = doc.activity(
-        f"sr:capture/{ctx.capture_id}",
-        ctx.capture.get("started") or None,
-        ctx.capture.get("ended") or None,
-        _attrs({"prov:type": "premis:capture", "prov:label": "web capture"}),
-    )
-    packing = doc.activity(
-        f"sr:packing/{ctx.bag_id}",
-        ctx.digest_started,
-        ctx.packed,
-        _attrs(
-            {"prov:type": "premis:packing", "prov:label": "message digest calculation and packing"}
-        ),
-    )
-    doc.wasAssociatedWith(capture, crawler)
-    doc.wasAssociatedWith(capture, operator)
-    doc.wasAssociatedWith(packing, software)
-    for i, url in enumerate(ctx.seeds, start=1):
-        seed = doc.entity(f"sr:seed/{i}", _attrs({"prov:type": "sr:SeedURL", "prov:location": url}))
-        doc.used(capture, seed)
-    # Entities for the WARCs only: the derivatives are listed, with digests, in
-    # the manifests and premis.json, and one PROV record per screenshot would
-    # make this file (and the prov library's time) grow with no gain.
-    for f in (f for f in ctx.files if f.is_warc):
-        attrs: dict[Any, Any] = {"prov:label": f.path, "sr:size": f.size}
-        for a, d in sorted(f.digests.items()):
-            attrs[f"sr:{a}"] = d
-        e = doc.entity(f"sr:bag/{ctx.bag_id}/{f.path}", attrs)
-        doc.wasGeneratedBy(e, capture)
-        doc.used(packing, e)
-        doc.hadMember(bag, e)
-    doc.wasGeneratedBy(bag, packing)
-    doc.wasAttributedTo(bag, org)
-    data = json.loads(doc.serialize(format="json") or "{}")
-    prefixes = data.get("prefix", {})
-    data["@context"] = {"prov": PROV_NS, **prefixes}
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+class _ProvGraph:
+    """Builds the PROV-O graph of one bag with rdflib."""
+
+    def __init__(self, ctx: Context) -> None:
+        from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+
+        self.ctx = ctx
+        self.RDF, self.RDFS, self.XSD, self.Literal, self.URIRef = RDF, RDFS, XSD, Literal, URIRef
+        self.prov, self.sr = Namespace(PROV_NS), Namespace(SR_NS)
+        self.g = Graph()
+        self.g.bind("prov", self.prov)
+        self.g.bind("sr", self.sr)
+
+    def node(self, *parts: str) -> Any:
+        return self.URIRef(self.ctx.iri(*parts))
+
+    def when(self, value: str) -> Any:
+        return self.Literal(value, datatype=self.XSD.dateTime)
+
+    def text(self, value: str) -> Any:
+        return self.Literal(value)
+
+    def add(self, s: Any, p: Any, o: Any) -> None:
+        self.g.add((s, p, o))
+
+    def thing(self, s: Any, *types: Any) -> Any:
+        for t in types:
+            self.add(s, self.RDF.type, t)
+        return s
+
+    def build(self) -> str:
+        ctx, prov = self.ctx, self.prov
+        self._agents()
+        capture = self.thing(self.node("activity/capture"), prov.Activity)
+        self.add(capture, self.RDFS.label, self.text(f"web capture {ctx.capture_id}"))
+        for key, pred in (("started", prov.startedAtTime), ("ended", prov.endedAtTime)):
+            if ctx.capture.get(key):
+                self.add(capture, pred, self.when(str(ctx.capture[key])))
+        self.add(capture, prov.wasAssociatedWith, self.node("agent/crawler"))
+        self.add(capture, prov.wasAssociatedWith, self.node("agent/operator"))
+        pages = self._pages(capture)
+        warcs = self._files(capture)
+        self._renderings(pages, warcs)
+        self._bagging()
+        XSD, RDFS = self.XSD, self.RDFS
+        context = {"prov": PROV_NS, "sr": SR_NS, "xsd": str(XSD), "rdfs": str(RDFS)}
+        data = json.loads(self.g.serialize(format="json-ld", context=context, sort_keys=True))
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def _agents(self) -> None:
+        ctx, prov = self.ctx, self.prov
+        for part, kind, label in (
+            ("agent/software", prov.SoftwareAgent, ctx.software),
+            ("agent/crawler", prov.SoftwareAgent, ctx.crawler),
+            ("agent/operator", prov.Person, ctx.operator),
+            ("agent/organization", prov.Organization, ctx.organization),
+        ):
+            agent = self.thing(self.node(part), prov.Agent, kind)
+            self.add(agent, self.RDFS.label, self.text(label))
+            if kind == prov.SoftwareAgent and "/" in label:  # "strongroom/0.1.0"
+                self.add(agent, self.sr.version, self.text(label.rpartition("/")[2]))
+        operator = self.node("agent/operator")
+        self.add(operator, self.RDFS.comment, self.text("pseudonym of the capture operator"))
+        self.add(operator, prov.actedOnBehalfOf, self.node("agent/organization"))
+
+    def _pages(self, capture: Any) -> dict[str, Any]:
+        """One entity per seed URL (which the capture used) and per captured page."""
+        prov, sr = self.prov, self.sr
+        pages: dict[str, Any] = {}
+        for i, url in enumerate(self.ctx.seeds, start=1):
+            seed = self.thing(self.node(f"seed/{i}"), prov.Entity, sr.SeedURL)
+            self.add(seed, sr.url, self.text(url))
+            self.add(capture, prov.used, seed)
+            page = self.thing(self.node(f"page/{i}"), prov.Entity, sr.WebPage)
+            self.add(page, sr.url, self.text(url))
+            self.add(page, prov.wasGeneratedBy, capture)
+            self.add(page, prov.wasDerivedFrom, seed)
+            pages[url] = page
+        return pages
+
+    def _files(self, capture: Any) -> dict[str, Any]:
+        """One entity per WARC file (generated by the capture) and per derivative."""
+        ctx, prov, sr = self.ctx, self.prov, self.sr
+        warcs: dict[str, Any] = {}
+        for f in ctx.files:
+            e = self.thing(
+                self.node(f.path), prov.Entity, sr.WARCFile if f.is_warc else sr.Derivative
+            )
+            self.add(e, sr.path, self.text(f.path))
+            self.add(e, sr.size, self.Literal(f.size, datatype=self.XSD.integer))
+            for a, d in sorted(f.digests.items()):
+                self.add(e, sr[a], self.text(d))
+            if f.is_warc:
+                self.add(e, prov.wasGeneratedBy, capture)
+                if ctx.capture.get("ended"):
+                    self.add(e, prov.generatedAtTime, self.when(str(ctx.capture["ended"])))
+                warcs[f.path.rsplit("/", 1)[-1]] = e
+        return warcs
+
+    def _renderings(self, pages: dict[str, Any], warcs: dict[str, Any]) -> None:
+        """The screenshot activity of each rendered page, and what it generated."""
+        prov = self.prov
+        in_bag = {f.path for f in self.ctx.files}
+        for i, r in enumerate(self.ctx.renderings, start=1):
+            act = self.thing(self.node(f"activity/screenshot/{i}"), prov.Activity)
+            self.add(act, self.RDFS.label, self.text(f"screenshot and text of {r.url}"))
+            self.add(act, prov.endedAtTime, self.when(r.time))
+            self.add(act, prov.wasAssociatedWith, self.node("agent/software"))
+            page, warc = pages.get(r.url), warcs.get(r.warc_file)
+            if warc is not None:
+                self.add(act, prov.used, warc)
+            for path in r.files:
+                if path not in in_bag:
+                    continue
+                d = self.node(path)
+                self.add(d, prov.wasGeneratedBy, act)
+                self.add(d, prov.generatedAtTime, self.when(r.time))
+                for source in (page, warc):
+                    if source is not None:
+                        self.add(d, prov.wasDerivedFrom, source)
+
+    def _bagging(self) -> None:
+        ctx, prov = self.ctx, self.prov
+        bagging = self.thing(self.node("activity/bagging"), prov.Activity)
+        self.add(bagging, self.RDFS.label, self.text("message digest calculation and packing"))
+        self.add(bagging, prov.startedAtTime, self.when(ctx.digest_started))
+        self.add(bagging, prov.endedAtTime, self.when(ctx.packed))
+        self.add(bagging, prov.wasAssociatedWith, self.node("agent/software"))
+        bag = self.thing(self.node("bag"), prov.Entity, self.sr.Bag)
+        self.add(bag, self.RDFS.label, self.text(ctx.bag_id))
+        self.add(bag, prov.wasGeneratedBy, bagging)
+        self.add(bag, prov.generatedAtTime, self.when(ctx.packed))
+        self.add(bag, prov.wasAttributedTo, self.node("agent/organization"))
+        for f in ctx.files:
+            self.add(bagging, prov.used, self.node(f.path))
+            self.add(bag, prov.hadMember, self.node(f.path))
