@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from strongroom.core.collection import Designation
 
 MAX_BAG_INFO = 4 * 1024 * 1024  # far larger than any honest bag-info.txt
+# The stable identifier of profiles/strongroom-web-archive-v1.0.json; a new
+# profile version gets a new identifier, so old bags keep naming the old one.
+PROFILE_ID = (
+    "urn:strongroom:bagit-profile:web-archive:1.0"  # far larger than any honest bag-info.txt
+)
 
 
 def parse_bag_info(text: str) -> list[tuple[str, str]]:
@@ -87,6 +92,7 @@ class BagFacts:
     is_version_of: str | None
     fingerprint: str | None
     operator: str
+    capture_id: str = ""
 
 
 def build_bag_info(
@@ -120,6 +126,13 @@ def build_bag_info(
         ("Crawl-End", str(meta.get("ended") or "")),
         ("Crawler-Software", str(meta.get("software") or "")),
         ("Crawl-Operator", facts.operator),
+        # Labels the Beyond the Repository profile recommends, where we know them.
+        ("Bag-Producing-Organization", str(org)),
+        ("Organization-Address", cfg.address),
+        ("Internal-Sender-Identifier", f"captures/{facts.capture_id}" if facts.capture_id else ""),
+        ("Internal-Sender-Description", " ".join(str(coll.get("description") or "").split())),
+        ("Bag-Count", "1 of 1"),  # a capture is always one bag
+        ("BagIt-Profile-Identifier", PROFILE_ID),
     ]
     pairs += [("Seed-URL", s) for s in seeds]
     pairs.append(("WARC-Count", str(facts.warcs)))

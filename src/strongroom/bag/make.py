@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom import SOFTWARE
-from strongroom.bag import closure, custody, inventory, premis, provenance, signing
+from strongroom.bag import closure, custody, inventory, premis, provenance, signing, timestamp
 from strongroom.bag.baginfo import BagFacts, build_bag_info, format_bag_info
 from strongroom.bag.manifest import (
     TAG_ALGORITHM,
@@ -75,6 +75,7 @@ class BagResult:
     inventory: Path
     linked: bool
     capture_deleted: bool = False
+    timestamp: str = ""  # "timestamped <time> by <TSA>", "timestamp pending (...)" or ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +90,7 @@ class BagResult:
             "inventory": str(self.inventory),
             "linked": self.linked,
             "capture_deleted": self.capture_deleted,
+            "timestamp": self.timestamp,
         }
 
 
@@ -232,6 +234,10 @@ class BagPlan:
     fingerprint: str | None
     operator: str
     is_version_of: str | None
+    stamping: timestamp.TimestampSettings | None = None
+    # set by write(): the token's facts, or why no TSA gave one (then pending)
+    stamp: timestamp.TokenInfo | None = None
+    stamp_pending: str = ""
 
     @property
     def tag_algorithms(self) -> tuple[str, ...]:
@@ -307,6 +313,7 @@ def prepare(
         fingerprint=signing.fingerprint(key.public_key()) if key else None,
         operator=_operator(archive, meta),
         is_version_of=is_version_of,
+        stamping=timestamp.load_settings(archive),
     )
 
 
@@ -332,6 +339,7 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
         is_version_of=plan.is_version_of,
         fingerprint=plan.fingerprint,
         operator=plan.operator,
+        capture_id=plan.capture_id,
     )
     info = build_bag_info(plan.archive, plan.meta, facts)
     info += closure.bag_info_labels(plan.archive, plan.meta)  # Depends-On (dedup = "archive")
@@ -372,6 +380,11 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
     write_tag_manifests(tmp, plan.tag_algorithms)
     if plan.key is not None:
         signing.write_signature(tmp / custody.TAGMANIFEST, plan.key)
+    if plan.stamping is not None:
+        try:
+            plan.stamp = timestamp.stamp_dir(tmp, plan.stamping)
+        except timestamp.TimestampUnavailable as exc:
+            plan.stamp_pending = str(exc)  # offline: bag anyway, stamp later
     # Read-only payload: with hard links this also protects the capture's
     # copy, since both names share one inode.
     for f in plan.files:
@@ -413,10 +426,24 @@ def record(plan: BagPlan) -> str:
                 "payload_oxum": plan.oxum,
                 "algorithms": list(plan.algorithms),
                 "signed": plan.fingerprint is not None,
+                **(
+                    {"timestamp": stamp_detail(plan.stamp, plan.stamp_pending)}
+                    if plan.stamping
+                    else {}
+                ),
             },
             actor=plan.operator,
             ledger=ledger,
         )
+        if plan.stamp is not None or plan.stamp_pending:
+            custody.record_event(
+                plan.archive,
+                plan.bag_id,
+                "timestamp",
+                outcome="success" if plan.stamp else "pending",
+                detail=stamp_detail(plan.stamp, plan.stamp_pending),
+                ledger=ledger,
+            )
     inventory.record_bag(
         plan.manifests,
         plan.collection_id,
@@ -432,6 +459,21 @@ def record(plan: BagPlan) -> str:
         },
     )
     return created
+
+
+def stamp_detail(info: timestamp.TokenInfo | None, pending: str = "") -> dict[str, Any]:
+    """The ledger/custody detail of a timestamp event."""
+    if info is None:
+        return {"pending": pending}
+    return {"time": info.time.isoformat(), "tsa": info.tsa, "serial": info.serial}
+
+
+def _stamp_summary(plan: BagPlan) -> str:
+    if plan.stamp is not None:
+        return plan.stamp.describe()
+    if plan.stamp_pending:
+        return f"timestamp pending (no TSA answered: {plan.stamp_pending})"
+    return ""
 
 
 # --- the library entry point ------------------------------------------------------
@@ -486,4 +528,5 @@ def bag_capture(
         inventory=plan.inventory_path,
         linked=all(f.linked for f in plan.files),
         capture_deleted=delete_capture,
+        timestamp=_stamp_summary(plan),
     )

@@ -96,6 +96,8 @@ def bag_cmd(
     out.info(
         f"  access {result.access}; signed {result.signed or 'no (run: strongroom keys init)'}"
     )
+    if result.timestamp:
+        out.info(f"  {result.timestamp}")
     out.info(f"  bag {result.path}")
     out.info(f"  inventory {result.inventory}")
     if result.capture_deleted:
@@ -204,4 +206,55 @@ def keys_trust(key_file: Path, name: str, archive: str, as_json: bool, quiet: bo
     out.info(f"  saved as {dest}")
 
 
-COMMANDS: list[click.Command] = [bag_cmd, keys_group]
+@click.command("timestamp")
+@click.argument("bag_ids", nargs=-1)
+@click.option("--pending", is_flag=True, help="Add the tokens of every bag still pending.")
+@archive_option
+@output_options
+def timestamp_cmd(
+    bag_ids: tuple[str, ...], pending: bool, archive: str, as_json: bool, quiet: bool
+) -> None:
+    """Add RFC 3161 timestamps to bags made while no TSA answered (for cron).
+
+    The token is asked for now, so its time is later than the bagging: it proves
+    that the bag existed by then. Needs a [timestamp] table in config.toml.
+
+    \b
+    Example:
+      strongroom timestamp --pending
+      strongroom timestamp andijan-2005-20240220T101500Z-ab12cd
+    """
+    from strongroom.bag import timestamp
+    from strongroom.errors import ProblemFound, UsageError
+
+    out = make_output(as_json, quiet)
+    if not pending and not bag_ids:
+        raise UsageError("name bags, or give --pending (try: strongroom timestamp --pending)")
+    arch = open_archive(archive).require()
+    done = timestamp.complete_pending(arch, list(bag_ids) if bag_ids else None)
+    if out.json:
+        out.emit_json(
+            {
+                "bags": [
+                    {
+                        "bag": d.bag_id,
+                        "timestamp": d.info.time.isoformat() if d.info else None,
+                        "tsa": d.info.tsa if d.info else None,
+                        "bagged": d.created or None,
+                        "error": d.error or None,
+                    }
+                    for d in done
+                ]
+            }
+        )
+    else:
+        if not done:
+            out.info("no timestamps are pending")
+        for d in done:
+            (out.info if d.info else out.warn)(d.describe())
+    failed = [d for d in done if d.info is None]
+    if failed:
+        raise ProblemFound(f"{len(failed)} of {len(done)} timestamp(s) still pending")
+
+
+COMMANDS: list[click.Command] = [bag_cmd, keys_group, timestamp_cmd]

@@ -32,6 +32,13 @@ from strongroom.errors import ProblemFound, UsageError
     help="Inventory (manifests/<collection>.json) the bags' tag manifests must match.",
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Hashing threads.")
+@click.option(
+    "--profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also check each bag against this BagIt profile (JSON).",
+    callback=lambda _ctx, _param, value: _checked_profile(value),
+)
 @archive_option
 @output_options
 def verify_cmd(
@@ -44,6 +51,7 @@ def verify_cmd(
     budget: str | None,
     inventory: Path | None,
     workers: int | None,
+    profile: Path | None,
     archive: str,
     as_json: bool,
     quiet: bool,
@@ -61,6 +69,7 @@ def verify_cmd(
       strongroom verify ./received/some-bag --deep
       strongroom verify --all --fast
       strongroom verify --due --interval 30d --budget 1h --quiet   # nightly cron
+      strongroom verify --profile profiles/strongroom-web-archive-v1.0.json ./some-bag
     """
     from strongroom.verify import fixity
 
@@ -75,6 +84,7 @@ def verify_cmd(
         workers=workers,
         interval=fixity.parse_duration(interval or "30d"),
         budget=fixity.Budget.parse(budget),
+        profile=profile,
     )
     targets: list[fixity.Target] | None = None
     if bags:
@@ -170,6 +180,15 @@ def _conclude(output: Any, arch: Any, result: Any, options: Any, *, due: bool) -
         raise UsageError(f"{len(errors)} bag(s) could not be checked")
 
 
+def _checked_profile(path: Path | None) -> Path | None:
+    """A bad profile file is a usage error, before any work."""
+    if path is not None:
+        from strongroom.bag.profile import load_profile
+
+        load_profile(path)
+    return path
+
+
 def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     """One verdict line on stdout; problems and warnings on stderr."""
     from rich.markup import escape  # names from hostile bags must not become markup
@@ -201,6 +220,8 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
             f"[green]valid[/green]    {name}  ({size}{extra}, {run.mode} check,"
             f" {run.seconds:.1f} s){note}"
         )
+        for line in run.notes:
+            output.info(f"         {escape(line)}")
     elif run.result == "invalid":
         output.info(
             f"[red]INVALID[/red]  {name}  ({len(run.problems)} problem(s), {size},"
@@ -256,6 +277,11 @@ def history_cmd(bag: str, archive: str, as_json: bool, quiet: bool) -> None:
             str(len(r["failures"])),
         )
     output.table(table)
+    from strongroom.bag.timestamp import check_for_verify
+
+    stamp, stamp_problems = check_for_verify(arch, arch.bag_dir(bag), bag)
+    for line in ([stamp] if stamp else []) + stamp_problems:
+        output.info(escape(line))
     last_bad = next((r for r in reversed(rows) if r["failures"]), None)
     if last_bad is not None:
         output.info(f"failures of the check started {last_bad['started']}:")

@@ -77,6 +77,7 @@ class ArchiveConfig:
     contact_name: str = ""
     contact_email: str = ""
     jurisdiction: str = ""
+    address: str = ""  # Organization-Address in bag-info
     operator: str = "anonymous-operator"
     default_access: str = "public"
     replication: ReplicationPolicy = field(default_factory=ReplicationPolicy)
@@ -88,9 +89,10 @@ def load_config(path: Path) -> ArchiveConfig:
     if not path.exists():
         return ArchiveConfig()
     r = _Reader(path, load_toml(path))
-    r.unknown({"organization", "capture", "access", "replication", "receive"})
+    # [timestamp] is read by strongroom.bag.timestamp
+    r.unknown({"organization", "capture", "access", "replication", "receive", "timestamp"})
     org = r.table("organization")
-    org.unknown({"name", "contact_name", "contact_email", "jurisdiction"})
+    org.unknown({"name", "contact_name", "contact_email", "jurisdiction", "address"})
     juris = org.str("jurisdiction")
     if juris and not re.match(r"^[A-Z]{2}$", juris):
         raise org.fail("jurisdiction", "an ISO 3166 alpha-2 code such as DE")
@@ -113,6 +115,7 @@ def load_config(path: Path) -> ArchiveConfig:
         contact_name=org.str("contact_name"),
         contact_email=org.str("contact_email"),
         jurisdiction=juris,
+        address=org.str("address"),
         operator=cap.str("operator", d.operator),
         default_access=acc.choice("default", ACCESS_LEVELS, "public"),
         replication=ReplicationPolicy(

@@ -678,6 +678,20 @@ class Ledger:
             )
             return int(cur.lastrowid or 0)
 
+    def bag_created(self, bag_id: str) -> str | None:
+        """When a bag was made (or received), as recorded; None for an unknown bag."""
+        rows = self.query("SELECT created FROM bags WHERE bag_id = ?", (bag_id,))
+        return str(rows[0]["created"]) if rows else None
+
+    def pending_timestamps(self) -> list[str]:
+        """Bags whose latest ``timestamp`` event is ``pending`` (no TSA answered yet)."""
+        rows = self.query(
+            "SELECT bag_id, outcome FROM events WHERE id IN (SELECT MAX(id) FROM events"
+            " WHERE event_type = 'timestamp' AND bag_id IS NOT NULL GROUP BY bag_id)"
+            " ORDER BY bag_id"
+        )
+        return [r["bag_id"] for r in rows if r["outcome"] == "pending"]
+
     def events(
         self,
         bag_id: str | None = None,

@@ -213,6 +213,7 @@ class BagRun:
     report: BagReport | None = None
     outside: list[Problem] = field(default_factory=list)
     error: str | None = None  # something prevented a verdict
+    notes: list[str] = field(default_factory=list)  # the RFC 3161 time, a profile note
 
     @property
     def problems(self) -> list[Problem]:
@@ -236,6 +237,7 @@ class BagRun:
             "started": self.started,
             "ended": self.ended,
             "seconds": round(self.seconds, 3),
+            "notes": self.notes,
             **{k: v for k, v in rep.items() if k not in ("path", "mode")},
         }
 
@@ -249,6 +251,7 @@ def verify_one(
     workers: int | None = None,
     progress: Progress | None = None,
     record: bool = True,
+    profile: Path | None = None,
 ) -> BagRun:
     """Validate one bag, run the outside checks, and record the run (archive bags)."""
     run = BagRun(target, mode, started=utcnow())
@@ -265,6 +268,17 @@ def verify_one(
             found = revisit_problems(archive, target.path, target.bag_id)
             run.outside += [p for p in found if p.severity == "error"]
             run.report.warnings += [p for p in found if p.severity != "error"]
+        from strongroom.bag.timestamp import TOKEN, check_for_verify
+
+        stamp, stamp_problems = check_for_verify(archive, target.path, target.bag_id)
+        run.notes += [stamp] if stamp else []
+        run.outside += [Problem("timestamp", m, file=TOKEN) for m in stamp_problems]
+        if profile is not None:
+            from strongroom.bag.profile import check_profile
+
+            checked = check_profile(target.path, profile)
+            run.outside += [Problem("profile", f"{profile.name}: {m}") for m in checked.problems]
+            run.notes += [checked.note] if checked.note else []
     except UsageError as exc:
         run.error = exc.message
     except OSError as exc:
@@ -394,6 +408,7 @@ class VerifyOptions:
     workers: int | None = None
     interval: float = 30 * 86400
     budget: Budget = field(default_factory=Budget)
+    profile: Path | None = None  # a BagIt profile every bag must meet
 
 
 def run_verify(
@@ -432,6 +447,7 @@ def run_verify(
                 inventory=options.inventory,
                 workers=options.workers,
                 progress=prog,
+                profile=options.profile,
             )
             spent += run.report.bytes if run.report else 0
             result.runs.append(run)
