@@ -75,6 +75,8 @@ CODES: dict[str, Code] = {
     "warc-record": Code("V044", "a WARC record that a damaged WARC file still holds"),
     "closure": Code("V045", "a declared Depends-On bag is missing, altered or malformed"),
     "revisit-dangling": Code("V046", "a revisit's target is in neither the bag nor its closure"),
+    "timestamp": Code("V047", "the RFC 3161 token does not date this tag manifest or is untrusted"),
+    "profile": Code("V048", "the bag does not meet the BagIt profile given with --profile"),
 }
 
 
