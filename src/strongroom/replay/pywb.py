@@ -631,7 +631,10 @@ def export_wacz(
     tmp = tmp_name(output)
     pages_file = tmp.with_name(tmp.name + ".pages.jsonl")
     lines = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Pages"})]
-    lines += [json.dumps({"url": u, "title": u}) for u in pages]
+    from strongroom.bag.pages import page_entries  # <title> and text, for search
+
+    entries = page_entries(archive.bag_dir(bag_id), bag.warcs, pages)
+    lines += [json.dumps(e, ensure_ascii=False) for e in entries]
     pages_file.write_text("\n".join(lines) + "\n", "utf-8")
     args = ["create", "-o", str(tmp), "--title", bag.title or bag_id, "--desc", bag_id]
     args += ["-p", str(pages_file)] if pages else ["--detect-pages"]
