@@ -37,7 +37,16 @@ from pathlib import Path
 from typing import Any
 
 from strongroom import SOFTWARE
-from strongroom.bag import closure, custody, inventory, premis, provenance, signing, timestamp
+from strongroom.bag import (
+    closure,
+    custody,
+    inventory,
+    premis,
+    provenance,
+    publish,
+    signing,
+    timestamp,
+)
 from strongroom.bag.baginfo import BagFacts, build_bag_info, format_bag_info
 from strongroom.bag.manifest import (
     TAG_ALGORITHM,
@@ -50,7 +59,7 @@ from strongroom.bag.manifest import (
 from strongroom.bag.payload import PayloadFile, ProgressFn, hash_payload, plan_payload
 from strongroom.core.archive import Archive
 from strongroom.core.collection import ACCESS_LEVELS, DEFAULT_COLLECTION_ID, Designation
-from strongroom.core.fsutil import TMP_PREFIX, staging_dir
+from strongroom.core.fsutil import TMP_PREFIX, fsync_tree, publish_dir, tmp_name
 from strongroom.core.ledger import open_ledger, utcnow
 from strongroom.core.policy import default_access, designations_for_urls
 from strongroom.errors import UsageError
@@ -76,6 +85,7 @@ class BagResult:
     linked: bool
     capture_deleted: bool = False
     timestamp: str = ""  # "timestamped <time> by <TSA>", "timestamp pending (...)" or ""
+    resumed: bool = False  # an interrupted run had published it; this run recorded it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +101,7 @@ class BagResult:
             "linked": self.linked,
             "capture_deleted": self.capture_deleted,
             "timestamp": self.timestamp,
+            "resumed": self.resumed,
         }
 
 
@@ -252,6 +263,12 @@ class BagPlan:
     def oxum(self) -> str:
         return f"{self.total}.{len(self.files)}"
 
+    def stamp_detail(self) -> dict[str, Any] | None:
+        """The timestamp event's detail, or None when the archive has no [timestamp]."""
+        if self.stamping is None:
+            return None
+        return stamp_detail(self.stamp, self.stamp_pending)
+
 
 def prepare(
     archive: Archive,
@@ -402,65 +419,6 @@ def _copy_source_tags(capture_dir: Path, bag: Path) -> None:
             shutil.copyfile(p, bag / "tags" / "source" / p.name)
 
 
-def record(plan: BagPlan) -> str:
-    """Record the published bag: custody log, ledger, inventory. Returns its creation time."""
-    created = utcnow()
-    tm_hashes = inventory.tagmanifest_hashes(plan.final)
-    with open_ledger(plan.archive.root) as ledger:
-        ledger.record_bag(
-            plan.bag_id,
-            collection_id=plan.collection_id,
-            capture_id=plan.capture_id,
-            created=created,
-            access=plan.access,
-            seeds=plan.seeds,
-            is_version_of=plan.is_version_of,
-        )
-        custody.record_event(
-            plan.archive,
-            plan.bag_id,
-            "creation",
-            outcome="success",
-            inputs={"capture_id": plan.capture_id, "collection_id": plan.collection_id},
-            detail={
-                "payload_oxum": plan.oxum,
-                "algorithms": list(plan.algorithms),
-                "signed": plan.fingerprint is not None,
-                **(
-                    {"timestamp": stamp_detail(plan.stamp, plan.stamp_pending)}
-                    if plan.stamping
-                    else {}
-                ),
-            },
-            actor=plan.operator,
-            ledger=ledger,
-        )
-        if plan.stamp is not None or plan.stamp_pending:
-            custody.record_event(
-                plan.archive,
-                plan.bag_id,
-                "timestamp",
-                outcome="success" if plan.stamp else "pending",
-                detail=stamp_detail(plan.stamp, plan.stamp_pending),
-                ledger=ledger,
-            )
-    inventory.record_bag(
-        plan.manifests,
-        plan.collection_id,
-        {
-            "bag_id": plan.bag_id,
-            "created": created,
-            "payload_oxum": plan.oxum,
-            "tagmanifests": tm_hashes,
-            "signing_key": plan.fingerprint,
-            "seeds": plan.seeds,
-            "access": plan.access,
-            "is_version_of": plan.is_version_of,
-        },
-    )
-    return created
-
-
 def stamp_detail(info: timestamp.TokenInfo | None, pending: str = "") -> dict[str, Any]:
     """The ledger/custody detail of a timestamp event."""
     if info is None:
@@ -474,6 +432,54 @@ def _stamp_summary(plan: BagPlan) -> str:
     if plan.stamp_pending:
         return f"timestamp pending (no TSA answered: {plan.stamp_pending})"
     return ""
+
+
+def _build_and_publish(plan: BagPlan, progress: ProgressFn | None) -> None:
+    """Write the bag in staging, make it durable, record the intent, rename it."""
+    archive = plan.archive
+    tmp = tmp_name(plan.final)
+    intent = False
+    try:
+        tmp.mkdir()
+        write(plan, tmp, progress)
+        fsync_tree(tmp)  # nothing is published before its bytes are durable
+        with open_ledger(archive.root) as ledger:
+            ledger.open_publication(plan.bag_id, publish.intent_of(plan))
+        intent = True
+        publish.crash_point("before-rename")
+        publish_dir(tmp, plan.final)
+        publish.crash_point("after-rename")
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if intent and not plan.final.exists():
+            with open_ledger(archive.root) as ledger:
+                ledger.close_publication(plan.bag_id, "abandoned")
+        if isinstance(exc, PermissionError):
+            raise UsageError(f"cannot write the bag under {archive.bags}: {exc.strerror}") from None
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise UsageError(
+                f"disk full while writing {plan.bag_id}; nothing was published"
+            ) from None
+        raise
+
+
+def _resumed(archive: Archive, intent: dict[str, Any]) -> BagResult:
+    """The result of a bag that an interrupted run published and reconcile recorded."""
+    bag_id = intent["bag_id"]
+    size, _, count = str(intent["oxum"]).partition(".")
+    return BagResult(
+        bag_id=bag_id,
+        path=archive.bag_dir(bag_id),
+        payload_oxum=intent["oxum"],
+        files=int(count or 0),
+        bytes=int(size or 0),
+        access=intent["access"],
+        algorithms=tuple(intent["algorithms"]),
+        signed=intent["fingerprint"],
+        inventory=inventory.inventory_path(Path(intent["manifests"]), intent["collection_id"]),
+        linked=False,
+        resumed=True,
+    )
 
 
 # --- the library entry point ------------------------------------------------------
@@ -494,26 +500,23 @@ def bag_capture(
     capture, an existing bag or an unwritable archive; nothing is left under
     ``bags/`` but ``.tmp-`` leftovers of a killed run in that case.
     """
-    plan = prepare(
-        archive,
-        capture_id,
-        algorithms=algorithms,
-        manifests_dir=manifests_dir,
-        access=access,
-        is_version_of=is_version_of,
-    )
-    try:
-        with staging_dir(plan.final) as tmp:
-            write(plan, tmp, progress)
-    except PermissionError as exc:
-        raise UsageError(f"cannot write the bag under {archive.bags}: {exc.strerror}") from None
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise UsageError(
-                f"disk full while writing {plan.bag_id}; nothing was published"
-            ) from None
-        raise
-    record(plan)
+    archive.require()
+    with publish.publishing(archive) as reconciled:
+        for bag_id, intent in reconciled.completed.items():
+            if bag_id.endswith(f"-{capture_id}"):  # a killed run published it
+                return _resumed(archive, intent)
+        plan = prepare(
+            archive,
+            capture_id,
+            algorithms=algorithms,
+            manifests_dir=manifests_dir,
+            access=access,
+            is_version_of=is_version_of,
+        )
+        _build_and_publish(plan, progress)
+        publish.record_intent(archive, publish.intent_of(plan))
+        with open_ledger(archive.root) as ledger:
+            ledger.close_publication(plan.bag_id, "complete")
     if delete_capture:
         shutil.rmtree(plan.capture_dir)
     return BagResult(

@@ -683,6 +683,24 @@ class Ledger:
         rows = self.query("SELECT created FROM bags WHERE bag_id = ?", (bag_id,))
         return str(rows[0]["created"]) if rows else None
 
+    # --- publications: a bag's intent, recorded before its folder is renamed ----
+    def open_publication(self, bag_id: str, intent: dict[str, Any]) -> None:
+        """Record the intent to publish ``bag_id`` (what is needed to record it)."""
+        self.record_event("publication", "pending", bag_id=bag_id, detail=intent)
+
+    def close_publication(self, bag_id: str, outcome: str) -> None:
+        """Close a publication: ``complete``, ``abandoned`` or ``quarantined``."""
+        self.record_event("publication", outcome, bag_id=bag_id)
+
+    def pending_publications(self) -> list[tuple[str, dict[str, Any]]]:
+        """(bag id, intent) of every publication whose latest event is ``pending``."""
+        rows = self.query(
+            "SELECT bag_id, outcome, detail FROM events WHERE id IN (SELECT MAX(id) FROM events"
+            " WHERE event_type = 'publication' AND bag_id IS NOT NULL GROUP BY bag_id)"
+            " ORDER BY id"
+        )
+        return [(r["bag_id"], json.loads(r["detail"])) for r in rows if r["outcome"] == "pending"]
+
     def pending_timestamps(self) -> list[str]:
         """Bags whose latest ``timestamp`` event is ``pending`` (no TSA answered yet)."""
         rows = self.query(
