@@ -236,7 +236,7 @@ def _ingestion(doc: _Doc, ctx: Context, objects: list[str]) -> None:
         )
         detail = doc.el(out, "eventOutcomeDetail")
         reason = ingest.get("accepted_damage_reason")
-        doc.el(detail, "eventOutcomeDetailNote", "; ".join(damage + [f"accepted: {reason}"]))
+        doc.el(detail, "eventOutcomeDetailNote", "; ".join([*damage, f"accepted: {reason}"]))
 
 
 def _agents(doc: _Doc, ctx: Context) -> None:
