@@ -5,8 +5,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests and features use: real sshd/rsync for sharing,
-# Chromium for screenshots and replay tests, wget for the capture benchmark.
-SYSDEPS := openssh-server openssh-client rsync chromium wget
+# Chromium for screenshots and replay tests, wget and curl for the benchmarks,
+# PostgreSQL for the shared-ledger tests.
+SYSDEPS := openssh-server openssh-client rsync chromium wget curl postgresql
 
 .PHONY: demo test lint format sysdeps bench clean constraints
 

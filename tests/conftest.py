@@ -83,3 +83,24 @@ def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     os.environ.setdefault("STRONGROOM_TEST", "1")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL on 127.0.0.1 for the session (Debian's initdb and pg_ctl)."""
+    import pgserver
+
+    if pgserver.pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (make sysdeps installs it)")
+    server = pgserver.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server, monkeypatch):
+    """A fresh, empty PostgreSQL database; its password comes from a .pgpass file."""
+    monkeypatch.setenv("PGPASSFILE", str(pg_server.pgpass))
+    return pg_server.create_database()

@@ -40,7 +40,7 @@ from strongroom.core.collection import (
     validate_url,
 )
 from strongroom.core.fsutil import atomic_write_text
-from strongroom.core.ledger import Ledger
+from strongroom.core.ledger import Ledger, open_ledger
 from strongroom.errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, UsageError
 from strongroom.warc.write import (
     DIGEST_CONVENTION,
@@ -726,11 +726,12 @@ def capture(
                 "http://host:port or socks5h://host:port"
             )
     archive.ensure()
+    # The ledger first: when it cannot be reached, nothing is captured (no folder).
+    ledger = open_ledger(archive.root)
     capture_id = new_capture_id()
     folder = archive.capture_dir(capture_id)
     folder.mkdir(parents=True)
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ledger = Ledger(archive.ledger_path)
     crawl = _Crawl(archive, collection, settings, options, folder, capture_id, ledger, progress)
     try:
         with _sigterm_as_interrupt():

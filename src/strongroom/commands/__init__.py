@@ -14,6 +14,7 @@ from strongroom.commands import (
     capture,
     demo,
     ingest,
+    ledger,
     replay,
     share,
     verify,
@@ -30,5 +31,6 @@ ALL_COMMANDS: list[click.Command] = [
     *watch.COMMANDS,
     *share.COMMANDS,
     *replay.COMMANDS,
+    *ledger.COMMANDS,
     *demo.COMMANDS,
 ]

@@ -70,6 +70,20 @@ class ReceiveLimits:
 
 
 @dataclass(frozen=True)
+class NodeConfig:
+    """This machine's place in an archive larger than one machine (``[node]``).
+
+    The name is a label the operator chooses, never the machine's hostname:
+    it is written to the shared ledger, and a hostname can identify the people
+    who run the machine.
+    """
+
+    name: str = "local"
+    jurisdiction: str = ""
+    lease_seconds: int = 900
+
+
+@dataclass(frozen=True)
 class ArchiveConfig:
     """Archive-wide settings from ``<archive>/config.toml``; every field has a default."""
 
@@ -82,6 +96,34 @@ class ArchiveConfig:
     default_access: str = "public"
     replication: ReplicationPolicy = field(default_factory=ReplicationPolicy)
     receive: ReceiveLimits = field(default_factory=ReceiveLimits)
+    node: NodeConfig = field(default_factory=NodeConfig)
+    ledger_url: str = ""  # postgresql://user@host:port/db; empty: the SQLite file
+
+
+def _node(r: _Reader) -> NodeConfig:
+    node = r.table("node")
+    node.unknown({"name", "jurisdiction", "lease_seconds"})
+    name = node.str("name", NodeConfig.name)
+    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", name):
+        raise node.fail("name", "a short name of a-z, 0-9, '.', '_' or '-' such as kyiv-1")
+    juris = node.str("jurisdiction")
+    if juris and not re.match(r"^[A-Z]{2}$", juris):
+        raise node.fail("jurisdiction", "an ISO 3166 alpha-2 code such as DE")
+    seconds = node.int("lease_seconds", NodeConfig.lease_seconds, minimum=2)
+    if seconds > 7 * 86400:
+        raise node.fail("lease_seconds", "at most a week (604800)")
+    return NodeConfig(name=name, jurisdiction=juris, lease_seconds=seconds)
+
+
+def _ledger_url(r: _Reader) -> str:
+    led = r.table("ledger")
+    led.unknown({"url"})
+    url = led.str("url")
+    if url:
+        from strongroom.core.backends import parse_ledger_url
+
+        parse_ledger_url(url, f"{r.path}: [ledger] url")
+    return url
 
 
 def load_config(path: Path) -> ArchiveConfig:
@@ -90,7 +132,18 @@ def load_config(path: Path) -> ArchiveConfig:
         return ArchiveConfig()
     r = _Reader(path, load_toml(path))
     # [timestamp] is read by strongroom.bag.timestamp
-    r.unknown({"organization", "capture", "access", "replication", "receive", "timestamp"})
+    r.unknown(
+        {
+            "organization",
+            "capture",
+            "access",
+            "replication",
+            "receive",
+            "timestamp",
+            "node",
+            "ledger",
+        }
+    )
     org = r.table("organization")
     org.unknown({"name", "contact_name", "contact_email", "jurisdiction", "address"})
     juris = org.str("jurisdiction")
@@ -127,6 +180,8 @@ def load_config(path: Path) -> ArchiveConfig:
             max_bytes=max_bytes,
             max_name_length=rec.int("max_name_length", 4096, minimum=16),
         ),
+        node=_node(r),
+        ledger_url=_ledger_url(r),
     )
 
 
@@ -165,6 +220,14 @@ class Archive:
     @property
     def ledger_path(self) -> Path:
         return self.root / "ledger.sqlite"
+
+    def has_ledger(self) -> bool:
+        """True when a ledger exists to read: a shared PostgreSQL one, or the SQLite file."""
+        from strongroom.core.backends import LEDGER_ENV
+
+        return bool(
+            os.environ.get(LEDGER_ENV) or self.config.ledger_url or self.ledger_path.exists()
+        )
 
     @property
     def config_path(self) -> Path:
@@ -242,7 +305,7 @@ class Archive:
         may be deleted after bagging), then in the capture folder. Symlinks are
         never followed.
         """
-        if not digest or not self.ledger_path.exists():
+        if not digest or not self.has_ledger():
             return []
         from strongroom.core.ledger import open_ledger
 

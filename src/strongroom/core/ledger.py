@@ -18,165 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from strongroom.core.backends import (
+    LedgerLocation,
+    PgConnection,
+    database_errors,
+    is_operational,
+    locate,
+    redact,
+)
+from strongroom.core.rounds import SharedRounds
+from strongroom.core.schema import MIGRATE_1_2, SCHEMA_VERSION, render
 from strongroom.errors import UsageError
-
-SCHEMA_VERSION = 2
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS payload_digests (
-    digest        TEXT PRIMARY KEY,          -- 'sha256:<base32>' as in WARC-Payload-Digest
-    target_uri    TEXT NOT NULL,
-    warc_date     TEXT NOT NULL,
-    record_id     TEXT NOT NULL,             -- '<urn:uuid:...>'
-    capture_id    TEXT NOT NULL,
-    warc_file     TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS captures (
-    capture_id    TEXT PRIMARY KEY,
-    collection_id TEXT NOT NULL,
-    started       TEXT NOT NULL,
-    ended         TEXT,
-    seeds         TEXT NOT NULL,             -- JSON list of seed URLs
-    fetched       INTEGER NOT NULL DEFAULT 0,
-    failed        INTEGER NOT NULL DEFAULT 0,
-    deduplicated  INTEGER NOT NULL DEFAULT 0,
-    bytes         INTEGER NOT NULL DEFAULT 0,
-    status        TEXT NOT NULL              -- complete | interrupted
-);
-CREATE TABLE IF NOT EXISTS bags (
-    bag_id        TEXT PRIMARY KEY,
-    collection_id TEXT NOT NULL,
-    capture_id    TEXT,
-    created       TEXT NOT NULL,
-    access        TEXT NOT NULL,
-    seeds         TEXT NOT NULL,             -- JSON list of seed URLs
-    is_version_of TEXT,
-    origin        TEXT NOT NULL DEFAULT 'local'  -- local | received:<partner>
-);
-CREATE TABLE IF NOT EXISTS fixity_runs (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    bag_id        TEXT NOT NULL,
-    started       TEXT NOT NULL,
-    ended         TEXT NOT NULL,
-    mode          TEXT NOT NULL,             -- fast | full | deep
-    result        TEXT NOT NULL,             -- valid | invalid | error
-    files         INTEGER NOT NULL,
-    bytes         INTEGER NOT NULL,
-    failures      TEXT NOT NULL              -- JSON list of problem strings
-);
-CREATE INDEX IF NOT EXISTS fixity_runs_bag ON fixity_runs (bag_id, started);
-CREATE INDEX IF NOT EXISTS fixity_runs_bag_id ON fixity_runs (bag_id, id);
--- The latest run of each bag, and the start of its latest good full/deep check,
--- kept by a trigger so that status and ``verify --due`` read one row per bag
--- however long the history grows.
-CREATE TABLE IF NOT EXISTS fixity_latest (
-    bag_id        TEXT PRIMARY KEY,
-    run_id        INTEGER NOT NULL,
-    result        TEXT NOT NULL,
-    ended         TEXT NOT NULL,
-    last_good     TEXT,                      -- MAX(started) of valid full/deep runs
-    runs          INTEGER NOT NULL DEFAULT 0
-);
-CREATE TRIGGER IF NOT EXISTS fixity_latest_ins AFTER INSERT ON fixity_runs BEGIN
-    INSERT OR IGNORE INTO fixity_latest (bag_id, run_id, result, ended, last_good, runs)
-        VALUES (NEW.bag_id, NEW.id, NEW.result, NEW.ended, NULL, 0);
-    UPDATE fixity_latest SET run_id = NEW.id, result = NEW.result, ended = NEW.ended,
-        runs = runs + 1,
-        last_good = CASE WHEN NEW.result = 'valid' AND NEW.mode IN ('full', 'deep')
-                          AND (last_good IS NULL OR NEW.started > last_good)
-                         THEN NEW.started ELSE last_good END
-        WHERE bag_id = NEW.bag_id;
-END;
-CREATE TABLE IF NOT EXISTS watch_results (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    url           TEXT NOT NULL,
-    collection_id TEXT,
-    bag_id        TEXT,
-    status        TEXT NOT NULL,
-    previous_status TEXT,
-    http_status   INTEGER,
-    final_url     TEXT,
-    similarity    REAL,
-    vantage       TEXT NOT NULL,
-    evidence      TEXT NOT NULL,             -- JSON
-    checked_at    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS watch_results_url ON watch_results (url, checked_at);
-CREATE INDEX IF NOT EXISTS watch_results_status ON watch_results (status, checked_at);
--- The latest watch row of each URL and since when its status holds, kept by a trigger.
-CREATE TABLE IF NOT EXISTS watch_latest (
-    url           TEXT PRIMARY KEY,
-    result_id     INTEGER NOT NULL,
-    status        TEXT NOT NULL,
-    since         TEXT NOT NULL,
-    checked_at    TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS watch_latest_ins AFTER INSERT ON watch_results BEGIN
-    INSERT OR IGNORE INTO watch_latest (url, result_id, status, since, checked_at)
-        VALUES (NEW.url, NEW.id, NEW.status, NEW.checked_at, NEW.checked_at);
-    UPDATE watch_latest SET
-        since = CASE WHEN status = NEW.status THEN since ELSE NEW.checked_at END,
-        result_id = NEW.id, status = NEW.status, checked_at = NEW.checked_at
-        WHERE url = NEW.url AND result_id != NEW.id;
-END;
-CREATE TABLE IF NOT EXISTS copies (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    bag_id        TEXT NOT NULL,
-    partner       TEXT NOT NULL,
-    location      TEXT NOT NULL,
-    jurisdiction  TEXT NOT NULL,
-    verified_at   TEXT NOT NULL,
-    status        TEXT NOT NULL,             -- ok | damaged | missing
-    UNIQUE (bag_id, partner)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    time          TEXT NOT NULL,
-    bag_id        TEXT,
-    event_type    TEXT NOT NULL,             -- PREMIS event type, e.g. 'fixity check'
-    outcome       TEXT NOT NULL,
-    actor         TEXT NOT NULL,
-    detail        TEXT NOT NULL              -- JSON
-);
-CREATE INDEX IF NOT EXISTS events_bag ON events (bag_id, time);
-CREATE INDEX IF NOT EXISTS events_type ON events (event_type, id);
--- The head of each bag's custody log, anchored outside the log: its last entry
--- (sequence number, line hash, byte span) and the last entry whose signature a
--- verify checked. Truncation, deletion and replacement of a log show against it.
-CREATE TABLE IF NOT EXISTS custody_heads (
-    bag_id        TEXT PRIMARY KEY,
-    seq           INTEGER NOT NULL,
-    hash          TEXT NOT NULL,             -- 'sha256:<hex>' of the last line's bytes
-    start         INTEGER NOT NULL,          -- byte offset of the last line
-    "end"         INTEGER NOT NULL,          -- byte offset just after it (the log's size)
-    verified_seq  INTEGER NOT NULL DEFAULT 0,
-    verified_hash TEXT,
-    verified_start INTEGER NOT NULL DEFAULT 0,
-    verified_end  INTEGER NOT NULL DEFAULT 0,
-    updated       TEXT NOT NULL
-);
-"""
-
-# Run once when a version-1 ledger is upgraded: fill the per-bag and per-URL
-# summaries from the history written before the triggers existed.
-MIGRATE_1_2 = """
-INSERT OR REPLACE INTO fixity_latest (bag_id, run_id, result, ended, last_good, runs)
-SELECT f.bag_id, f.id, f.result, f.ended,
-       (SELECT MAX(g.started) FROM fixity_runs g WHERE g.bag_id = f.bag_id
-        AND g.result = 'valid' AND g.mode IN ('full', 'deep')),
-       (SELECT COUNT(*) FROM fixity_runs g WHERE g.bag_id = f.bag_id)
-FROM fixity_runs f JOIN (SELECT bag_id, MAX(id) AS id FROM fixity_runs GROUP BY bag_id) m
-  ON f.id = m.id;
-INSERT OR REPLACE INTO watch_latest (url, result_id, status, since, checked_at)
-SELECT w.url, w.id, w.status,
-       COALESCE((SELECT MIN(x.checked_at) FROM watch_results x WHERE x.url = w.url
-                 AND x.id > COALESCE((SELECT MAX(y.id) FROM watch_results y
-                                      WHERE y.url = w.url AND y.status != w.status), 0)),
-                w.checked_at),
-       w.checked_at
-FROM watch_results w JOIN (SELECT url, MAX(id) AS id FROM watch_results GROUP BY url) m
-  ON w.id = m.id;
-"""
 
 
 def utcnow() -> str:
@@ -223,7 +75,7 @@ class WatchLatest:
 PayloadRow = tuple[str, str, str, str, str, str]  # digest, uri, date, record id, capture, warc
 
 
-def _sqlite_problem(path: Path, exc: sqlite3.Error) -> UsageError:
+def _sqlite_problem(path: Path, exc: BaseException) -> UsageError:
     """A person's message for a failed ledger write: full disk, read-only, locked."""
     text = str(exc)
     if "full" in text:
@@ -256,15 +108,31 @@ class WatchRow:
     detail: dict[str, Any]
 
 
-class Ledger:
+class Ledger(SharedRounds):
     """A connection to ``<archive>/ledger.sqlite``, created on first use.
 
     Every statement the project runs against the ledger is a named method
     here; other modules never write SQL.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, where: Path | LedgerLocation, *, migrate: bool = False) -> None:
+        loc = where if isinstance(where, LedgerLocation) else LedgerLocation("sqlite", Path(where))
+        self.location = loc
+        self.dialect = loc.dialect
+        self.migrated_from: int | None = None  # the version this open upgraded, if it did
+        self.path: Path = loc.path if loc.path is not None else Path(redact(loc.url))
+        self.conn: Any
+        if loc.dialect == "postgresql":
+            self.conn = PgConnection.get(loc.url)
+            try:
+                self._setup_postgres(migrate)
+            except BaseException:
+                self.conn.close()
+                raise
+            return
+        self._open_sqlite()
+
+    def _open_sqlite(self) -> None:
         existed = self.path.exists()
         try:
             if existed and self.path.stat().st_size == 0:
@@ -292,11 +160,7 @@ class Ledger:
 
     def _setup(self, existed: bool) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise UsageError(
-                f"ledger {self.path} has schema version {version}, newer than this strongroom"
-                f" knows ({SCHEMA_VERSION}); upgrade strongroom before using this archive"
-            )
+        self._refuse_newer(version)
         if existed and version == 0:
             tables = self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
             if tables == 0:
@@ -307,15 +171,87 @@ class Ledger:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
-        # The ledger is opened for every dedup lookup and event; create the
-        # tables only when this file has not been set up at this version.
+        # The embedded ledger belongs to one machine and one program, so it is
+        # brought to this version on open (``ledger migrate`` does the same).
+        # The ledger is opened for every dedup lookup and event: only then.
         if version != SCHEMA_VERSION:
+            self.migrated_from = version if existed else None
             with self.conn:
-                self.conn.executescript("BEGIN;" + SCHEMA + (MIGRATE_1_2 if version == 1 else ""))
+                script = render("sqlite") + (MIGRATE_1_2 if version == 1 else "")
+                self.conn.executescript("BEGIN;" + script)
                 self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise UsageError(
+                f"ledger {self.path} has schema version {version}, newer than this strongroom"
+                f" knows ({SCHEMA_VERSION}); upgrade strongroom before using this archive"
+            )
+
+    def schema_version(self) -> int:
+        """The schema version the ledger is at (0 for a new, empty PostgreSQL database)."""
+        if self.dialect == "sqlite":
+            return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        row = self.conn.execute(
+            "SELECT value FROM strongroom_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _setup_postgres(self, migrate: bool) -> None:
+        """Check the shared ledger's version; only ``migrate`` may change its schema.
+
+        Several nodes share this database, so one node's upgrade must never
+        change the schema under the others: that is ``strongroom ledger migrate``.
+        """
+        try:
+            if not self.conn.meta_ready:  # once per connection; the version, at every open
+                with self.conn:
+                    self.conn.executescript(
+                        "CREATE TABLE IF NOT EXISTS strongroom_meta"
+                        " (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                    )
+                self.conn.meta_ready = True
+            version = self.schema_version()
+            self.conn.commit()
+        except database_errors() as exc:
+            raise UsageError(f"cannot read the ledger at {self.path}: {exc}") from None
+        self._refuse_newer(version)
+        if version == SCHEMA_VERSION:
+            return
+        if not migrate:
+            raise UsageError(
+                f"the ledger at {self.path} is at schema version {version}; this strongroom"
+                f" needs {SCHEMA_VERSION}: run `strongroom ledger migrate` once (from one node)"
+            )
+        self.migrated_from = version
+        self.migrate()
+
+    def migrate(self) -> tuple[int, int]:
+        """Bring the schema to this program's version; return (from, to)."""
+        before = self.schema_version()
+        self._refuse_newer(before)
+        if before == SCHEMA_VERSION:
+            return before, before
+        if self.dialect == "sqlite":
+            with self.conn:
+                script = render("sqlite") + (MIGRATE_1_2 if before == 1 else "")
+                self.conn.executescript("BEGIN;" + script)
+                self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            return before, SCHEMA_VERSION
+        with self.conn:
+            self.conn.executescript(render("postgresql"))
+            self.conn.execute(
+                "INSERT INTO strongroom_meta (key, value) VALUES ('schema_version', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+        return before, SCHEMA_VERSION
+
     def close(self) -> None:
-        self.conn.close()
+        if self.dialect == "postgresql":
+            self.conn.release()
+        else:
+            self.conn.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -324,7 +260,7 @@ class Ledger:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """One atomic transaction: all rows land, or none do.
 
         A full disk or a read-only ledger becomes a UsageError (exit 2).
@@ -332,14 +268,21 @@ class Ledger:
         try:
             with self.conn:
                 yield self.conn
-        except sqlite3.OperationalError as exc:
+        except database_errors() as exc:
+            if not is_operational(exc):
+                raise
             raise _sqlite_problem(self.path, exc) from None
 
-    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         """Internal: run one read. Outside this module, use the named methods."""
         try:
-            return list(self.conn.execute(sql, params))
-        except sqlite3.OperationalError as exc:
+            rows = list(self.conn.execute(sql, params))
+            if self.dialect == "postgresql":
+                self.conn.commit()  # a read must not leave a transaction open on the server
+            return rows
+        except database_errors() as exc:
+            if not is_operational(exc):
+                raise
             raise UsageError(f"cannot read ledger {self.path}: {exc}") from None
 
     # --- payload digests (WARC deduplication) ------------------------------
@@ -356,9 +299,9 @@ class Ledger:
         the first record of a payload stays the one revisits point to."""
         with self.transaction() as c:
             c.executemany(
-                "INSERT OR IGNORE INTO payload_digests"
+                "INSERT INTO payload_digests"
                 " (digest, target_uri, warc_date, record_id, capture_id, warc_file)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
                 list(rows),
             )
 
@@ -417,8 +360,12 @@ class Ledger:
         """Add (or refresh) a bag's row: made here (``local``) or ``received:<partner>``."""
         with self.transaction() as c:
             c.execute(
-                "INSERT OR REPLACE INTO bags (bag_id, collection_id, capture_id, created, access,"
-                " seeds, is_version_of, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO bags (bag_id, collection_id, capture_id, created, access,"
+                " seeds, is_version_of, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (bag_id) DO UPDATE SET collection_id = excluded.collection_id,"
+                " capture_id = excluded.capture_id, created = excluded.created,"
+                " access = excluded.access, seeds = excluded.seeds,"
+                " is_version_of = excluded.is_version_of, origin = excluded.origin",
                 (
                     bag_id,
                     collection_id,
@@ -462,10 +409,10 @@ class Ledger:
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO fixity_runs (bag_id, started, ended, mode, result, files, bytes,"
-                " failures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " failures) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (bag_id, started, ended, mode, result, files, nbytes, json.dumps(failures)),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def last_good_checks(self) -> dict[str, str]:
         """bag id -> start of its latest valid full or deep check (one row per bag)."""
@@ -517,7 +464,7 @@ class Ledger:
             cur = c.execute(
                 "INSERT INTO watch_results (url, collection_id, bag_id, status, previous_status,"
                 " http_status, final_url, similarity, vantage, evidence, checked_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     url,
                     collection_id,
@@ -532,7 +479,7 @@ class Ledger:
                     checked_at,
                 ),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def last_watch(self, url: str) -> dict[str, Any] | None:
         """The latest watch row of a URL (evidence decoded), or None if never watched."""
@@ -568,7 +515,7 @@ class Ledger:
             "SELECT * FROM (SELECT * FROM watch_results WHERE status IN ("
             + ",".join("?" * len(wanted))
             + ") AND (previous_status IS NULL OR previous_status != status)"
-            " ORDER BY checked_at DESC, id DESC LIMIT ?) ORDER BY checked_at, id",
+            " ORDER BY checked_at DESC, id DESC LIMIT ?) AS latest ORDER BY checked_at, id",
             (*wanted, int(limit)),
         )
         return [dict(r) for r in rows]
@@ -666,7 +613,7 @@ class Ledger:
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO events (time, bag_id, event_type, outcome, actor, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     time or utcnow(),
                     bag_id,
@@ -676,7 +623,7 @@ class Ledger:
                     json.dumps(detail or {}, sort_keys=True, default=str),
                 ),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def bag_created(self, bag_id: str) -> str | None:
         """When a bag was made (or received), as recorded; None for an unknown bag."""
@@ -783,6 +730,13 @@ def _json_list(text: str | None) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def open_ledger(archive_root: Path) -> Ledger:
-    """Open the ledger of an archive rooted at ``archive_root``."""
-    return Ledger(Path(archive_root) / "ledger.sqlite")
+def ledger_location(archive_root: Path) -> LedgerLocation:
+    """Where the archive's ledger is: ``STRONGROOM_LEDGER``, ``[ledger] url``, or SQLite."""
+    from strongroom.core.archive import Archive
+
+    return locate(Path(archive_root), Archive(archive_root).config.ledger_url)
+
+
+def open_ledger(archive_root: Path, *, migrate: bool = False) -> Ledger:
+    """Open the ledger of an archive rooted at ``archive_root`` (SQLite or PostgreSQL)."""
+    return Ledger(ledger_location(archive_root), migrate=migrate)

@@ -14,6 +14,7 @@ archive in rotation at a constant nightly cost.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import time
@@ -25,6 +26,7 @@ from typing import Any
 from strongroom.core.archive import Archive, parse_size
 from strongroom.core.fsutil import exclusive_lock, is_within
 from strongroom.core.ledger import Ledger, open_ledger, utcnow
+from strongroom.core.round import Round
 from strongroom.errors import UsageError
 from strongroom.verify.findings import BagReport, Problem, Progress, show
 from strongroom.verify.validate import validate_bag
@@ -181,7 +183,7 @@ def outside_checks(
         from strongroom.bag.custody import check_custody
 
         log = archive.custody_path(target.bag_id)
-        if log.exists() or archive.ledger_path.exists():
+        if log.exists() or archive.has_ledger():
             chain = check_custody(archive, target.bag_id, keyring, deep=report.mode == "deep")
             for msg in chain.problems:
                 problems.append(
@@ -381,6 +383,7 @@ class VerifyRun:
 
     runs: list[BagRun] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)  # due, but over the budget
+    elsewhere: list[str] = field(default_factory=list)  # due, but another node had it
     locked: bool = False  # another verify held the lock; nothing was checked
 
     @property
@@ -398,6 +401,7 @@ class VerifyRun:
             "locked": self.locked,
             "bags": [r.to_dict() for r in self.runs],
             "deferred": self.deferred,
+            "elsewhere": self.elsewhere,
         }
 
 
@@ -427,7 +431,14 @@ def run_verify(
         if not got:
             result.locked = True
             return result
+        shared = None
         if due:
+            # Several nodes may run the same round on one shared ledger: each bag
+            # is claimed before it is checked (see core/round.py). The round starts
+            # before the due list is read, so a check another node finishes in
+            # between is either in the list's view or newer than the round.
+            shared = Round(archive, "verify")
+            shared.record_holdings(archive.bag_ids())
             queue = due_bags(archive, options.interval)
             targets = [d.target for d in queue]
             sizes = {d.target: d.size for d in queue}
@@ -439,21 +450,35 @@ def run_verify(
             if due and result.runs and _over_budget(options.budget, t0, spent, sizes[target]):
                 result.deferred = [t.name for t in (targets or [])[i:]]
                 break
-            prog = progress(target, sizes.get(target, 0)) if progress else None
-            run = verify_one(
-                archive,
-                target,
-                options.mode,
-                inventory=options.inventory,
-                workers=options.workers,
-                progress=prog,
-                profile=options.profile,
-            )
+            with shared.item(target.name) if shared else contextlib.nullcontext(True) as mine:
+                if not mine or (shared and _checked_since(archive, target.name, shared.started)):
+                    continue  # another node holds it, or finished it during this round
+                prog = progress(target, sizes.get(target, 0)) if progress else None
+                run = verify_one(
+                    archive,
+                    target,
+                    options.mode,
+                    inventory=options.inventory,
+                    workers=options.workers,
+                    progress=prog,
+                    profile=options.profile,
+                )
             spent += run.report.bytes if run.report else 0
             result.runs.append(run)
             if on_done:
                 on_done(run)
+        if shared:
+            result.elsewhere = shared.elsewhere
     return result
+
+
+def _checked_since(archive: Archive, bag_id: str, since: str) -> bool:
+    """True when a check of ``bag_id`` ended after ``since`` (a node that died after
+    checking but before finishing its lease did the work; it is not done twice)."""
+    with open_ledger(archive.root) as led:
+        _result, ended = led.last_fixity(bag_id)
+    # ``ended`` has whole seconds: only a later second is surely after ``since``.
+    return ended is not None and ended > since[:19] + "Z"
 
 
 def _over_budget(budget: Budget, t0: float, spent: int, next_size: int) -> bool:
@@ -479,7 +504,7 @@ def _maybe_lock(archive: Archive, lock: bool) -> Any:
 # --- history ---------------------------------------------------------------------------------
 def history(archive: Archive, bag_id: str) -> list[dict[str, Any]]:
     """Every recorded run of ``bag_id``, oldest first."""
-    if not archive.ledger_path.exists():
+    if not archive.has_ledger():
         return []
     with open_ledger(archive.root) as ledger:
         return ledger.fixity_history(bag_id)

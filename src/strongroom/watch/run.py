@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection, validate_url
-from strongroom.core.ledger import Ledger, open_ledger, utcnow
+from strongroom.core.ledger import Ledger, ledger_location, open_ledger, utcnow
+from strongroom.core.round import Round
 from strongroom.errors import UsageError
 from strongroom.watch.baseline import BaselineCache, Target, targets
 from strongroom.watch.classify import VantageResult, check_vantage, combine
@@ -282,9 +283,14 @@ def watch(
             _Job(i, t, clients.for_target(archive, t, collection), threshold)
             for i, t in enumerate(found)
         ]
+        # On a ledger shared by several nodes (PostgreSQL), each seed is claimed
+        # before it is checked; alone on SQLite there is nobody to share with.
+        shared = (
+            Round(archive, "watch") if ledger_location(archive.root).dialect != "sqlite" else None
+        )
         try:
             with open_ledger(archive.root) as ledger:
-                for batch in _inspect_all(archive, jobs, concurrency, per_host, clients):
+                for batch in _inspect_all(archive, jobs, concurrency, per_host, clients, shared):
                     _record_batch(
                         archive,
                         ledger,
@@ -295,6 +301,8 @@ def watch(
                         run,
                         on_result,
                     )
+                    if shared:  # recorded: no node takes these seeds again this round
+                        shared.finish([job.target.url for job, _ in batch])
         finally:
             clients.close()
     return run
@@ -350,7 +358,12 @@ def _maybe_recapture(
 
 
 def _inspect_all(
-    archive: Archive, jobs: list[_Job], concurrency: int, per_host: int, clients: _Clients
+    archive: Archive,
+    jobs: list[_Job],
+    concurrency: int,
+    per_host: int,
+    clients: _Clients,
+    shared: Round | None = None,
 ) -> Iterator[list[tuple[_Job, Inspection]]]:
     """Inspect every job on worker threads; yield them in job order, in batches.
 
@@ -360,14 +373,18 @@ def _inspect_all(
     """
     frontier = Frontier(jobs, clients.clock, per_host)
     baselines = BaselineCache(archive)
-    done: queue.Queue[tuple[int, Inspection | BaseException]] = queue.Queue()
+    done: queue.Queue[tuple[int, Inspection | BaseException | None]] = queue.Queue()
 
     def work() -> None:
         while (job := frontier.take()) is not None:
+            outcome: Inspection | BaseException | None = None
             try:
-                outcome: Inspection | BaseException = inspect(
-                    job.target, job.clients, baselines, job.threshold, reserved=True
-                )
+                # Nodes sharing a ledger share the round: a seed another node
+                # holds is left to it (None: nothing to record here).
+                if shared is None or shared.claim(job.target.url):
+                    outcome = inspect(
+                        job.target, job.clients, baselines, job.threshold, reserved=True
+                    )
             except BaseException as exc:  # handed to the recording thread, which re-raises
                 outcome = exc
             finally:
@@ -382,7 +399,7 @@ def _inspect_all(
     ]
     for w in workers:
         w.start()
-    waiting: dict[int, Inspection | BaseException] = {}
+    waiting: dict[int, Inspection | BaseException | None] = {}
     try:
         nxt = 0
         while nxt < len(jobs):
@@ -400,7 +417,8 @@ def _inspect_all(
                 outcome = waiting.pop(nxt)
                 if isinstance(outcome, BaseException):
                     raise outcome
-                batch.append((jobs[nxt], outcome))
+                if outcome is not None:
+                    batch.append((jobs[nxt], outcome))
                 nxt += 1
             yield batch
     finally:

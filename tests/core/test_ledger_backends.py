@@ -1,0 +1,186 @@
+"""The ledger's named methods on both engines: embedded SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from strongroom.core.backends import LedgerLocation, parse_ledger_url, redact
+from strongroom.core.ledger import SCHEMA_VERSION, Ledger, WatchRow
+from strongroom.errors import UsageError
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request, tmp_path):
+    if request.param == "sqlite":
+        led = Ledger(tmp_path / "ledger.sqlite")
+    else:
+        url = request.getfixturevalue("pg_url")
+        led = Ledger(LedgerLocation("postgresql", url=url), migrate=True)
+    try:
+        yield led
+    finally:
+        led.close()
+
+
+def test_bags_captures_and_payload_index(ledger):
+    ledger.record_capture(
+        "C1", collection_id="c", started="2026-01-01T00:00:00Z", ended=None,
+        seeds=["https://a.example/"], stats={"fetched": 3, "bytes": 5_000_000_000},
+        status="complete",
+    )  # fmt: skip
+    ledger.record_bag(
+        "c-C1", collection_id="c", capture_id="C1", created="2026-01-01T00:00:01Z",
+        access="public", seeds=["https://a.example/"],
+    )  # fmt: skip
+    ledger.record_bag(  # the same id again refreshes the row, it does not add one
+        "c-C1", collection_id="c", capture_id="C1", created="2026-01-01T00:00:01Z",
+        access="restricted", seeds=["https://a.example/"],
+    )  # fmt: skip
+    assert ledger.bags()["c-C1"]["access"] == "restricted"
+    assert ledger.bag_ids() == {"c-C1"}
+    ledger.set_access("c-C1", "dark")
+    assert ledger.bags()["c-C1"]["access"] == "dark"
+    row = ("sha256:AAA", "https://a.example/", "2026-01-01T00:00:00Z", "<urn:uuid:1>", "C1", "w")
+    ledger.index_payloads([row, row])  # a payload's first record stays the one
+    assert ledger.prior_payload("sha256:AAA") == (
+        "<urn:uuid:1>", "https://a.example/", "2026-01-01T00:00:00Z"
+    )  # fmt: skip
+    assert ledger.payload_locations("sha256:AAA") == [("C1", "w")]
+
+
+def test_fixity_history_and_the_latest_summary_by_trigger(ledger):
+    for n, (mode, result) in enumerate([("full", "valid"), ("fast", "invalid")]):
+        run_id = ledger.record_fixity_run(
+            "b1", started=f"2026-01-0{n + 1}T00:00:00Z", ended=f"2026-01-0{n + 1}T00:01:00Z",
+            mode=mode, result=result, files=2, nbytes=3 * 2**31, failures=["x"] if n else [],
+        )  # fmt: skip
+        assert run_id > 0
+    latest = ledger.latest_fixity()["b1"]
+    assert (latest.result, latest.runs, latest.last_good) == ("invalid", 2, "2026-01-01T00:00:00Z")
+    history = ledger.fixity_history("b1")
+    assert [h["result"] for h in history] == ["valid", "invalid"]
+    assert history[0]["bytes"] == 3 * 2**31  # 64-bit sizes survive on both engines
+    assert ledger.last_good_checks() == {"b1": "2026-01-01T00:00:00Z"}
+
+
+def _watch(url, status, when, bag="b1"):
+    return WatchRow(
+        url=url, collection_id="c", bag_id=bag, status=status, previous_status=None,
+        http_status=200, final_url=url, similarity=0.987654321, vantage="direct",
+        evidence={"reason": "ünïcode ✓", "n": 1}, checked_at=when, actor="op", detail={"k": 1},
+    )  # fmt: skip
+
+
+def test_watch_results_summaries_and_events(ledger):
+    ledger.record_watch_results(
+        [_watch("u", "ok", "2026-01-01T00:00:00Z"), _watch("u", "ok", "2026-01-02T00:00:00Z")]
+    )
+    ledger.record_watch_results([_watch("u", "gone", "2026-01-03T00:00:00Z")])
+    latest = ledger.watch_latest("u")["u"]
+    assert (latest.status, latest.since) == ("gone", "2026-01-03T00:00:00Z")
+    last = ledger.last_watch("u")
+    assert last["evidence"]["reason"] == "ünïcode ✓"
+    assert abs(last["similarity"] - 0.987654321) < 1e-12  # a double, not PostgreSQL's 4-byte REAL
+    assert [e["event_type"] for e in ledger.events("b1")] == ["watch"] * 3
+    assert [r["status"] for r in ledger.status_changes(["gone"])] == ["gone"]
+
+
+def test_events_copies_and_custody_heads(ledger):
+    first = ledger.record_event("fixity check", "valid", bag_id="b1", detail={"a": 1})
+    second = ledger.record_event("replication", "ok", bag_id="b1")
+    assert second > first
+    assert [e["detail"] for e in ledger.events("b1", types=["fixity check"])] == [{"a": 1}]
+    assert ledger.count_events() == 2
+    ledger.record_copy("b1", partner="p", location="/x", jurisdiction="UA", status="ok")
+    ledger.record_copy("b1", partner="p", location="/y", jurisdiction="UA", status="damaged")
+    assert [(c["location"], c["status"]) for c in ledger.copies("b1")] == [("/y", "damaged")]
+    ledger.set_custody_head("b1", seq=3, hash="sha256:h", start=10, end=20)
+    ledger.mark_custody_verified("b1", seq=3, hash="sha256:h", start=10, end=20)
+    head = ledger.custody_head("b1")
+    assert (head.seq, head.end, head.verified_seq) == (3, 20, 3)
+
+
+def test_a_statement_that_fails_leaves_nothing_behind(ledger):
+    with pytest.raises(Exception), ledger.transaction() as c:  # noqa: B017
+        c.execute(
+            "INSERT INTO events (time, bag_id, event_type, outcome, actor, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            ("t", "b", "e", "o", "a", "{}"),
+        )
+        c.execute("INSERT INTO no_such_table VALUES (1)")
+    assert ledger.count_events() == 0
+
+
+def test_leases_one_holder_at_a_time_until_done_or_expired(ledger):
+    start = "2026-01-01T00:00:00.000000Z"
+    assert ledger.claim("verify", "b1", "kyiv-1", round_start=start, ttl=60)
+    assert not ledger.claim("verify", "b1", "berlin-1", round_start=start, ttl=60)
+    ledger.finish("verify", "b1", "kyiv-1")
+    # Done in this round: nobody takes it again until a later round begins.
+    assert not ledger.claim("verify", "b1", "berlin-1", round_start=start, ttl=60)
+    from strongroom.core.rounds import precise_now
+
+    assert ledger.claim("verify", "b1", "berlin-1", round_start=precise_now(), ttl=60)
+    # An expired claim (its node died) is free for another node.
+    assert ledger.claim("verify", "b2", "kyiv-1", round_start=start, ttl=-1)
+    assert ledger.claim("verify", "b2", "berlin-1", round_start=start, ttl=60)
+
+
+def test_holdings_and_nodes(ledger):
+    ledger.record_holdings("kyiv-1", "UA", ["b1", "b2"])
+    ledger.record_holdings("berlin-1", "DE", ["b2"])
+    ledger.record_holdings("kyiv-1", "UA", ["b1"])  # b2 left this node
+    nodes = ledger.nodes()
+    assert {n: v["bags"] for n, v in nodes.items()} == {"berlin-1": 1, "kyiv-1": 1}
+    assert ledger.holders("b2") == ["berlin-1"]
+
+
+def test_schema_version_is_recorded(ledger):
+    assert ledger.schema_version() == SCHEMA_VERSION
+
+
+def test_an_unmigrated_postgresql_ledger_asks_for_ledger_migrate(pg_url):
+    with pytest.raises(UsageError, match="strongroom ledger migrate") as exc:
+        Ledger(LedgerLocation("postgresql", url=pg_url))
+    assert exc.value.exit_code == 2
+    with Ledger(LedgerLocation("postgresql", url=pg_url), migrate=True) as led:
+        assert led.schema_version() == SCHEMA_VERSION
+
+
+def test_a_newer_postgresql_ledger_is_refused(pg_url):
+    with (
+        Ledger(LedgerLocation("postgresql", url=pg_url), migrate=True) as led,
+        led.transaction() as c,
+    ):
+        c.execute("UPDATE strongroom_meta SET value = ? WHERE key = 'schema_version'",
+                  (str(SCHEMA_VERSION + 1),))  # fmt: skip
+    with pytest.raises(UsageError, match="newer than this strongroom"):
+        Ledger(LedgerLocation("postgresql", url=pg_url))
+
+
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("postgresql://u:secret@127.0.0.1/db", "must not hold a password"),
+        ("mysql://127.0.0.1/db", "expected a postgresql://"),
+        ("postgresql://127.0.0.1/", "needs a host and a database"),
+        ("postgresql://127.0.0.1:99999/db", "not a usable ledger URL"),
+        ("postgresql://127.0.0.1/db;drop", "not a plain name"),
+    ],
+)
+def test_hostile_ledger_urls_are_refused_without_echoing_secrets(url, why):
+    with pytest.raises(UsageError, match=why) as exc:
+        parse_ledger_url(url, "config.toml: [ledger] url")
+    assert "secret" not in exc.value.message
+
+
+def test_printed_urls_never_carry_a_password():
+    assert redact("postgresql://u:pw@h:5432/db") == "postgresql://u@h:5432/db"
+
+
+def test_query_results_read_by_name_and_position(ledger):
+    ledger.record_bag("b", collection_id="c", capture_id=None, created="t", access="public",
+                      seeds=[])  # fmt: skip
+    [row] = ledger.query("SELECT bag_id, access FROM bags")
+    assert (row[0], row["access"]) == ("b", "public")
+    assert dict(row) == {"bag_id": "b", "access": "public"}
