@@ -297,8 +297,8 @@ def complete_pending(archive: Any, bag_ids: list[str] | None = None) -> list[Com
     The token goes beside the tag manifest of the published bag: it is not in any
     manifest, so the bag's bytes and manifests stay exactly as they were made.
     """
-    from strongroom.bag import custody
     from strongroom.core.ledger import open_ledger
+    from strongroom.core.round import Round
 
     settings = load_settings(archive)
     if settings is None:
@@ -308,25 +308,34 @@ def complete_pending(archive: Any, bag_ids: list[str] | None = None) -> list[Com
     with open_ledger(archive.root) as ledger:
         wanted = bag_ids if bag_ids is not None else ledger.pending_timestamps()
     done: list[Completed] = []
+    # Nodes sharing a ledger share this round too: each bag is claimed first.
+    shared = Round(archive, "timestamp")
     for bag_id in wanted:
-        bag = archive.bag_dir(bag_id)
-        if not (bag / TAGMANIFEST).is_file():
-            done.append(Completed(bag_id, None, "", f"no bag {bag_id} in {archive.bags}"))
-            continue
-        if (bag / TOKEN).exists():
-            stamp = inspect_bag(bag, settings)
-            done.append(Completed(bag_id, stamp.info, "", "; ".join(stamp.problems)))
-            continue
-        try:
-            info = stamp_dir(bag, settings)
-        except TimestampUnavailable as exc:
-            done.append(Completed(bag_id, None, "", str(exc)))
-            continue
-        detail = {"time": info.time.isoformat(), "tsa": info.tsa, "serial": info.serial}
-        with open_ledger(archive.root) as ledger:
-            custody.record_event(
-                archive, bag_id, "timestamp", outcome="success", detail=detail, ledger=ledger
-            )
-            created = ledger.bag_created(bag_id) or ""
-        done.append(Completed(bag_id, info, created))
+        with shared.item(bag_id) as mine:
+            if mine:
+                done.append(_complete_one(archive, bag_id, settings))
     return done
+
+
+def _complete_one(archive: Any, bag_id: str, settings: TimestampSettings) -> Completed:
+    """Add one bag's token, or say why it is still pending."""
+    from strongroom.bag import custody
+    from strongroom.core.ledger import open_ledger
+
+    bag = archive.bag_dir(bag_id)
+    if not (bag / TAGMANIFEST).is_file():
+        return Completed(bag_id, None, "", f"no bag {bag_id} in {archive.bags}")
+    if (bag / TOKEN).exists():
+        stamp = inspect_bag(bag, settings)
+        return Completed(bag_id, stamp.info, "", "; ".join(stamp.problems))
+    try:
+        info = stamp_dir(bag, settings)
+    except TimestampUnavailable as exc:
+        return Completed(bag_id, None, "", str(exc))
+    detail = {"time": info.time.isoformat(), "tsa": info.tsa, "serial": info.serial}
+    with open_ledger(archive.root) as ledger:
+        custody.record_event(
+            archive, bag_id, "timestamp", outcome="success", detail=detail, ledger=ledger
+        )
+        created = ledger.bag_created(bag_id) or ""
+    return Completed(bag_id, info, created)
