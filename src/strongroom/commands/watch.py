@@ -110,6 +110,7 @@ def watch_cmd(
       strongroom watch --all --recapture --json
       strongroom watch --all --concurrency 16 --per-host 2
     """
+    from strongroom.core.ui import esc
     from strongroom.watch import run as watch_mod
 
     out = make_output(as_json, quiet)
@@ -127,7 +128,7 @@ def watch_cmd(
         detail = r.evidence.get("reason") or ""
         if not detail and r.similarity is not None:
             detail = f"main text unchanged (similarity {r.similarity:.3f})"
-        out.info(f"{mark}[{style}]{r.status}[/{style}]{before} {r.url}")
+        out.info(f"{mark}[{style}]{r.status}[/{style}]{esc(before)} {esc(r.url)}", markup=True)
         if detail:
             out.info(f"    {detail}")
         if r.recaptured_as:

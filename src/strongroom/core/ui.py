@@ -43,18 +43,24 @@ class Output:
     def human(self) -> bool:
         return not self.json and not self.quiet
 
-    def info(self, message: str) -> None:
-        """A line for a person; suppressed by --json and --quiet."""
+    def info(self, message: str, *, markup: bool = False) -> None:
+        """A line for a person; suppressed by --json and --quiet.
+
+        The text is printed as is: URLs, titles, paths and hints such as
+        ``[[partners]]`` come from users, configs and live pages, and rich would
+        swallow their brackets as markup. Pass ``markup=True`` only for a message
+        whose variable parts went through :func:`esc`.
+        """
         if self.human:
-            out.print(message)
+            out.print(message if markup else esc(message))
 
     def warn(self, message: str) -> None:
         """A warning on stderr; shown even with --quiet (cron should see it)."""
-        err.print(f"[yellow]warning:[/yellow] {message}")
+        err.print(f"[yellow]warning:[/yellow] {esc(message)}")
 
     def problem(self, message: str) -> None:
         """A problem on stderr; always shown."""
-        err.print(f"[red]problem:[/red] {message}")
+        err.print(f"[red]problem:[/red] {esc(message)}")
 
     def emit_json(self, obj: Any) -> None:
         """Print one JSON document on stdout."""
@@ -64,6 +70,13 @@ class Output:
     def table(self, table: Table) -> None:
         if self.human:
             out.print(table)
+
+
+def esc(text: object) -> str:
+    """``text`` with rich markup escaped, so it prints exactly as written."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 class _NullProgress:
