@@ -136,9 +136,10 @@ def archive_cmd(
 
 def _summary(run: ArchiveRun, output: Output) -> None:
     """Problems on stderr (always); a table of what was made (unless --quiet)."""
+    from rich import box
     from rich.table import Table
 
-    from strongroom.core.ui import esc, out
+    from strongroom.core.ui import esc, middle_cut, out
 
     for seed in run.seeds:
         for w in seed.warnings:
@@ -149,19 +150,31 @@ def _summary(run: ArchiveRun, output: Output) -> None:
             output.problem(f"{seed.url}: {seed.error}")
     if output.quiet:
         return
-    table = Table(title=f"collection {run.collection_id}", title_justify="left")
-    table.add_column("seed", overflow="fold")
-    table.add_column("bag", no_wrap=True)
-    for col in ("access", "signed", "fixity"):
-        table.add_column(col, no_wrap=True)
-    for s in run.seeds:
-        table.add_row(
-            esc(s.url),
-            esc(s.bag_id or (f"unchanged since {s.unchanged_since}" if s.unchanged_since else "-")),
+    heads = ("bag", "access", "signed", "fixity")
+    cells = [
+        (
+            s.bag_id or (f"unchanged since {s.unchanged_since}" if s.unchanged_since else "-"),
             s.access or "-",
             "yes" if s.signed else "no",
             (s.verify_result or "-") + (" (earlier run)" if s.skipped else ""),
         )
+        for s in run.seeds
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    # One space of padding a side, none at the edges, a one-space rule between columns.
+    seed_w = max(24, out.width - sum(widths) - 3 * len(heads))
+    table = Table(
+        title=f"collection {esc(run.collection_id)}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+    )
+    table.add_column("seed", width=seed_w, no_wrap=True)
+    for head, col_w in zip(heads, widths, strict=True):
+        table.add_column(head, width=col_w, no_wrap=True)
+    for s, row in zip(run.seeds, cells, strict=True):
+        table.add_row(esc(middle_cut(s.url, seed_w)), *(esc(c) for c in row))
     out.print(table)
 
 

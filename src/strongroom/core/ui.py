@@ -79,6 +79,19 @@ def esc(text: object) -> str:
     return escape(str(text))
 
 
+def middle_cut(text: str, width: int) -> str:
+    """``text`` cut in the middle to at most ``width`` characters (``…`` marks the cut).
+
+    For URLs: the host at the start and the page name at the end are what a
+    reader recognises, so those stay.
+    """
+    if width < 5 or len(text) <= width:
+        return text if len(text) <= max(width, 1) else text[: max(width, 1)]
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
 class _NullProgress:
     """Stands in for a rich Progress when stdout is not a terminal."""
 
