@@ -156,7 +156,7 @@ class Session:
         if RECORD:  # README_RECORD=FILE: write what each command printed, to update the README
             with open(RECORD, "a", encoding="utf-8") as fh:
                 fh.write(f"$ {cmd.line}\n{shown}[exit {proc.returncode}]\n\n")
-            for readme_id, real in zip(
+            for readme_id, real in zip(  # noqa: B905 (the record may be shorter)
                 re.findall(CAPTURE_ID, "\n".join(cmd.expected)), re.findall(CAPTURE_ID, shown)
             ):
                 self.ids.setdefault(readme_id, real)
