@@ -148,7 +148,7 @@ def test_report_leads_with_what_needs_attention(cli, archive, tmp_path) -> None:
     assert cli("report", "-o", out, "--archive", root).exit_code == 0
     html = out.read_text("utf-8")
     panel = html[html.index('id="attention"') : html.index('class="cards"')]
-    public, restricted, dark = archive["bags"]
+    public = archive["bags"][0]
     # The invalid bag, with the command that repairs it.
     assert "1 bag failed the last fixity check" in panel and public in panel
     assert f"strongroom repair {public}" in panel
@@ -176,7 +176,6 @@ def test_report_has_a_thumbnail_and_a_replay_link_per_bag(cli, archive, tmp_path
     out = tmp_path / "r.html"
     assert cli("report", "-o", out, "--archive", archive["archive"].root).exit_code == 0
     html = out.read_text("utf-8")
-    public, restricted, dark = archive["bags"]
     assert html.count('class="thumb"') + html.count('class="nothumb"') == 3
     assert 'href="http://127.0.0.1:8080/demo/' in html  # public bag
     assert 'href="http://127.0.0.1:8080/demo-restricted/' in html
