@@ -75,3 +75,22 @@ def test_shell_completion_works_as_documented(tmp_path: Path) -> None:
         timeout=60,
     )
     assert "plain,verify" in words.stdout
+
+
+def test_a_missing_partner_error_says_how_to_add_one(archive_dir) -> None:
+    import pytest
+
+    from strongroom.core.archive import Archive
+    from strongroom.errors import UsageError
+    from strongroom.share.send import get_partner
+
+    archive_dir.mkdir()
+    (archive_dir / "partners.toml").write_text(
+        '[[partners]]\nname = "kyiv-mirror"\njurisdiction = "UA"\npath = "kyiv"\n'
+    )
+    with pytest.raises(UsageError) as caught:
+        get_partner(Archive(archive_dir), "nobody")
+    message = caught.value.message
+    assert "known: kyiv-mirror" in message
+    assert "[[partners]]" in message and "partners.example.toml" in message
+    assert "strongroom partners" in message
