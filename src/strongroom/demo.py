@@ -238,22 +238,34 @@ def _archive_step(
     by_url = {s.url: s for s in job.seeds}
     for seed in collection.seeds:
         run = by_url.get(seed.url)
-        result.seeds.append(
-            DemoSeed(
-                url=seed.url,
-                publisher=seed.publisher,
-                designations=[d.label() for d in collection.designations_for(seed.host)],
-                capture_id=run.capture_id if run else "",
-                bag_id=run.bag_id if run else "",
-                access=run.access if run else "",
-                signed=bool(run and run.signed),
-                fixity=run.verify_result if run else "",
-                screenshots=run.screenshots if run else [],
-            )
+        demo_seed = DemoSeed(
+            url=seed.url,
+            publisher=seed.publisher,
+            designations=[d.label() for d in collection.designations_for(seed.host)],
         )
+        result.seeds.append(demo_seed)
+        if run and run.unchanged_since:  # a second run: the page is as the bag has it
+            _existing_bag(archive, demo_seed, run.unchanged_since, run.capture_id)
+        elif run:
+            demo_seed.capture_id, demo_seed.bag_id = run.capture_id, run.bag_id
+            demo_seed.access, demo_seed.signed = run.access, bool(run.signed)
+            demo_seed.fixity, demo_seed.screenshots = run.verify_result, run.screenshots
         if run:
             result.problems += [*run.failures, *([run.error] if run.error else [])]
     result.exit_code = job.exit_code
+
+
+def _existing_bag(archive: Archive, demo_seed: DemoSeed, bag_id: str, capture_id: str) -> None:
+    """Describe a seed whose re-capture was unchanged: its existing bag stands."""
+    from strongroom.core.policy import current_access
+
+    bag_dir = archive.bag_dir(bag_id)
+    demo_seed.capture_id, demo_seed.bag_id = capture_id, bag_id
+    demo_seed.access = current_access(archive, bag_id)
+    demo_seed.signed = (bag_dir / "tagmanifest-sha512.txt.sig").is_file()
+    demo_seed.fixity = "unchanged since this bag: no new bag"
+    folder = bag_dir / "data" / "derivatives"
+    demo_seed.screenshots = sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
 
 
 def _watch_step(

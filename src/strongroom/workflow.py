@@ -300,9 +300,10 @@ class RunState:
         atomic_write_text(self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
     def record(self, run: SeedRun) -> None:
-        if run.bag_id:
+        """Note a finished seed: bagged, or unchanged since its latest bag."""
+        if run.bag_id or run.unchanged_since:
             self.done[run.url] = {
-                "bag_id": run.bag_id,
+                "bag_id": run.bag_id or run.unchanged_since,
                 "capture_id": run.capture_id,
                 "access": run.access,
                 "signed": run.signed,
