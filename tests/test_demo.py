@@ -264,7 +264,8 @@ def test_help_has_an_example(cli) -> None:
 
 def test_demo_runs_the_whole_workflow_and_says_where_things_are(cli, tmp_path: Path) -> None:
     target = tmp_path / "demo"
-    r = cli("demo", "--archive", str(target))
+    port = str(free_port())  # the default, 8737, may be taken by another test run
+    r = cli("demo", "--archive", str(target), "--port", port)
     assert r.exit_code == 0, r.output
     assert len(list(target.glob("captures/*/*.warc.gz"))) == 2  # one capture per article
     bags = sorted(p for p in (target / "bags").iterdir() if p.is_dir())
@@ -282,15 +283,31 @@ def test_demo_runs_the_whole_workflow_and_says_where_things_are(cli, tmp_path: P
     assert "http://127.0.0.1:8080/demo/" in r.stdout  # replay URL
     assert str(target / "report.html") in r.stdout and (target / "report.html").is_file()
     assert (target / "manifests" / "demo.json").is_file()
-    # A second run: one JSON document; the key is reused, the archive grows.
-    r = cli("demo", "--archive", str(target), "--json")
+    # A second run: one JSON document; the key is reused; the pages are captured
+    # again, found unchanged, and the existing bags stand (the demo is idempotent).
+    r = cli("demo", "--archive", str(target), "--json", "--port", port)
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["exit_code"] == 0 and doc["problems"] == []
-    assert [s["fixity"] for s in doc["seeds"]] == ["valid", "valid"]
+    assert [s["bag_id"] for s in doc["seeds"]] == [b.name for b in bags]
+    assert all(s["fixity"].startswith("unchanged") and s["signed"] for s in doc["seeds"])
     assert [s["second_watch"] for s in doc["seeds"]] == ["ok", "gone"]
     assert all(s["replay_url"].startswith("http://127.0.0.1:8080/") for s in doc["seeds"])
     assert len(list(target.glob("captures/*/capture.json"))) == 4
+    # ... but neither the seeds nor the bags double.
+    status = json.loads(cli("status", "--archive", str(target), "--json").stdout)
+    assert [s["url"] for s in status] == list(article_urls(int(port)).values())
+    assert [len(s["bags"]) for s in status] == [1, 1]
+
+
+def test_demo_on_a_busy_port_says_what_holds_it(cli, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = cli("demo", "--archive", tmp_path / "d", "--port", port)
+    assert r.exit_code == 2
+    assert "strongroom demo --serve" in r.stderr and "--port" in r.stderr
 
 
 def test_demo_ignores_strongroom_archive_env(
@@ -298,7 +315,7 @@ def test_demo_ignores_strongroom_archive_env(
 ) -> None:
     pytest.importorskip("strongroom.capture.crawl")
     monkeypatch.chdir(tmp_path)
-    r = cli("demo", "--quiet")
+    r = cli("demo", "--quiet", "--port", str(free_port()))
     assert r.exit_code == 0, r.output
     assert list((tmp_path / "demo-archive").glob("captures/*/*.warc.gz"))
     assert not archive_dir.exists()  # the real archive is never touched by the demo
@@ -367,7 +384,7 @@ def test_demo_reports_a_missing_requisite_and_exits_1(
     shutil.copytree(SITE_ROOT, broken_site)
     (broken_site / "static/media/yakubov-interview.webm").unlink()
     monkeypatch.setattr(strongroom.demosite, "SITE_ROOT", broken_site)
-    r = cli("demo", "--archive", str(tmp_path / "demo"))
+    r = cli("demo", "--archive", str(tmp_path / "demo"), "--port", str(free_port()))
     assert r.exit_code == 1, r.output
     assert "yakubov-interview.webm" in r.stderr
     assert "problem" in r.stderr and "Traceback" not in r.output

@@ -17,6 +17,10 @@ from strongroom.commands import ALL_COMMANDS
 from strongroom.errors import EXIT_USAGE, StrongroomError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+# Every option can also come from the environment, as STRONGROOM_<COMMAND>_<OPTION>
+# (STRONGROOM_VERIFY_INTERVAL=30d); the options every command shares have one
+# name for all: STRONGROOM_ARCHIVE, STRONGROOM_JSON, STRONGROOM_QUIET.
+ENV_PREFIX = "STRONGROOM"
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -27,6 +31,10 @@ def cli() -> None:
     \b
     The workflow:  capture -> bag -> verify -> watch -> share
     Where things go: --archive DIR, or STRONGROOM_ARCHIVE, default ./archive
+    Every option as an environment variable: STRONGROOM_<COMMAND>_<OPTION>,
+    e.g. STRONGROOM_VERIFY_INTERVAL=30d; STRONGROOM_QUIET=1 for every command.
+    Shell completion (bash; zsh and fish alike):
+      eval "$(_STRONGROOM_COMPLETE=bash_source strongroom)"
 
     \b
     Example:
@@ -42,7 +50,12 @@ for _command in ALL_COMMANDS:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     try:
-        rv = cli.main(args=argv, prog_name="strongroom", standalone_mode=False)
+        rv = cli.main(
+            args=argv,
+            prog_name="strongroom",
+            standalone_mode=False,
+            auto_envvar_prefix=ENV_PREFIX,
+        )
     except StrongroomError as exc:
         click.echo(f"strongroom: {exc.message}", err=True)
         sys.exit(exc.exit_code)

@@ -75,14 +75,15 @@ def article_urls(port: int) -> dict[str, str]:
     }
 
 
-def start_site(port: int = 0) -> SiteServer:
+def start_site(port: int = DEMO_PORT) -> SiteServer:
     """Start the demo site on 127.0.0.1 (``port`` 0: a free one); clear error if taken."""
     try:
         return SiteServer(port=port).start()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError(
-                f"port {port} on 127.0.0.1 is already in use; pass --port with another one"
+                f"port {port} on 127.0.0.1 is already in use (is `strongroom demo --serve`"
+                " still running? stop it with Ctrl-C), or pass --port with another one"
             ) from None
         raise UsageError(f"cannot serve the demo site on port {port}: {exc.strerror}") from None
 
@@ -147,6 +148,29 @@ class DemoResult:
         }
 
 
+# The demo archive's own settings, written once: a jurisdiction (so the report
+# and the replication policy know where this copy is) and an operator pseudonym.
+DEMO_CONFIG = """\
+# Written by `strongroom demo` for its own archive; config.example.toml explains every field.
+[organization]
+name = "strongroom demo archive"
+contact_name = "Demo desk"
+contact_email = "demo@example.org"
+jurisdiction = "DE"
+
+[capture]
+operator = "demo-operator"
+"""
+
+
+def _ensure_config(archive: Archive) -> None:
+    """Give the demo archive a config.toml on first use (never overwrite one)."""
+    from strongroom.core.fsutil import atomic_write_text
+
+    if not archive.config_path.exists():
+        atomic_write_text(archive.config_path, DEMO_CONFIG)
+
+
 def _ensure_key(archive: Archive) -> tuple[str, bool]:
     """Make the demo archive's signing key on first use, so its bags are signed."""
     from strongroom.bag.signing import fingerprint, init_keys, load_private_key
@@ -157,10 +181,12 @@ def _ensure_key(archive: Archive) -> tuple[str, bool]:
     return init_keys(archive.keys, comment="strongroom-demo").fingerprint, True
 
 
-def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
+def run_demo(archive: Archive, output: Output, port: int = DEMO_PORT) -> DemoResult:
     """The whole workflow on the demo site: archive, watch, a takedown, replay, report.
 
-    1. serve the demo site on 127.0.0.1 and sign with the demo archive's own key;
+    1. serve the demo site on 127.0.0.1, on the same port every time (the seeds'
+       URLs include it, so a second run adds captures of the same two seeds, not
+       two new seeds), and sign with the demo archive's own key;
     2. capture, screenshot, bag and verify each article (``strongroom archive``);
     3. watch both live pages (both ``ok``), then take the RFE/RL article down on
        the demo site (it answers 410) and watch again: ``gone`` is news;
@@ -169,13 +195,10 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
     The inventory manifests go to ``<archive>/manifests`` so that running the
     demo from a checkout never dirties the repository's own ``manifests/``.
     """
-    from strongroom.demosite import Override
-    from strongroom.replay import pywb as replay
     from strongroom.report import html as report
-    from strongroom.watch import run as watch
-    from strongroom.workflow import JobOptions, archive_collection
 
     archive.ensure()
+    _ensure_config(archive)
     result = DemoResult(
         archive=archive.root,
         site_url="",
@@ -185,53 +208,95 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
     result.key_fingerprint, result.new_key = _ensure_key(archive)
     if result.new_key:
         output.info(f"made a signing key for the demo archive: {result.key_fingerprint}")
-    collection = load_demo_collection()
     server = start_site(port)
     try:
-        collection = rebase_collection(collection, server.port)
+        collection = rebase_collection(load_demo_collection(), server.port)
         result.site_url = server.url
         result.collection_id = collection.id
         output.info(f"demo site serving on {server.url}")
-        job = archive_collection(
-            archive, collection, JobOptions(manifests_dir=result.manifests_dir), notify=output.info
-        )
-        by_url = {s.url: s for s in job.seeds}
-        for seed in collection.seeds:
-            run = by_url.get(seed.url)
-            result.seeds.append(
-                DemoSeed(
-                    url=seed.url,
-                    publisher=seed.publisher,
-                    designations=[d.label() for d in collection.designations_for(seed.host)],
-                    capture_id=run.capture_id if run else "",
-                    bag_id=run.bag_id if run else "",
-                    access=run.access if run else "",
-                    signed=bool(run and run.signed),
-                    fixity=run.verify_result if run else "",
-                    screenshots=run.screenshots if run else [],
-                )
-            )
-            if run:
-                result.problems += [*run.failures, *([run.error] if run.error else [])]
-        result.exit_code = job.exit_code
+        _archive_step(archive, collection, result, output)
         if result.exit_code:
             return result
-        first = watch.watch(archive, collection)
-        output.info("simulating a takedown: the demo RFE/RL article now answers 410 Gone")
-        server.set_override(RFERL_PATH, Override(status=410, body=TAKEDOWN_BODY))
-        second = watch.watch(archive, collection)
-        for seed in result.seeds:
-            seed.first_watch = next((r.status for r in first.results if r.url == seed.url), "")
-            seed.second_watch = next((r.status for r in second.results if r.url == seed.url), "")
+        _watch_step(archive, collection, server, result, output)
     finally:
         with contextlib.suppress(OSError):
             server.stop()
+    _replay_step(archive, result)
+    result.report_path, _data = report.write_report(archive)
+    return result
+
+
+def _archive_step(
+    archive: Archive, collection: Collection, result: DemoResult, output: Output
+) -> None:
+    """Capture, bag and verify both articles; one ``DemoSeed`` each."""
+    from strongroom.workflow import JobOptions, archive_collection
+
+    job = archive_collection(
+        archive, collection, JobOptions(manifests_dir=result.manifests_dir), notify=output.info
+    )
+    by_url = {s.url: s for s in job.seeds}
+    for seed in collection.seeds:
+        run = by_url.get(seed.url)
+        demo_seed = DemoSeed(
+            url=seed.url,
+            publisher=seed.publisher,
+            designations=[d.label() for d in collection.designations_for(seed.host)],
+        )
+        result.seeds.append(demo_seed)
+        if run and run.unchanged_since:  # a second run: the page is as the bag has it
+            _existing_bag(archive, demo_seed, run.unchanged_since, run.capture_id)
+        elif run:
+            demo_seed.capture_id, demo_seed.bag_id = run.capture_id, run.bag_id
+            demo_seed.access, demo_seed.signed = run.access, bool(run.signed)
+            demo_seed.fixity, demo_seed.screenshots = run.verify_result, run.screenshots
+        if run:
+            result.problems += [*run.failures, *([run.error] if run.error else [])]
+    result.exit_code = job.exit_code
+
+
+def _existing_bag(archive: Archive, demo_seed: DemoSeed, bag_id: str, capture_id: str) -> None:
+    """Describe a seed whose re-capture was unchanged: its existing bag stands."""
+    from strongroom.core.policy import current_access
+
+    bag_dir = archive.bag_dir(bag_id)
+    demo_seed.capture_id, demo_seed.bag_id = capture_id, bag_id
+    demo_seed.access = current_access(archive, bag_id)
+    demo_seed.signed = (bag_dir / "tagmanifest-sha512.txt.sig").is_file()
+    demo_seed.fixity = "unchanged since this bag: no new bag"
+    folder = bag_dir / "data" / "derivatives"
+    demo_seed.screenshots = sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
+
+
+def _watch_step(
+    archive: Archive,
+    collection: Collection,
+    server: SiteServer,
+    result: DemoResult,
+    output: Output,
+) -> None:
+    """Watch both pages, take the RFE/RL article down on the site, watch again."""
+    from strongroom.demosite import Override
+    from strongroom.watch import run as watch
+
+    first = watch.watch(archive, collection)
+    output.info("simulating a takedown: the demo RFE/RL article now answers 410 Gone")
+    server.set_override(RFERL_PATH, Override(status=410, body=TAKEDOWN_BODY))
+    second = watch.watch(archive, collection)
+    for demo_seed in result.seeds:
+        url = demo_seed.url
+        demo_seed.first_watch = next((r.status for r in first.results if r.url == url), "")
+        demo_seed.second_watch = next((r.status for r in second.results if r.url == url), "")
+
+
+def _replay_step(archive: Archive, result: DemoResult) -> None:
+    """Build the pywb collections and note each article's replay URL."""
+    from strongroom.replay import pywb as replay
+
     built = replay.build(archive, [s.bag_id for s in result.seeds if s.bag_id])
     base = f"http://127.0.0.1:{REPLAY_PORT}"
     for rs in built.seeds:
-        for seed in result.seeds:
-            if seed.bag_id == rs.bag_id:
-                seed.replay_url = replay.replay_url(base, rs)
+        for demo_seed in result.seeds:
+            if demo_seed.bag_id == rs.bag_id:
+                demo_seed.replay_url = replay.replay_url(base, rs)
     result.replay_command = f"strongroom replay --archive {archive.root}"
-    result.report_path, _data = report.write_report(archive)
-    return result

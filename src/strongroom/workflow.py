@@ -10,16 +10,82 @@ notice or a partner's jurisdiction affects only the bags it concerns.
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from strongroom.core.archive import Archive
-from strongroom.core.collection import Collection
+from strongroom.core.collection import Collection, validate_url
+from strongroom.core.fsutil import atomic_write_text
+from strongroom.core.ledger import utcnow
 from strongroom.errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, UsageError
 
 Notify = Callable[[str], None]
+# A URL list bigger than this is a mistake (a WARC given by accident), not a crawl plan.
+MAX_URL_LIST_BYTES = 16 * 1024 * 1024
+UNSIGNED_WARNING = (
+    "this archive has no signing key, so its bags will be unsigned;"
+    " run `strongroom keys init` first to sign them"
+)
+
+
+def read_url_list(source: str) -> list[str]:
+    """URLs from a plain text file, one a line (``-`` reads standard input).
+
+    Blank lines and lines starting with ``#`` are skipped, as in wget's ``-i``.
+    Every URL is checked before anything is fetched; an error names the line.
+    """
+    name = "standard input" if source == "-" else source
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read(MAX_URL_LIST_BYTES + 1)
+        else:
+            with open(source, "rb") as fh:
+                raw = fh.read(MAX_URL_LIST_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read the URL list {name}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_URL_LIST_BYTES:
+        raise UsageError(f"{name}: a URL list over 16 MiB is not a URL list")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{name}: not UTF-8 text (expected one URL a line)") from None
+    urls: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            urls.append(validate_url(line, f"{name}, line {number}"))
+    if not urls:
+        raise UsageError(f"{name}: no URLs in it (one http:// or https:// URL a line)")
+    return list(dict.fromkeys(urls))
+
+
+def preflight(archive: Archive, collection: Collection | None = None) -> list[str]:
+    """Check every configuration before any work starts; return warnings.
+
+    A mistake in ``config.toml``, ``designations.toml`` or ``partners.toml``
+    raises ``UsageError`` now, not after the first seed was fetched (which
+    would leave an orphan capture behind). The collection was checked when it
+    was loaded. A missing signing key is only a warning: unsigned bags are
+    still evidence, but partners cannot check where they came from.
+    """
+    from strongroom.bag.signing import load_private_key
+
+    _ = archive.config  # parses config.toml
+    archive.designations()
+    try:
+        from strongroom.share.send import load_partners
+    except ImportError:  # sharing is optional for capture
+        pass
+    else:
+        load_partners(archive)
+    warnings: list[str] = []
+    if load_private_key(archive.keys) is None:
+        warnings.append(UNSIGNED_WARNING)
+    return warnings
 
 
 @dataclass
@@ -42,9 +108,12 @@ class SeedRun:
     error: str = ""
     unchanged_since: str = ""  # no new bag: every payload equals this bag's
     problem: bool = False  # e.g. a screenshot failed on a damaged earlier bag
+    skipped: bool = False  # --resume: done by the interrupted run, not captured again
 
     @property
     def exit_code(self) -> int:
+        if self.skipped:
+            return EXIT_OK
         if self.error:
             return EXIT_USAGE
         if self.capture_exit == EXIT_USAGE:
@@ -192,25 +261,105 @@ def archive_seed(
     return run
 
 
+@dataclass
+class RunState:
+    """Which seeds one ``archive`` run of a collection has finished, for ``--resume``.
+
+    Kept in ``<archive>/runs/<collection-id>.json``, rewritten atomically after
+    each seed, so an interrupted run (Ctrl-C, a crash, a full disk) can be
+    continued where it stopped without capturing a finished seed twice.
+    """
+
+    path: Path
+    started: str
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    finished: str = ""
+
+    @classmethod
+    def begin(cls, archive: Archive, collection_id: str) -> RunState:
+        return cls(archive.root / "runs" / f"{collection_id}.json", started=utcnow())
+
+    @classmethod
+    def load(cls, archive: Archive, collection_id: str, collection_file: str) -> RunState:
+        """The last run's state; a usage error naming the next command when there is none."""
+        path = archive.root / "runs" / f"{collection_id}.json"
+        try:
+            data = json.loads(path.read_bytes()) if path.stat().st_size < 16 << 20 else None
+        except (OSError, ValueError):
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("done"), dict):
+            raise UsageError(
+                f"no earlier run of collection {collection_id!r} to resume in {archive.root};"
+                f" start one with: strongroom archive -c {collection_file}"
+            )
+        done = {str(k): v for k, v in data["done"].items() if isinstance(v, dict)}
+        return cls(path, str(data.get("started", "")), done, str(data.get("finished") or ""))
+
+    def save(self) -> None:
+        doc = {"started": self.started, "done": self.done, "finished": self.finished or None}
+        atomic_write_text(self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+    def record(self, run: SeedRun) -> None:
+        """Note a finished seed: bagged, or unchanged since its latest bag."""
+        if run.bag_id or run.unchanged_since:
+            self.done[run.url] = {
+                "bag_id": run.bag_id or run.unchanged_since,
+                "capture_id": run.capture_id,
+                "access": run.access,
+                "signed": run.signed,
+                "verify_result": run.verify_result,
+            }
+            self.save()
+
+    def skipped_run(self, url: str) -> SeedRun | None:
+        """A ``SeedRun`` standing for a seed this run already finished, or None."""
+        done = self.done.get(url)
+        if done is None:
+            return None
+        return SeedRun(
+            url=url,
+            capture_id=str(done.get("capture_id") or ""),
+            bag_id=str(done.get("bag_id") or ""),
+            access=str(done.get("access") or ""),
+            signed=done.get("signed") or None,
+            verify_result=str(done.get("verify_result") or ""),
+            skipped=True,
+        )
+
+
 def archive_collection(
     archive: Archive,
     collection: Collection,
     options: JobOptions | None = None,
     *,
     notify: Notify | None = None,
+    resume: RunState | None = None,
 ) -> ArchiveRun:
     """Capture, bag and verify each seed of ``collection``; return what was made.
 
     An interrupted capture stops the job; a seed that fails does not stop the
-    others.
+    others. With ``resume`` (from :meth:`RunState.load`), seeds that run
+    already finished are skipped and listed as such.
     """
+    say = notify or (lambda _m: None)
     result = ArchiveRun(collection.id)
     archive.ensure()
+    state = resume or RunState.begin(archive, collection.id)
+    state.finished = ""
+    state.save()
     for seed in collection.seeds:
+        skipped = state.skipped_run(seed.url)
+        if skipped is not None:
+            say(f"skipping {seed.url}: already bagged as {skipped.bag_id}")
+            result.seeds.append(skipped)
+            continue
         run = archive_seed(
             archive, dataclasses.replace(collection, seeds=(seed,)), options, notify=notify
         )
         result.seeds.append(run)
+        state.record(run)
         if run.error == "capture interrupted":
-            break
+            return result
+    state.finished = utcnow()
+    state.save()
     return result

@@ -82,8 +82,9 @@ def test_report_is_self_contained_and_escapes_hostile_strings(cli, archive, tmp_
     html = out.read_text("utf-8")
     assert "<script" not in html.lower()
     assert "&lt;script&gt;" in html
-    # No attribute makes the browser fetch anything: no src=, no href= to a resource.
-    assert not re.search(r"<[a-z][^>]*\ssrc\s*=", html, re.IGNORECASE)
+    # No attribute makes the browser fetch anything: images are data: URIs, no <link>.
+    srcs = re.findall(r"<[a-z][^>]*\ssrc\s*=\s*\"([^\"]*)\"", html, re.IGNORECASE)
+    assert all(s.startswith("data:image/jpeg;base64,") for s in srcs)
     assert not re.search(r"<link\b", html)
     assert "@import" not in html and "url(" not in html
 
@@ -125,6 +126,12 @@ def test_report_renders_in_chromium(cli, archive, tmp_path: Path) -> None:
             page.goto(out.as_uri(), wait_until="load")
             assert page.title().startswith("Archive report")
             assert page.locator("svg.spark").count() == 3
+            # The page fits a 1,280-pixel window: no sideways scrolling.
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+            # What needs action comes first, above the fold.
+            box = page.locator("#attention").bounding_box()
+            assert box is not None and box["y"] < 200
+            page.screenshot(path=str(tmp_path / "top.png"))
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
         finally:
@@ -132,3 +139,63 @@ def test_report_renders_in_chromium(cli, archive, tmp_path: Path) -> None:
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     assert requested == [out.as_uri()], "the report loads nothing else"
+
+
+def test_report_leads_with_what_needs_attention(cli, archive, tmp_path) -> None:
+    root = archive["archive"].root
+    (root / ".report-last").unlink(missing_ok=True)
+    out = tmp_path / "r.html"
+    assert cli("report", "-o", out, "--archive", root).exit_code == 0
+    html = out.read_text("utf-8")
+    panel = html[html.index('id="attention"') : html.index('class="cards"')]
+    public = archive["bags"][0]
+    # The invalid bag, with the command that repairs it.
+    assert "1 bag failed the last fixity check" in panel and public in panel
+    assert f"strongroom repair {public}" in panel
+    # Takedowns since the last report (there was none before).
+    assert "taken down since the last report" in panel and "blocked-451" in panel
+    # Overdue (checks from 2025), below the copy policy, unsigned: each with its command.
+    assert "overdue for fixity" in panel and "strongroom verify --due --interval 30d" in panel
+    assert "below the copy policy" in panel and "replicate --all" in panel
+    assert "unsigned" in panel and "strongroom keys init" in panel
+    # The next report only shows takedowns that are new since this one.
+    r = cli("report", "--archive", root, "--json")
+    kinds = [a["kind"] for a in json.loads(r.stdout)["attention"]]
+    assert "takedowns" not in kinds and "invalid" in kinds
+
+
+def test_report_says_when_nothing_needs_action(cli, tmp_path) -> None:
+    root = tmp_path / "empty-archive"
+    root.mkdir()
+    out = tmp_path / "r.html"
+    assert cli("report", "-o", out, "--archive", root).exit_code == 0
+    assert "Nothing needs action" in out.read_text("utf-8")
+
+
+def test_report_has_a_thumbnail_and_a_replay_link_per_bag(cli, archive, tmp_path) -> None:
+    out = tmp_path / "r.html"
+    assert cli("report", "-o", out, "--archive", archive["archive"].root).exit_code == 0
+    html = out.read_text("utf-8")
+    assert html.count('class="thumb"') + html.count('class="nothumb"') == 3
+    assert 'href="http://127.0.0.1:8080/demo/' in html  # public bag
+    assert 'href="http://127.0.0.1:8080/demo-restricted/' in html
+    assert html.count(">replay</a>") == 2  # never for the dark bag
+
+
+def test_thumbnail_of_a_real_screenshot_and_of_a_hostile_file(tmp_path) -> None:
+    from PIL import Image
+
+    from strongroom.report.attention import _make_thumbnail
+
+    shot = tmp_path / "shot.png"
+    Image.new("RGB", (1280, 4000), "white").save(shot)
+    thumb = _make_thumbnail(shot)
+    assert thumb is not None and thumb[:3] == b"\xff\xd8\xff"
+    with Image.open(__import__("io").BytesIO(thumb)) as img:
+        assert img.size == (320, 200)
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    assert _make_thumbnail(fake) is None
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 400 million pixels, a small file
+    assert _make_thumbnail(bomb) is None

@@ -120,12 +120,20 @@ def options_from(params: dict[str, Any], extra_seeds: tuple[str, ...] = ()) -> A
     type=click.Path(dir_okay=False),
     help="Collection TOML file; URLs given too are added as extra seeds.",
 )
+@click.option(
+    "-i",
+    "--input-file",
+    "input_file",
+    metavar="FILE",
+    help="Also capture the URLs in FILE, one a line ('-' reads standard input).",
+)
 @archive_option
 @capture_options
 @output_options
 def capture_cmd(
     urls: tuple[str, ...],
     collection_path: str | None,
+    input_file: str | None,
     archive: str,
     as_json: bool,
     quiet: bool,
@@ -142,18 +150,24 @@ def capture_cmd(
       strongroom capture https://example.org/news/story.html
       strongroom capture -c collections/andijan-2005.toml --depth 1
       strongroom capture URL --proxy socks5h://127.0.0.1:9050 --json
+      strongroom capture -i urls.txt       # one URL a line; '-' reads stdin
     """
+    from pathlib import Path
+
     from strongroom.capture.crawl import capture
     from strongroom.core.archive import Archive
     from strongroom.core.collection import adhoc_collection, load_collection, validate_url
     from strongroom.core.ui import progress as progress_bar
     from strongroom.errors import UsageError
+    from strongroom.workflow import preflight, read_url_list
 
     output = make_output(as_json, quiet)
     for u in urls:  # refuse bad URLs before anything is created or fetched
         validate_url(u, "url")
+    if input_file:
+        urls = tuple(dict.fromkeys([*urls, *read_url_list(input_file)]))
     if collection_path:
-        collection = load_collection(collection_path)
+        collection = load_collection(Path(collection_path))
         extra = tuple(urls)
     elif urls:
         collection = adhoc_collection(list(urls))
@@ -161,6 +175,7 @@ def capture_cmd(
     else:
         raise UsageError("give at least one URL or -c COLLECTION.toml (see --help)")
     opts = options_from(params, extra)
+    preflight(Archive(archive))  # a broken config.toml fails now, not after the first fetch
     with progress_bar(output) as bar:
         task = bar.add_task("capturing", total=None)
 
@@ -179,7 +194,7 @@ def _report(result: Any, output: Any) -> None:
     """The capture id on stdout, then (unless --quiet) a summary table and problems."""
     from rich.table import Table
 
-    from strongroom.core.ui import human_bytes, out
+    from strongroom.core.ui import esc, human_bytes, out
 
     if result.status != "complete":
         output.problem(
@@ -205,7 +220,7 @@ def _report(result: Any, output: Any) -> None:
         ft.add_column("url", overflow="fold")
         ft.add_column("reason", overflow="fold")
         for f in result.failures:
-            ft.add_row(f.url, f.reason)
+            ft.add_row(esc(f.url), esc(f.reason))
         if output.human:
             output.table(ft)
         else:

@@ -39,7 +39,7 @@ _DEMO_PORT = 8737
     "--port",
     type=click.IntRange(0, 65535),
     default=None,
-    help=f"Port on 127.0.0.1 [default: {_DEMO_PORT} with --serve, else a free port].",
+    help=f"Port on 127.0.0.1 [default: {_DEMO_PORT}; the same every run, so seeds stay the same].",
 )
 @output_options
 def demo_cmd(archive: str, serve: bool, port: int | None, as_json: bool, quiet: bool) -> None:
@@ -60,10 +60,11 @@ def demo_cmd(archive: str, serve: bool, port: int | None, as_json: bool, quiet: 
     from strongroom.demo import run_demo
 
     output = make_output(as_json, quiet)
+    chosen = _DEMO_PORT if port is None else port
     if serve:
-        _serve(output, _DEMO_PORT if port is None else port)
+        _serve(output, chosen)
         return
-    result = run_demo(Archive(archive), output, port=port or 0)
+    result = run_demo(Archive(archive), output, port=chosen)
     if output.json:
         output.emit_json(result.as_dict())
     else:

@@ -28,11 +28,21 @@ def archive_option(f: F) -> F:
 
 
 def output_options(f: F) -> F:
-    """``--json`` and ``--quiet``."""
-    f = click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (for cron).")(f)
-    f = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(
-        f
-    )
+    """``--json`` and ``--quiet`` (env ``STRONGROOM_JSON``, ``STRONGROOM_QUIET``)."""
+    f = click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        envvar="STRONGROOM_QUIET",
+        help="Print nothing on success (for cron).",
+    )(f)
+    f = click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        envvar="STRONGROOM_JSON",
+        help="Print one JSON document on stdout.",
+    )(f)
     return f
 
 

@@ -250,8 +250,8 @@ def repair_cmd(bag: str, partner: str | None, archive: str, as_json: bool, quiet
     else:
         for r in res.refused_sources:
             out.warn(f"refused source: {r}")
-        for r in res.repaired:
-            out.info(f"repaired {r['file']} from {r['source']} ({r['location']})")
+        for fixed in res.repaired:
+            out.info(f"repaired {fixed['file']} from {fixed['source']} ({fixed['location']})")
         if res.ok and not res.damaged:
             out.info(f"{bag} is valid; nothing to repair.")
         elif res.ok:
@@ -278,6 +278,7 @@ def partners_cmd(archive: str, as_json: bool, quiet: bool) -> None:
     from rich.table import Table
 
     from strongroom.bag.signing import fingerprint, parse_public_key
+    from strongroom.core.ui import esc
     from strongroom.share import send as share
 
     out = make_output(as_json, quiet)
@@ -287,13 +288,17 @@ def partners_cmd(archive: str, as_json: bool, quiet: bool) -> None:
         out.emit_json([p.as_dict() for p in partners])
         return
     if not partners:
-        out.info(f"No partners yet; add [[partners]] tables to {arch.partners_path}.")
+        out.info(
+            f"No partners yet; add [[partners]] tables to {arch.partners_path}"
+            " (partners.example.toml in the strongroom repository explains each field)."
+        )
         return
     table = Table("partner", "jurisdiction", "transport", "where", "access", "signing key")
     for p in partners:
         key = fingerprint(parse_public_key(p.public_key)) if p.public_key else "-"
         where = str(p.path) if p.transport == "dir" else f"{p.destination} (port {p.port})"
-        table.add_row(p.name, p.jurisdiction, p.transport, where, ", ".join(p.access), key)
+        cells = (p.name, p.jurisdiction, p.transport, where, ", ".join(p.access), key)
+        table.add_row(*(esc(c) for c in cells))
     out.table(table)
 
 

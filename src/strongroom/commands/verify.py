@@ -201,9 +201,9 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     # otherwise mail every night; they still show with an invalid bag, and in --json.
     if rep is not None and not (output.quiet and run.result == "valid"):
         for w in rep.warnings:
-            output.warn(escape(f"{run.target.name}: {w.message}"))
+            output.warn(f"{run.target.name}: {w.message}")
     for line in iter_problem_lines(run):
-        output.problem(escape(line))
+        output.problem(line)
     if rep is None:
         return
     name = escape(run.target.name)
@@ -218,14 +218,16 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
         extra = f", {rep.warc_records} WARC records" if run.mode == "deep" else ""
         output.info(
             f"[green]valid[/green]    {name}  ({size}{extra}, {run.mode} check,"
-            f" {run.seconds:.1f} s){note}"
+            f" {run.seconds:.1f} s){escape(note)}",
+            markup=True,
         )
         for line in run.notes:
             output.info(f"         {escape(line)}")
     elif run.result == "invalid":
         output.info(
             f"[red]INVALID[/red]  {name}  ({len(run.problems)} problem(s), {size},"
-            f" {run.mode} check)"
+            f" {run.mode} check)",
+            markup=True,
         )
 
 
@@ -286,7 +288,7 @@ def history_cmd(bag: str, archive: str, as_json: bool, quiet: bool) -> None:
     if last_bad is not None:
         output.info(f"failures of the check started {last_bad['started']}:")
         for line in last_bad["failures"][:20]:
-            output.info(f"  {escape(line)}")
+            output.info(f"  {line}")
         if len(last_bad["failures"]) > 20:
             output.info(f"  ... and {len(last_bad['failures']) - 20} more (see --json)")
 

@@ -110,6 +110,7 @@ def watch_cmd(
       strongroom watch --all --recapture --json
       strongroom watch --all --concurrency 16 --per-host 2
     """
+    from strongroom.core.ui import esc
     from strongroom.watch import run as watch_mod
 
     out = make_output(as_json, quiet)
@@ -127,7 +128,7 @@ def watch_cmd(
         detail = r.evidence.get("reason") or ""
         if not detail and r.similarity is not None:
             detail = f"main text unchanged (similarity {r.similarity:.3f})"
-        out.info(f"{mark}[{style}]{r.status}[/{style}]{before} {r.url}")
+        out.info(f"{mark}[{style}]{r.status}[/{style}]{esc(before)} {esc(r.url)}", markup=True)
         if detail:
             out.info(f"    {detail}")
         if r.recaptured_as:
@@ -180,9 +181,8 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
       strongroom status
       strongroom status -c collections/andijan-2005.toml --json
     """
-    from rich.table import Table
-
-    from strongroom.report.status import seed_statuses
+    from strongroom.core.ui import out as console
+    from strongroom.report.status import seed_statuses, status_table, summary_line
 
     out = make_output(as_json, quiet)
     archive_obj = open_archive(archive)
@@ -191,50 +191,10 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
         out.emit_json([r.as_dict() for r in rows])
         return EXIT_OK
     if not rows:
-        out.info("no seeds yet: capture and bag something first")
+        out.info("no seeds yet: capture and bag something first (strongroom archive -c FILE)")
         return EXIT_OK
-    table = Table(title="strongroom status", show_lines=True)
-    for col in (
-        "seed",
-        "last capture",
-        "bags (fixity)",
-        "live",
-        "designations",
-        "access",
-        "copies (policy)",
-    ):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        bags = (
-            "\n".join(f"{b.bag_id} ({b.fixity or 'never verified'})" for b in r.bags)
-            or "[red]no bag[/red]"
-        )
-        style = _style(r.live_status)
-        live = (
-            f"[{style}]{r.live_status}[/{style}]\nsince {r.live_since}"
-            if r.live_status
-            else "[dim]never watched[/dim]"
-        )
-        if r.alarm:
-            live += f"\n[bold red]{r.alarm}[/bold red]"
-        copies = f"{r.copies}" + (f" ({', '.join(r.jurisdictions)})" if r.jurisdictions else "")
-        if r.replication_ok is False:
-            policy = archive_obj.config.replication
-            copies = (
-                f"[red]{copies}\nbelow policy: {policy.min_copies} copies in "
-                f"{policy.min_jurisdictions} jurisdictions[/red]"
-            )
-        seed = f"[bold red]{r.url}[/bold red]" if r.alarm else r.url
-        table.add_row(
-            seed,
-            r.last_capture or "[red]never[/red]",
-            bags,
-            live,
-            "\n".join(r.designations) or "-",
-            r.access or "-",
-            copies,
-        )
-    out.table(table)
+    out.info(summary_line(rows, archive_obj))
+    out.table(status_table(rows, archive_obj, console.width))
     return EXIT_OK
 
 

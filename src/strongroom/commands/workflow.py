@@ -21,9 +21,20 @@ ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
     "-c",
     "--collection",
     "collection_path",
-    required=True,
     type=click.Path(dir_okay=False),
     help="Collection TOML file.",
+)
+@click.option(
+    "-i",
+    "--input-file",
+    "input_file",
+    metavar="FILE",
+    help="A plain list of URLs, one a line ('-' reads standard input), instead of -c.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the last, interrupted run of this collection; skip seeds it finished.",
 )
 @archive_option
 @click.option(
@@ -47,7 +58,9 @@ ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
 )
 @output_options
 def archive_cmd(
-    collection_path: str,
+    collection_path: str | None,
+    input_file: str | None,
+    resume: bool,
     archive: str,
     manifests_dir: str | None,
     algorithms: tuple[str, ...],
@@ -72,16 +85,38 @@ def archive_cmd(
     Example:
       strongroom keys init          # once: bags are signed from then on
       strongroom archive -c collections/andijan-2005.toml
+      strongroom archive -c collections/andijan-2005.toml --resume   # after Ctrl-C
+      strongroom archive -i urls.txt          # one URL a line; '-' reads stdin
       strongroom archive -c collections/demo.toml --archive /srv/strongroom --json
     """
     from pathlib import Path
 
     from strongroom.core.archive import Archive
-    from strongroom.core.collection import load_collection
-    from strongroom.workflow import JobOptions, archive_collection
+    from strongroom.core.collection import adhoc_collection, load_collection
+    from strongroom.errors import UsageError
+    from strongroom.workflow import (
+        JobOptions,
+        RunState,
+        archive_collection,
+        preflight,
+        read_url_list,
+    )
 
     output = make_output(as_json, quiet)
-    collection = load_collection(Path(collection_path))
+    if bool(collection_path) == bool(input_file):
+        raise UsageError(
+            "give either -c COLLECTION.toml or -i URLS.txt (see strongroom archive --help)"
+        )
+    if collection_path:
+        collection = load_collection(Path(collection_path))
+        source = collection_path
+    else:
+        collection = adhoc_collection(read_url_list(str(input_file)))
+        source = f"{input_file} (-i)"
+    arch = Archive(archive)
+    for warning in preflight(arch, collection):
+        output.warn(warning)
+    state = RunState.load(arch, collection.id, source) if resume else None
     algos = ("sha512", *[a for a in algorithms if a != "sha512"])
     job = JobOptions(
         manifests_dir=Path(manifests_dir) if manifests_dir else None,
@@ -91,7 +126,7 @@ def archive_cmd(
         verify=not no_verify,
         force=force,
     )
-    run = archive_collection(Archive(archive), collection, job, notify=output.info)
+    run = archive_collection(arch, collection, job, notify=output.info, resume=state)
     if output.json:
         output.emit_json(run.as_dict())
     else:
@@ -101,9 +136,10 @@ def archive_cmd(
 
 def _summary(run: ArchiveRun, output: Output) -> None:
     """Problems on stderr (always); a table of what was made (unless --quiet)."""
+    from rich import box
     from rich.table import Table
 
-    from strongroom.core.ui import out
+    from strongroom.core.ui import esc, middle_cut, out
 
     for seed in run.seeds:
         for w in seed.warnings:
@@ -114,19 +150,31 @@ def _summary(run: ArchiveRun, output: Output) -> None:
             output.problem(f"{seed.url}: {seed.error}")
     if output.quiet:
         return
-    table = Table(title=f"collection {run.collection_id}", title_justify="left")
-    table.add_column("seed", overflow="fold")
-    table.add_column("bag", no_wrap=True)
-    for col in ("access", "signed", "fixity"):
-        table.add_column(col, no_wrap=True)
-    for s in run.seeds:
-        table.add_row(
-            s.url,
+    heads = ("bag", "access", "signed", "fixity")
+    cells = [
+        (
             s.bag_id or (f"unchanged since {s.unchanged_since}" if s.unchanged_since else "-"),
             s.access or "-",
             "yes" if s.signed else "no",
-            s.verify_result or "-",
+            (s.verify_result or "-") + (" (earlier run)" if s.skipped else ""),
         )
+        for s in run.seeds
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    # One space of padding a side, none at the edges, a one-space rule between columns.
+    seed_w = max(24, out.width - sum(widths) - 3 * len(heads))
+    table = Table(
+        title=f"collection {esc(run.collection_id)}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+    )
+    table.add_column("seed", width=seed_w, no_wrap=True)
+    for head, col_w in zip(heads, widths, strict=True):
+        table.add_column(head, width=col_w, no_wrap=True)
+    for s, row in zip(run.seeds, cells, strict=True):
+        table.add_row(esc(middle_cut(s.url, seed_w)), *(esc(c) for c in row))
     out.print(table)
 
 

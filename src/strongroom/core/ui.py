@@ -43,18 +43,24 @@ class Output:
     def human(self) -> bool:
         return not self.json and not self.quiet
 
-    def info(self, message: str) -> None:
-        """A line for a person; suppressed by --json and --quiet."""
+    def info(self, message: str, *, markup: bool = False) -> None:
+        """A line for a person; suppressed by --json and --quiet.
+
+        The text is printed as is: URLs, titles, paths and hints such as
+        ``[[partners]]`` come from users, configs and live pages, and rich would
+        swallow their brackets as markup. Pass ``markup=True`` only for a message
+        whose variable parts went through :func:`esc`.
+        """
         if self.human:
-            out.print(message)
+            out.print(message if markup else esc(message))
 
     def warn(self, message: str) -> None:
         """A warning on stderr; shown even with --quiet (cron should see it)."""
-        err.print(f"[yellow]warning:[/yellow] {message}")
+        err.print(f"[yellow]warning:[/yellow] {esc(message)}")
 
     def problem(self, message: str) -> None:
         """A problem on stderr; always shown."""
-        err.print(f"[red]problem:[/red] {message}")
+        err.print(f"[red]problem:[/red] {esc(message)}")
 
     def emit_json(self, obj: Any) -> None:
         """Print one JSON document on stdout."""
@@ -64,6 +70,26 @@ class Output:
     def table(self, table: Table) -> None:
         if self.human:
             out.print(table)
+
+
+def esc(text: object) -> str:
+    """``text`` with rich markup escaped, so it prints exactly as written."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def middle_cut(text: str, width: int) -> str:
+    """``text`` cut in the middle to at most ``width`` characters (``…`` marks the cut).
+
+    For URLs: the host at the start and the page name at the end are what a
+    reader recognises, so those stay.
+    """
+    if width < 5 or len(text) <= width:
+        return text if len(text) <= max(width, 1) else text[: max(width, 1)]
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
 class _NullProgress:

@@ -149,7 +149,8 @@ class SiteServer:
 
     def __init__(self, root: Path | None = None, port: int = 0, latency: float = 0.0) -> None:
         self._srv = _Server(("127.0.0.1", port), Path(root or SITE_ROOT), latency)
-        self.host, self.port = self._srv.server_address[:2]
+        self.host = "127.0.0.1"
+        self.port = int(self._srv.server_address[1])
         self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
 
     @property

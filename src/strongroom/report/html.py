@@ -19,8 +19,15 @@ from typing import Any
 from strongroom import SOFTWARE
 from strongroom.core.archive import Archive
 from strongroom.core.fsutil import atomic_write_text
-from strongroom.core.ledger import open_ledger, utcnow
+from strongroom.core.ledger import Ledger, open_ledger, utcnow
 from strongroom.core.ui import human_bytes
+from strongroom.report.attention import (
+    OVERDUE_SECONDS,
+    attention,
+    last_report_time,
+    note_report_time,
+    thumbnail_uri,
+)
 
 # Watch statuses meaning that readers can no longer see the page (see watch.py).
 TAKEDOWN_STATUSES = {"redirect-home", "soft-404", "not-found", "gone", "blocked-451"}
@@ -34,6 +41,9 @@ CHART_W, CHART_H = 320, 34
 # The report shows recent history; the ledger keeps all of it (``verify --history``).
 FIXITY_RUNS_SHOWN = 50
 TAKEDOWNS_SHOWN = 500
+# `strongroom replay` serves here by default; the report's replay links point at it.
+REPLAY_BASE = "http://127.0.0.1:8080"
+MAX_THUMBNAILS = 200
 
 
 @dataclass
@@ -55,6 +65,10 @@ class BagRow:
     jurisdictions: list[str] = field(default_factory=list)
     compliant: bool | None = None
     replication_problems: list[str] = field(default_factory=list)
+    signed: bool = False
+    overdue: bool = False
+    replay_url: str = ""
+    thumbnail: str = ""  # a data: URI (the page loads nothing from outside)
 
     @property
     def size_h(self) -> str:
@@ -133,8 +147,11 @@ def _esc(text: str) -> str:
 
 def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 900) -> str:
     """Takedown events on one time axis, one labelled mark per event."""
-    pairs = [(e, _parse_time(e.get("time"))) for e in events]
-    dated = [(e, t) for e, t in pairs if t is not None]
+    dated: list[tuple[dict[str, Any], dt.datetime]] = []
+    for e in events:
+        t = _parse_time(e.get("time"))
+        if t is not None:
+            dated.append((e, t))
     if not dated:
         return ""
     start = min(t for _, t in dated)
@@ -166,64 +183,95 @@ def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 90
     return "".join(parts)
 
 
-def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Everything the report shows, as plain data (also the ``--json`` document)."""
+def _bag_row(
+    archive: Archive, ledger: Ledger, bag_id: str, created: str, now: dt.datetime
+) -> BagRow:
+    """One bag: size, fixity runs, designations, copies, signature, screenshot."""
     from strongroom.core.policy import bag_designations
     from strongroom.replay.pywb import read_bag
+    from strongroom.share.send import replication_status
 
-    now = now or dt.datetime.now(dt.UTC)
-    archive.require()
-    bags: list[BagRow] = []
-    with open_ledger(archive.root) as ledger:
-        created = {b: r["created"] for b, r in ledger.bags().items()}
-        for bag_id in archive.bag_ids():
-            rb = read_bag(archive, bag_id)
-            size, files = _bag_size(archive.bag_dir(bag_id))
-            runs = [
-                {k: r[k] for k in ("started", "ended", "mode", "result", "files", "bytes")}
-                for r in ledger.fixity_history(bag_id, limit=FIXITY_RUNS_SHOWN)
-            ]
-            row = BagRow(
-                bag_id=bag_id,
-                collection_id=rb.collection_id,
-                title=rb.title,
-                access=rb.access,
-                size=size,
-                files=files,
-                created=created.get(bag_id, ""),
-                seeds=rb.seeds,
-                designations=[d.label() for d in bag_designations(archive, bag_id)],
-                fixity=runs,
-                fixity_svg=fixity_svg(runs, now),
-            )
-            try:
-                from strongroom.share.send import replication_status
+    rb = read_bag(archive, bag_id)
+    size, files = _bag_size(archive.bag_dir(bag_id))
+    runs = [
+        {k: r[k] for k in ("started", "ended", "mode", "result", "files", "bytes")}
+        for r in ledger.fixity_history(bag_id, limit=FIXITY_RUNS_SHOWN)
+    ]
+    row = BagRow(
+        bag_id=bag_id,
+        collection_id=rb.collection_id,
+        title=rb.title,
+        access=rb.access,
+        size=size,
+        files=files,
+        created=created,
+        seeds=rb.seeds,
+        designations=[d.label() for d in bag_designations(archive, bag_id)],
+        fixity=runs,
+        fixity_svg=fixity_svg(runs, now),
+    )
+    rs = replication_status(archive, bag_id)
+    row.copies = rs.locations
+    row.jurisdictions = rs.jurisdictions
+    row.compliant = rs.compliant
+    row.replication_problems = rs.problems
+    bag_dir = archive.bag_dir(bag_id)
+    row.signed = (bag_dir / "tagmanifest-sha512.txt.sig").is_file()
+    row.overdue = _overdue(runs, now)
+    row.replay_url = _replay_url(bag_dir, rb.collection_id, rb.access, rb.seeds)
+    return row
 
-                rs = replication_status(archive, bag_id)
-                row.copies = rs.locations
-                row.jurisdictions = rs.jurisdictions
-                row.compliant = rs.compliant
-                row.replication_problems = rs.problems
-            except ImportError:
-                row.copies = ledger.copies(bag_id)
-                row.jurisdictions = sorted(
-                    {c["jurisdiction"] for c in row.copies if c.get("jurisdiction")}
-                    | ({archive.config.jurisdiction} if archive.config.jurisdiction else set())
-                )
-            bags.append(row)
-        latest = ledger.latest_watch_rows()
-        takedowns = [
-            {
-                "time": r["checked_at"],
-                "url": r["url"],
-                "status": r["status"],
-                "previous": r["previous_status"],
-                "http_status": r["http_status"],
-                "vantage": r["vantage"],
-            }
-            for r in ledger.status_changes(TAKEDOWN_STATUSES, limit=TAKEDOWNS_SHOWN)
-        ]
-        exports = ledger.events(types=("export", "access change"), limit=50)
+
+def _overdue(runs: list[dict[str, Any]], now: dt.datetime) -> bool:
+    """Never checked, or the last good check is older than the nightly rotation's 30 days."""
+    good = [t for t in (_parse_time(r.get("started")) for r in runs if r["result"] == "valid") if t]
+    return not good or (now - max(good)).total_seconds() > OVERDUE_SECONDS
+
+
+def _replay_url(bag_dir: Path, collection_id: str, access: str, seeds: list[str]) -> str:
+    """Where ``strongroom replay`` shows the bag's first seed (none for dark bags)."""
+    from urllib.parse import quote
+
+    from strongroom.bag.baginfo import first, read_bag_info
+
+    if access == "dark" or not seeds:
+        return ""
+    stamp = "".join(c for c in first(read_bag_info(bag_dir), "Crawl-Start") if c.isdigit())
+    name = collection_id if access == "public" else f"{collection_id}-restricted"
+    return f"{REPLAY_BASE}/{name}/{stamp[:14]}/" + quote(seeds[0], safe=":/?&=%#;,+@!$'()*~")
+
+
+def _bag_rows(archive: Archive, ledger: Ledger, now: dt.datetime) -> list[BagRow]:
+    created = {b: r["created"] for b, r in ledger.bags().items()}
+    rows = [_bag_row(archive, ledger, b, created.get(b, ""), now) for b in archive.bag_ids()]
+    # Thumbnails for the newest bags only, so that the page stays light.
+    for row in sorted(rows, key=lambda r: r.created, reverse=True)[:MAX_THUMBNAILS]:
+        row.thumbnail = thumbnail_uri(archive, row.bag_id)
+    return rows
+
+
+def _latest_watch(ledger: Ledger) -> dict[str, dict[str, Any]]:
+    """The latest watch result of every URL."""
+    return ledger.latest_watch_rows()
+
+
+def _changes(ledger: Ledger, statuses: set[str]) -> list[dict[str, Any]]:
+    """Watch results where a URL entered one of ``statuses``, oldest first."""
+    return [
+        {
+            "time": r["checked_at"],
+            "url": r["url"],
+            "status": r["status"],
+            "previous": r["previous_status"],
+            "http_status": r["http_status"],
+            "vantage": r["vantage"],
+        }
+        for r in ledger.status_changes(statuses, limit=TAKEDOWNS_SHOWN)
+    ]
+
+
+def _collections(bags: list[BagRow], latest: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Collections with their seeds' live status and bags."""
     collections: dict[str, dict[str, Any]] = {}
     for b in bags:
         c = collections.setdefault(
@@ -243,16 +291,30 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
                     "bags": [],
                 },
             )["bags"].append(b.bag_id)
+    return [c | {"seeds": list(c["seeds"].values())} for c in collections.values()]
+
+
+def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Everything the report shows, as plain data (also the ``--json`` document)."""
+    now = now or dt.datetime.now(dt.UTC)
+    archive.require()
+    with open_ledger(archive.root) as ledger:
+        bags = _bag_rows(archive, ledger, now)
+        latest = _latest_watch(ledger)
+        takedowns = _changes(ledger, TAKEDOWN_STATUSES)
+        edits = _changes(ledger, {"edited"})
+        exports = ledger.events(types=("export", "access change"), limit=50)
     access_counts: dict[str, int] = {"public": 0, "restricted": 0, "dark": 0}
     for b in bags:
         access_counts[b.access] = access_counts.get(b.access, 0) + 1
+    since = last_report_time(archive)
     return {
         "generated": utcnow(),
         "software": SOFTWARE,
         "organization": archive.config.organization,
         "jurisdiction": archive.config.jurisdiction,
         "archive": str(archive.root),
-        "collections": [c | {"seeds": list(c["seeds"].values())} for c in collections.values()],
+        "collections": _collections(bags, latest),
         "bags": bags,
         "takedowns": takedowns,
         "takedown_svg": timeline_svg(takedowns, now),
@@ -263,6 +325,8 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
             "min_copies": archive.config.replication.min_copies,
             "min_jurisdictions": archive.config.replication.min_jurisdictions,
         },
+        "since": since,
+        "attention": attention(archive, bags, [*takedowns, *edits], since),
     }
 
 
@@ -290,6 +354,7 @@ def write_report(archive: Archive, output: Path | None = None) -> tuple[Path, di
     if path.is_dir():
         path = path / "report.html"
     atomic_write_text(path, html)
+    note_report_time(archive, data["generated"])
     return path.absolute(), data
 
 
@@ -318,6 +383,7 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
                 ],
                 "takedowns": data["takedowns"],
                 "access_counts": data["access_counts"],
+                "attention": data["attention"],
             },
             default=str,
         )

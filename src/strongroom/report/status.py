@@ -9,9 +9,10 @@ this archive may hold the only copy left.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strongroom.bag.baginfo import first, read_bag_info
 from strongroom.core import policy
@@ -21,7 +22,15 @@ from strongroom.core.ledger import Ledger, open_ledger
 from strongroom.watch.baseline import Target, targets
 from strongroom.watch.statuses import GEO_BLOCKED, TAKEDOWN
 
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.table import Table
+
 ALARM = "GONE LIVE — this archive may hold the only copy"
+# A bag whose last good check is older than this is overdue; it matches the
+# nightly cron line of the README (verify --due --interval 30d).
+OVERDUE_SECONDS = 30 * 86400
+FIXITY_RANK = {"invalid": 0, "error": 1, None: 2, "valid": 3}
 
 
 @dataclass
@@ -58,6 +67,24 @@ class SeedStatus:
     replication_problems: list[str] = field(default_factory=list)
 
     @property
+    def fixity(self) -> str | None:
+        """The worst last result over the seed's bags (``None``: some never checked)."""
+        if not self.bags:
+            return None
+        return min((b.fixity for b in self.bags), key=lambda f: FIXITY_RANK.get(f, 1))
+
+    def overdue(self, now: dt.datetime | None = None) -> list[str]:
+        """Bags never checked, or whose last good check is over 30 days old."""
+        now = now or dt.datetime.now(dt.UTC)
+        late = []
+        for b in self.bags:
+            at = _parse_time(b.fixity_at) if b.fixity == "valid" else None
+            too_old = at is not None and (now - at).total_seconds() > OVERDUE_SECONDS
+            if b.fixity is None or too_old:
+                late.append(b.bag_id)
+        return late
+
+    @property
     def alarm(self) -> str | None:
         """The loud warning, when the live page is gone for readers."""
         if self.live_status in TAKEDOWN:
@@ -83,7 +110,18 @@ class SeedStatus:
             "replication_ok": self.replication_ok,
             "replication_problems": self.replication_problems,
             "alarm": self.alarm,
+            "overdue": self.overdue(),
         }
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def live_history(ledger: Ledger, url: str) -> tuple[str | None, str | None, str | None]:
@@ -164,3 +202,102 @@ def seed_statuses(archive: Archive, collection: Collection | None = None) -> lis
     found = targets(archive, collection)
     with open_ledger(archive.root) as ledger:
         return [seed_status(archive, ledger, t, collection) for t in found]
+
+
+# --- rendering -------------------------------------------------------------------------
+LIVE_STYLE = {"ok": "green", "edited": "yellow", "unreachable": "dim", GEO_BLOCKED: "magenta"}
+FIXITY_STYLE = {"valid": "green", "invalid": "bold red", "error": "red"}
+
+
+def summary_line(rows: list[SeedStatus], archive: Archive) -> str:
+    """One line: seeds, bags, valid, overdue, taken down, below the copy policy."""
+    from strongroom.core.ui import plural
+
+    bags = [b for r in rows for b in r.bags]
+    valid = sum(1 for b in bags if b.fixity == "valid")
+    overdue = sum(len(r.overdue()) for r in rows)
+    down = sum(1 for r in rows if r.live_status in TAKEDOWN)
+    below = sum(1 for r in rows if r.replication_ok is False)
+    policy = archive.config.replication
+    return (
+        f"{plural(len(rows), 'seed')} · {plural(len(bags), 'bag')} · {valid} valid"
+        f" · {overdue} overdue · {down} taken down · {below} below the copy policy"
+        f" ({policy.min_copies} in {policy.min_jurisdictions} jurisdictions)"
+    )
+
+
+def _cells(r: SeedStatus, min_copies: int) -> tuple[str, str, str, str]:
+    """The plain text of the fixed columns: live, fixity, access, copies."""
+    copies = f"{r.copies}/{min_copies}" if r.latest_bag else "-"
+    if r.jurisdictions:
+        copies += " " + ",".join(r.jurisdictions)
+    return (
+        r.live_status or "never watched",
+        r.fixity or ("never" if r.bags else "-"),
+        r.access or "-",
+        copies,
+    )
+
+
+def status_table(rows: list[SeedStatus], archive: Archive, width: int) -> Table:
+    """The status table for a terminal ``width`` columns wide.
+
+    Ids never wrap: the fixed columns take what their values need, the seed
+    column what is left, and a URL longer than that is cut in the middle (the
+    host and the page name stay); ``--json`` has every URL whole.
+    """
+    from rich import box
+    from rich.table import Table
+
+    from strongroom.core.ui import esc
+
+    policy = archive.config.replication
+    heads = ("live", "fixity", "access", "copies")
+    plain = [_cells(r, policy.min_copies) for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in plain)) for i, h in enumerate(heads)]
+    # Each column is padded by one space a side, the outer edges are not, and
+    # SIMPLE_HEAD puts a one-space rule between columns.
+    ncols = len(heads) + 1
+    seed_w = max(32, width - sum(widths) - (2 * ncols - 2) - (ncols - 1))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("seed / latest bag", width=seed_w, overflow="fold")
+    for head, w in zip(heads, widths, strict=True):
+        table.add_column(head, width=w, no_wrap=True)
+    for r, (live, fix, access, copies) in zip(rows, plain, strict=True):
+        table.add_row(
+            _seed_cell(r, seed_w),
+            f"[{_live_style(r.live_status)}]{esc(live)}[/]",
+            f"[{FIXITY_STYLE.get(fix, 'yellow')}]{esc(fix)}[/]",
+            esc(access),
+            f"[red]{esc(copies)}[/red]" if r.replication_ok is False else esc(copies),
+        )
+    return table
+
+
+def _seed_cell(r: SeedStatus, width: int) -> Group:
+    """The URL (cut in the middle), and below it, indented, the latest bag and notes."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from strongroom.core.ui import esc, middle_cut
+
+    notes = []
+    if r.latest_bag:
+        older = f" [dim](+{len(r.bags) - 1} older)[/dim]" if len(r.bags) > 1 else ""
+        notes.append(f"[cyan]{esc(r.latest_bag)}[/cyan]{older}")
+    else:
+        notes.append("[red]no bag yet[/red]")
+    notes += [f"[yellow]designated: {esc(d)}[/yellow]" for d in r.designations]
+    if r.alarm:
+        notes.append(f"[bold red]{esc(r.alarm)}[/bold red]")
+    return Group(
+        Text(middle_cut(r.url, width), overflow="ellipsis", no_wrap=True),
+        Padding(Text.from_markup("\n".join(notes)), (0, 0, 0, 2)),
+    )
+
+
+def _live_style(status: str | None) -> str:
+    if status is None:
+        return "dim"
+    return "bold red" if status in TAKEDOWN else LIVE_STYLE.get(status, "yellow")

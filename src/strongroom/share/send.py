@@ -195,7 +195,11 @@ def get_partner(archive: Archive, name: str) -> Partner:
         if p.name == name:
             return p
     known = ", ".join(p.name for p in partners) or "none"
-    raise UsageError(f"no partner {name!r} in {archive.partners_path} (known: {known})")
+    raise UsageError(
+        f"no partner {name!r} in {archive.partners_path} (known: {known}); add a"
+        " [[partners]] table for it (partners.example.toml explains each field),"
+        " then check it with: strongroom partners"
+    )
 
 
 def partner_public_keys(archive: Archive) -> list[tuple[str, str]]:
