@@ -8,58 +8,13 @@ from pathlib import Path
 
 import bagit
 import pytest
-from test_validate import PAGES_A, PAGES_B, flip_bit, write_warc
+from test_validate import flip_bit, write_warc
+from verifykit import COLLECTION, make_archive_bag
 
-from strongroom.bag import custody, inventory, signing
+from strongroom.bag import custody, signing
 from strongroom.core.archive import Archive
 from strongroom.core.fsutil import exclusive_lock
 from strongroom.core.ledger import open_ledger
-
-COLLECTION = "demo-coll"
-
-
-def make_archive_bag(archive: Archive, bag_id: str, manifests: Path, pages: dict) -> Path:
-    """An archive bag as strongroom makes them: signed tag manifest, custody log, inventory."""
-    bag = archive.bag_dir(bag_id)
-    (bag / "warc").mkdir(parents=True)
-    write_warc(bag / "warc" / f"{bag_id}-00000.warc.gz", pages)
-    bagit.make_bag(
-        str(bag), bag_info={"Bag-Group-Identifier": COLLECTION}, checksums=["sha256", "sha512"]
-    )
-    key = signing.load_private_key(archive.keys)
-    assert key is not None
-    signing.write_signature(bag / "tagmanifest-sha512.txt", key)
-    custody.append(archive, bag_id, "bagging", outcome="success")
-    inventory.record_bag(
-        manifests,
-        COLLECTION,
-        {"bag_id": bag_id, "tagmanifests": inventory.tagmanifest_hashes(bag)},
-    )
-    return bag
-
-
-@pytest.fixture
-def archive(archive_dir: Path) -> Archive:
-    arch = Archive(archive_dir).ensure()
-    signing.init_keys(arch.keys)
-    return arch
-
-
-@pytest.fixture
-def manifests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The working folder holds manifests/ (as a checkout of the collections repo does)."""
-    work = tmp_path / "work"
-    (work / "manifests").mkdir(parents=True)
-    monkeypatch.chdir(work)
-    return work / "manifests"
-
-
-@pytest.fixture
-def bags(archive: Archive, manifests: Path) -> list[str]:
-    ids = ["demo-coll-20240101T000000Z-aaaaaa", "demo-coll-20240102T000000Z-bbbbbb"]
-    make_archive_bag(archive, ids[0], manifests, PAGES_A)
-    make_archive_bag(archive, ids[1], manifests, PAGES_B)
-    return ids
 
 
 def runs(archive: Archive, bag_id: str) -> list[dict]:

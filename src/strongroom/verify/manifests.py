@@ -201,6 +201,15 @@ def check_payload_lists(
                 manifest="fetch.txt",
             )
     report.fetch_pending = sorted(pending)
+    for rel in report.fetch_pending:
+        # RFC 8493 3: a valid bag is complete; a hole fetch.txt promises to fill is not
+        report.error(
+            "incomplete",
+            f"{show(rel)}: listed in fetch.txt but not in the bag; the bag is incomplete,"
+            " so it is not valid (fetch the file, then verify again)",
+            file=rel,
+            manifest="fetch.txt",
+        )
 
 
 def check_tag_lists(tree: Tree, manifests: list[Manifest], report: BagReport) -> None:
@@ -219,7 +228,18 @@ def check_tag_lists(tree: Tree, manifests: list[Manifest], report: BagReport) ->
 
 
 def check_oxum(tree: Tree, fetch: dict[str, int | None], report: BagReport) -> None:
+    """Sizes before hashing: Payload-Oxum, and the lengths that fetch.txt declares."""
+    for rel, length in sorted(fetch.items()):
+        size = tree.payload.get(rel)
+        if size is not None and length is not None and size != length:
+            report.error(
+                "fetch-size",
+                f"{show(rel)}: {size} bytes, but fetch.txt declares {length}",
+                file=rel,
+                manifest="fetch.txt",
+            )
     oxum = parse_oxum(report)
+    report.oxum = oxum
     if oxum is None:
         return
     octets, count = oxum

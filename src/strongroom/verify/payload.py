@@ -149,6 +149,7 @@ def hash_and_compare(
         size = tree.payload.get(disk, tree.tags.get(disk, 0))
         algs = sorted({m.algorithm for m in mans})
         jobs.append((rel, root / disk, size, algs))
+    jobs = _within_oxum(jobs, tree, report)
     total = sum(j[2] for j in jobs)
     prog = progress or Progress()
     prog.start(total)
@@ -183,3 +184,33 @@ def hash_and_compare(
                     )
     finally:
         hasher.close()
+
+
+def _within_oxum(
+    jobs: list[tuple[str, Path, int, list[str]]], tree: Tree, report: BagReport
+) -> list[tuple[str, Path, int, list[str]]]:
+    """Stop early: when the payload is bigger than Payload-Oxum declares, hash no more of
+    it than the declared octets, smallest files first.
+
+    A truthful bag costs exactly its declared size to check, so a damaged or hostile
+    one (a sparse 20 GiB file swapped in) never costs more. Every file left unhashed
+    is a problem that names it; its size already shows it is not the file bagged.
+    """
+    if report.oxum is None or not report.has("oxum") or report.bytes <= report.oxum[0]:
+        return jobs
+    budget = report.oxum[0]
+    kept: list[tuple[str, Path, int, list[str]]] = []
+    for job in sorted(jobs, key=lambda j: (j[2], j[0])):
+        rel, _path, size, _algs = job
+        if rel not in tree.payload or size <= budget:
+            budget -= size if rel in tree.payload else 0
+            kept.append(job)
+            continue
+        report.error(
+            "not-hashed",
+            f"{show(rel)}: not hashed ({size} bytes): the payload holds {report.bytes} bytes,"
+            f" more than the {report.oxum[0]} that Payload-Oxum declares, and hashing stopped"
+            " there",
+            file=rel,
+        )
+    return kept
