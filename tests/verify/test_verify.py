@@ -183,3 +183,29 @@ def test_usage_errors(cli, archive: Archive, bags: list[str]) -> None:
     assert r.exit_code == 2 and "not a budget" in r.stderr
     r = cli("verify", "--due", "--interval", "soon")
     assert r.exit_code == 2 and "not a duration" in r.stderr
+
+
+def test_due_budget_never_starts_a_bag_that_cannot_finish(tmp_path: Path) -> None:
+    """Issue #16: the estimate (size / measured throughput) decides before each bag."""
+    from strongroom.verify.fixity import Budget, BudgetPlanner, Target
+
+    planner = BudgetPlanner(Budget(seconds=10), workers=1)
+    planner._ceiling = 1000.0  # bytes/s, as if measured: 10 s of budget = 10,000 bytes
+    big, small = Target(tmp_path / "big", "big"), Target(tmp_path / "small", "small")
+    assert planner.admit(big, 20_000, first=False) is None  # would overrun: left for later
+    assert planner.admit(small, 5_000, first=False) == ""  # fits
+    note = planner.admit(big, 20_000, first=True)
+    assert note and "most overdue" in note and "estimated 20 s" in note
+
+
+def test_due_budget_most_overdue_bag_runs_and_says_so(
+    cli, archive: Archive, bags: list[str]
+) -> None:
+    r = cli("verify", "--due", "--budget", "10B", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert len(doc["bags"]) == 1  # the most overdue bag only
+    assert "most overdue" in doc["notes"][0] and doc["bags"][0]["bag"] in doc["notes"][0]
+    assert len(doc["deferred"]) == 1 and doc["deferred_bytes"] > 0
+    r = cli("verify", "--due", "--interval", "0s", "--budget", "10B")
+    assert "left for the next run" in r.stdout and "most overdue" in r.stdout

@@ -29,6 +29,8 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
 def decode_path(raw: str) -> str:
     """RFC 8493 2.1.3: only %25, %0A and %0D are encoded in manifest and fetch paths."""
+    if "%" not in raw:
+        return raw
     return _PCT.sub(lambda m: {"25": "%", "0A": "\n", "0D": "\r"}[m.group(1).upper()], raw)
 
 
