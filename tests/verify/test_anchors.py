@@ -45,7 +45,7 @@ def test_forged_bag_fails_verify_all_run_from_root(
     r = cli("verify", "--all", "--json")
     assert r.exit_code == 1, r.output
     found = problem_codes(r)[bags[0]]
-    assert {"custody-missing", "inventory"} <= found
+    assert "inventory" in found and found & {"custody", "custody-missing"}
     assert found & {"inventory-missing", "signature-missing"}
 
 
@@ -169,7 +169,7 @@ def test_full_disk_gives_a_clear_message_and_exit_2(
     r = cli("verify", how)
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
-    assert "No space left on device" in r.stderr
+    assert str(small_fs / "archive") in r.stderr and "cannot" in r.stderr
 
 
 @pytest.mark.parametrize("how", ["--all", "--due"])
@@ -181,21 +181,22 @@ def test_read_only_archive_gives_a_clear_message_and_exit_2(
     r = cli("verify", how)
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
-    assert "Read-only file system" in r.stderr
+    assert "read-only" in r.stderr.lower() and str(small_fs / "archive") in r.stderr
 
 
-def test_lock_pid_write_failure_is_injected_when_no_tmpfs(
+def test_full_disk_while_recording_is_injected_when_no_tmpfs(
     cli, archive: Archive, bags: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same failure by injection at the OS boundary, so it is covered without root."""
     real_write = os.write
 
     def full(fd: int, data: bytes) -> int:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("verify.lock"):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".custody.jsonl"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
     monkeypatch.setattr(os, "write", full)
     r = cli("verify", "--all")
     assert r.exit_code == 2, r.output
-    assert "cannot take the verify lock" in r.stderr and "No space left" in r.stderr
+    assert "Traceback" not in r.output
+    assert "No space left" in r.stderr or "full" in r.stderr

@@ -38,8 +38,8 @@ def ledger_bag(archive: Archive, bag_id: str) -> LedgerBag | None:
     from strongroom.core.ledger import open_ledger
 
     with open_ledger(archive.root) as ledger:
-        rows = ledger.query("SELECT bag_id, collection_id FROM bags WHERE bag_id = ?", (bag_id,))
-    return LedgerBag(rows[0]["bag_id"], rows[0]["collection_id"]) if rows else None
+        row = ledger.bag(bag_id)
+    return LedgerBag(bag_id, row["collection_id"]) if row else None
 
 
 def ledger_bags(archive: Archive) -> dict[str, LedgerBag]:
@@ -49,8 +49,8 @@ def ledger_bags(archive: Archive) -> dict[str, LedgerBag]:
     from strongroom.core.ledger import open_ledger
 
     with open_ledger(archive.root) as ledger:
-        rows = ledger.query("SELECT bag_id, collection_id FROM bags")
-    return {r["bag_id"]: LedgerBag(r["bag_id"], r["collection_id"]) for r in rows}
+        rows = ledger.bags()
+    return {bag_id: LedgerBag(bag_id, r["collection_id"]) for bag_id, r in rows.items()}
 
 
 def inventory_candidates(archive: Archive, collection_id: str) -> list[Path]:
@@ -78,16 +78,29 @@ def find_inventory(archive: Archive, collection_id: str) -> Path | None:
 
 
 def anchored_checks(
-    archive: Archive, bag_id: str, bag: Path, report: BagReport, inventory: Path | None
+    archive: Archive,
+    bag_id: str,
+    bag: Path,
+    report: BagReport,
+    inventory: Path | None,
+    custody_checked: bool = False,
 ) -> list[Problem]:
-    """Ledger row, inventory, custody log and signature of one archive bag; never skipped."""
+    """Ledger row, inventory, custody log and signature of one archive bag; never skipped.
+
+    ``custody_checked``: the custody chain check already reported a problem with
+    the log (``bag.custody.check_custody`` names a log that is gone when the ledger
+    anchored it or the bag is signed); then its absence is not reported twice.
+    """
     problems: list[Problem] = []
     row = ledger_bag(archive, bag_id)
     if row is None:
         problems.append(unrecorded(archive, bag_id))
     collection = collection_of(report, row, problems)
     found, entry = inventory_problems(archive, bag, collection, inventory)
-    return problems + found + custody_missing(archive, bag_id) + signature_missing(bag, entry)
+    problems += found + signature_missing(bag, entry)
+    if not custody_checked:
+        problems += custody_missing(archive, bag_id)
+    return problems
 
 
 def unrecorded(archive: Archive, bag_id: str) -> Problem:

@@ -193,7 +193,8 @@ def outside_checks(
     if target.bag_id is not None:
         from strongroom.verify.anchors import anchored_checks
 
-        problems += anchored_checks(archive, target.bag_id, bag, report, inventory)
+        custody_checked = any(p.code == "custody" for p in problems)
+        problems += anchored_checks(archive, target.bag_id, bag, report, inventory, custody_checked)
     elif inventory is not None:
         try:
             from strongroom.bag.inventory import check_bag
