@@ -132,27 +132,6 @@ def all_targets(archive: Archive) -> list[Target]:
 
 
 # --- checks outside the bag ---------------------------------------------------------
-def default_inventory(report: BagReport, bases: Sequence[Path] = ()) -> Path | None:
-    """The first existing ``<base>/manifests/<collection>.json`` (bases: the working
-    folder, then those given, e.g. the archive root where ``strongroom demo`` puts it).
-
-    Used when bag-info's ``Bag-Group-Identifier`` names a collection; the inventory
-    normally lives in git with the collection files, outside the archive, so that
-    whoever can rewrite the archive cannot rewrite it too.
-    """
-    groups = report.info("Bag-Group-Identifier")
-    if not groups:
-        return None
-    ident = groups[0].strip()
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", ident):
-        return None
-    for base in (Path.cwd(), *bases):
-        path = base / "manifests" / f"{ident}.json"
-        if path.is_file():
-            return path
-    return None
-
-
 def outside_checks(
     archive: Archive, target: Target, report: BagReport, inventory: Path | None
 ) -> list[Problem]:
