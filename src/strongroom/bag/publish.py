@@ -249,6 +249,10 @@ def _events(intent: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         "payload_oxum": intent["oxum"],
         "algorithms": intent["algorithms"],
         "signed": intent["fingerprint"] is not None,
+        # verify finds the inventory here, whatever its working folder
+        "inventory": str(
+            (Path(intent["manifests"]) / f"{intent['collection_id']}.json").absolute()
+        ),
     }
     stamp = intent.get("stamp")
     if stamp is not None:

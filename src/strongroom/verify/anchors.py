@@ -29,6 +29,8 @@ class LedgerBag:
 
     bag_id: str
     collection_id: str
+    inventory: Path | None = None  # where bagging wrote the inventory entry
+    signed: bool = False  # signed at bagging, as the creation event records
 
 
 def ledger_bag(archive: Archive, bag_id: str) -> LedgerBag | None:
@@ -39,7 +41,17 @@ def ledger_bag(archive: Archive, bag_id: str) -> LedgerBag | None:
 
     with open_ledger(archive.root) as ledger:
         row = ledger.bag(bag_id)
-    return LedgerBag(bag_id, row["collection_id"]) if row else None
+        created = ledger.events(bag_id, types=["creation"], limit=1) if row else []
+    if not row:
+        return None
+    detail = created[0]["detail"] if created else {}
+    where = detail.get("inventory") if isinstance(detail, dict) else None
+    return LedgerBag(
+        bag_id,
+        row["collection_id"],
+        Path(where) if isinstance(where, str) and where else None,
+        bool(detail.get("signed")) if isinstance(detail, dict) else False,
+    )
 
 
 def ledger_bags(archive: Archive) -> dict[str, LedgerBag]:
@@ -53,10 +65,13 @@ def ledger_bags(archive: Archive) -> dict[str, LedgerBag]:
     return {bag_id: LedgerBag(bag_id, r["collection_id"]) for bag_id, r in rows.items()}
 
 
-def inventory_candidates(archive: Archive, collection_id: str) -> list[Path]:
+def inventory_candidates(
+    archive: Archive, collection_id: str, recorded: Path | None = None
+) -> list[Path]:
     """Where the collection's inventory may be, most authoritative first.
 
-    The archive's configured inventory folder comes first; then, for archives
+    Where bagging wrote it (the ledger's creation event) comes first, then the
+    archive's configured inventory folder; then, for archives
     set up before it was configured, the working folder's ``manifests/`` (a
     checkout of the collections repository), and the archive's own folder and
     its parent (where ``strongroom demo`` and a default set-up put it).
@@ -67,11 +82,12 @@ def inventory_candidates(archive: Archive, collection_id: str) -> list[Path]:
         bases.append(Path(configured))
     bases += [Path.cwd() / "manifests", archive.root / "manifests"]
     bases.append(archive.root.parent / "manifests")
-    return [base / f"{collection_id}.json" for base in dict.fromkeys(bases)]
+    found = [base / f"{collection_id}.json" for base in dict.fromkeys(bases)]
+    return ([recorded] if recorded is not None else []) + found
 
 
-def find_inventory(archive: Archive, collection_id: str) -> Path | None:
-    for path in inventory_candidates(archive, collection_id):
+def find_inventory(archive: Archive, collection_id: str, recorded: Path | None) -> Path | None:
+    for path in inventory_candidates(archive, collection_id, recorded):
         if path.is_file():
             return path
     return None
@@ -96,8 +112,9 @@ def anchored_checks(
     if row is None:
         problems.append(unrecorded(archive, bag_id))
     collection = collection_of(report, row, problems)
-    found, entry = inventory_problems(archive, bag, collection, inventory)
-    problems += found + signature_missing(bag, entry)
+    recorded = row.inventory if row is not None else None
+    found, entry = inventory_problems(archive, bag, collection, inventory, recorded)
+    problems += found + signature_missing(bag, entry, row is not None and row.signed)
     if not custody_checked:
         problems += custody_missing(archive, bag_id)
     return problems
@@ -134,16 +151,21 @@ def collection_of(report: BagReport, row: LedgerBag | None, problems: list[Probl
 
 
 def inventory_problems(
-    archive: Archive, bag: Path, collection_id: str | None, given: Path | None
+    archive: Archive,
+    bag: Path,
+    collection_id: str | None,
+    given: Path | None,
+    recorded: Path | None = None,
 ) -> tuple[list[Problem], dict[str, object] | None]:
     """Compare the bag with its inventory; the inventory's entry for it, when found."""
     from strongroom.bag.inventory import check_bag, find_entry
 
     path = given
     if path is None and collection_id is not None:
-        path = find_inventory(archive, collection_id)
+        path = find_inventory(archive, collection_id, recorded)
     if path is None:
-        where = ", ".join(str(p) for p in inventory_candidates(archive, collection_id or "?"))
+        tried = inventory_candidates(archive, collection_id or "?", recorded)
+        where = ", ".join(str(p) for p in tried)
         return [
             Problem(
                 "inventory-missing",
@@ -188,15 +210,19 @@ def custody_missing(archive: Archive, bag_id: str) -> list[Problem]:
     ]
 
 
-def signature_missing(bag: Path, entry: dict[str, object] | None) -> list[Problem]:
-    """A bag signed at bagging (as its inventory entry records) must keep its signature."""
-    if entry is None or not entry.get("signing_key") or (bag / SIGNATURE).exists():
+def signature_missing(
+    bag: Path, entry: dict[str, object] | None, ledger_says_signed: bool = False
+) -> list[Problem]:
+    """A bag signed at bagging (as its inventory entry or the ledger records) keeps its
+    signature."""
+    key = entry.get("signing_key") if entry is not None else None
+    if (bag / SIGNATURE).exists() or not (key or ledger_says_signed):
         return []
+    source = f"with key {show(str(key))} (as the inventory records)" if key else "(the ledger)"
     return [
         Problem(
             "signature-missing",
-            f"{SIGNATURE}: missing, but the bag was signed at bagging with key"
-            f" {show(str(entry['signing_key']))} (as the inventory records)",
+            f"{SIGNATURE}: missing, but the bag was signed at bagging {source}",
             file=SIGNATURE,
             algorithm="ed25519",
         )

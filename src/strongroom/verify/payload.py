@@ -80,7 +80,7 @@ class Hasher:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
             hashes = [hashlib.new(hashlib_name(a) or a) for a in algorithms]
             with open(fd, "rb", buffering=0, closefd=False) as fh:
-                self._hash_stream(fh, hashes, len(hashes) > 1 and st.st_size >= SPLIT_MIN)
+                self._hash_stream(fh, hashes, st.st_size >= SPLIT_MIN)
         finally:
             os.close(fd)
         return {a: h.hexdigest() for a, h in zip(algorithms, hashes, strict=True)}
@@ -93,8 +93,12 @@ class Hasher:
         while n:
             chunk = views[i][:n]
             if may_split and self.workers > 1 and self._spare_cores():
-                pending = [self._helpers.submit(h.update, chunk) for h in hashes[1:]]
-                hashes[0].update(chunk)
+                # one algorithm: a helper hashes while this thread reads the next block;
+                # several: this thread takes the first, helpers the others, then reads
+                helped = hashes if len(hashes) == 1 else hashes[1:]
+                pending = [self._helpers.submit(h.update, chunk) for h in helped]
+                if len(hashes) > 1:
+                    hashes[0].update(chunk)
                 i ^= 1
                 n = fh.readinto(bufs[i])  # overlaps the helpers hashing the other buffer
                 for f in pending:
