@@ -90,7 +90,33 @@ def make_bag(
         for name in names:
             os.chmod(os.path.join(dirpath, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     custody.append(archive, bag_id, "creation", outcome="success", inputs={"test": True})
+    record_like_bag(archive, bag_id, str(info["Bag-Group-Identifier"]), access, sign)
     return final
+
+
+def record_like_bag(
+    archive: Archive, bag_id: str, collection: str, access: str, sign: bool
+) -> None:
+    """The ledger row and inventory entry ``strongroom bag`` writes (verify checks both)."""
+    from strongroom.bag import inventory
+    from strongroom.core.ledger import open_ledger
+
+    with open_ledger(archive.root) as ledger:
+        ledger.record_bag(
+            bag_id,
+            collection_id=collection,
+            capture_id=None,
+            created="2024-05-01T10:15:00Z",
+            access=access,
+            seeds=["http://127.0.0.1/article"],
+        )
+    key = signing.load_private_key(archive.keys) if sign else None
+    entry = {
+        "bag_id": bag_id,
+        "tagmanifests": inventory.tagmanifest_hashes(archive.bag_dir(bag_id)),
+        "signing_key": signing.fingerprint(key.public_key()) if key else None,
+    }
+    inventory.record_bag(archive.root / "manifests", collection, entry)
 
 
 def public_key_line(archive: Archive) -> str:

@@ -385,18 +385,77 @@ def test_nfd_on_disk_nfc_in_manifest_is_a_warning(cli, tmp_path: Path) -> None:
     assert "Unicode normalization" in r.stderr
 
 
-def test_holey_bag_is_valid_but_incomplete(cli, tmp_path: Path) -> None:
+def test_holey_bag_is_incomplete_hence_invalid(cli, tmp_path: Path) -> None:
+    """Issue #10: RFC 8493 3, a valid bag is complete; the missing files are named."""
     root = hand_bag(
         tmp_path / "b",
         {"here.txt": b"here"},
-        listed={"remote/big.bin": b"12345"},
-        fetch="http://127.0.0.1:9/big.bin 5 data/remote/big.bin\n",
+        listed={"remote/big.bin": b"12345", "remote/other.bin": b"67"},
+        fetch="http://127.0.0.1:9/big.bin 5 data/remote/big.bin\n"
+        "http://127.0.0.1:9/other.bin - data/remote/other.bin\n",
     )
-    r = verify(cli, root)
-    assert r.exit_code == 0, r.output
-    assert "incomplete" in r.stdout and "fetch.txt" in r.stdout
+    err = assert_invalid(cli, root, "data/remote/big.bin", "data/remote/other.bin")
+    assert "incomplete" in err and "fetch.txt" in err
     r = verify(cli, root, "--json")
-    assert json.loads(r.stdout)["bags"][0]["fetch_pending"] == ["data/remote/big.bin"]
+    bag = json.loads(r.stdout)["bags"][0]
+    assert bag["fetch_pending"] == ["data/remote/big.bin", "data/remote/other.bin"]
+    assert bag["complete"] is False and bag["result"] == "invalid"
+    # once fetched, the same bag is valid
+    (root / "data/remote").mkdir()
+    (root / "data/remote/big.bin").write_bytes(b"12345")
+    (root / "data/remote/other.bin").write_bytes(b"67")
+    assert verify(cli, root).exit_code == 0
+
+
+def test_fetched_file_of_the_wrong_size_is_named(cli, tmp_path: Path) -> None:
+    root = hand_bag(
+        tmp_path / "b",
+        {"here.txt": b"here", "remote/big.bin": b"12345"},
+        fetch="http://127.0.0.1:9/big.bin 9 data/remote/big.bin\n",
+    )
+    err = assert_invalid(cli, root, "data/remote/big.bin")
+    assert "fetch.txt declares 9" in err
+
+
+def test_nul_byte_in_bag_info_is_a_problem(cli, tmp_path: Path) -> None:
+    root = hand_bag(
+        tmp_path / "b", {"a.txt": b"a"}, bag_info="Payload-Oxum: 1.1\nSource-Organization: x\x00y\n"
+    )
+    err = assert_invalid(cli, root, "bag-info.txt")
+    assert "NUL" in err and "line 2" in err
+
+
+def test_097_label_space_colon_is_a_warning(cli, tmp_path: Path) -> None:
+    """Issue #12: BagIt 0.97 allows 'Label : value'; 1.0 does not."""
+    info = "Payload-Oxum : 1.1\nSource-Organization : Example Newsroom\n"
+    root = hand_bag(tmp_path / "old", {"a.txt": b"a"}, version="0.97", bag_info=info)
+    r = verify(cli, root, "--json")
+    assert r.exit_code == 0, r.output
+    bag = json.loads(r.stdout)["bags"][0]
+    assert [w["code"] for w in bag["warnings"]] == ["label-space", "label-space"]
+    r = verify(cli, root)
+    assert "space before the colon" in r.stderr
+    root = hand_bag(tmp_path / "new", {"a.txt": b"a"}, version="1.0", bag_info=info)
+    assert_invalid(cli, root, "bag-info.txt")
+
+
+def test_sparse_20_gib_file_is_refused_without_hashing(cli, bag: Path) -> None:
+    """Issue #10: sizes and Payload-Oxum first; a sparse 20 GiB file is never read."""
+    import time
+
+    victim = bag / "data/derivatives/text/story-1.txt"
+    with open(victim, "r+b") as fh:
+        fh.truncate(20 * 1024**3)  # sparse: no blocks written
+    t0 = time.monotonic()
+    r = verify(cli, bag, "--json")
+    seconds = time.monotonic() - t0
+    assert r.exit_code == 1, r.output
+    problems = json.loads(r.stdout)["bags"][0]["problems"]
+    codes = {(p["code"], p["file"]) for p in problems}
+    assert ("oxum", "bag-info.txt") in codes
+    assert ("not-hashed", "data/derivatives/text/story-1.txt") in codes
+    assert json.loads(r.stdout)["bags"][0]["hashed_bytes"] < 1024**2
+    assert seconds < 20  # hashing 20 GiB takes a minute or more; the real bound is above
 
 
 def test_old_package_info_bag(cli, tmp_path: Path) -> None:

@@ -8,58 +8,13 @@ from pathlib import Path
 
 import bagit
 import pytest
-from test_validate import PAGES_A, PAGES_B, flip_bit, write_warc
+from test_validate import flip_bit, write_warc
+from verifykit import COLLECTION, make_archive_bag
 
-from strongroom.bag import custody, inventory, signing
+from strongroom.bag import custody, signing
 from strongroom.core.archive import Archive
 from strongroom.core.fsutil import exclusive_lock
 from strongroom.core.ledger import open_ledger
-
-COLLECTION = "demo-coll"
-
-
-def make_archive_bag(archive: Archive, bag_id: str, manifests: Path, pages: dict) -> Path:
-    """An archive bag as strongroom makes them: signed tag manifest, custody log, inventory."""
-    bag = archive.bag_dir(bag_id)
-    (bag / "warc").mkdir(parents=True)
-    write_warc(bag / "warc" / f"{bag_id}-00000.warc.gz", pages)
-    bagit.make_bag(
-        str(bag), bag_info={"Bag-Group-Identifier": COLLECTION}, checksums=["sha256", "sha512"]
-    )
-    key = signing.load_private_key(archive.keys)
-    assert key is not None
-    signing.write_signature(bag / "tagmanifest-sha512.txt", key)
-    custody.append(archive, bag_id, "bagging", outcome="success")
-    inventory.record_bag(
-        manifests,
-        COLLECTION,
-        {"bag_id": bag_id, "tagmanifests": inventory.tagmanifest_hashes(bag)},
-    )
-    return bag
-
-
-@pytest.fixture
-def archive(archive_dir: Path) -> Archive:
-    arch = Archive(archive_dir).ensure()
-    signing.init_keys(arch.keys)
-    return arch
-
-
-@pytest.fixture
-def manifests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The working folder holds manifests/ (as a checkout of the collections repo does)."""
-    work = tmp_path / "work"
-    (work / "manifests").mkdir(parents=True)
-    monkeypatch.chdir(work)
-    return work / "manifests"
-
-
-@pytest.fixture
-def bags(archive: Archive, manifests: Path) -> list[str]:
-    ids = ["demo-coll-20240101T000000Z-aaaaaa", "demo-coll-20240102T000000Z-bbbbbb"]
-    make_archive_bag(archive, ids[0], manifests, PAGES_A)
-    make_archive_bag(archive, ids[1], manifests, PAGES_B)
-    return ids
 
 
 def runs(archive: Archive, bag_id: str) -> list[dict]:
@@ -228,3 +183,29 @@ def test_usage_errors(cli, archive: Archive, bags: list[str]) -> None:
     assert r.exit_code == 2 and "not a budget" in r.stderr
     r = cli("verify", "--due", "--interval", "soon")
     assert r.exit_code == 2 and "not a duration" in r.stderr
+
+
+def test_due_budget_never_starts_a_bag_that_cannot_finish(tmp_path: Path) -> None:
+    """Issue #16: the estimate (size / measured throughput) decides before each bag."""
+    from strongroom.verify.fixity import Budget, BudgetPlanner, Target
+
+    planner = BudgetPlanner(Budget(seconds=10), workers=1)
+    planner._ceiling = 1000.0  # bytes/s, as if measured: 10 s of budget = 10,000 bytes
+    big, small = Target(tmp_path / "big", "big"), Target(tmp_path / "small", "small")
+    assert planner.admit(big, 20_000, first=False) is None  # would overrun: left for later
+    assert planner.admit(small, 5_000, first=False) == ""  # fits
+    note = planner.admit(big, 20_000, first=True)
+    assert note and "most overdue" in note and "estimated 20 s" in note
+
+
+def test_due_budget_most_overdue_bag_runs_and_says_so(
+    cli, archive: Archive, bags: list[str]
+) -> None:
+    r = cli("verify", "--due", "--budget", "10B", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert len(doc["bags"]) == 1  # the most overdue bag only
+    assert "most overdue" in doc["notes"][0] and doc["bags"][0]["bag"] in doc["notes"][0]
+    assert len(doc["deferred"]) == 1 and doc["deferred_bytes"] > 0
+    r = cli("verify", "--due", "--interval", "0s", "--budget", "10B")
+    assert "left for the next run" in r.stdout and "most overdue" in r.stdout

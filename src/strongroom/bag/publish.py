@@ -245,10 +245,13 @@ def _inputs(intent: dict[str, Any]) -> dict[str, Any]:
 
 def _events(intent: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """The (action, outcome, detail) of the events a new bag's record holds."""
+    inventory_file = Path(intent["manifests"]) / f"{intent['collection_id']}.json"
     creation = {
         "payload_oxum": intent["oxum"],
         "algorithms": intent["algorithms"],
         "signed": intent["fingerprint"] is not None,
+        # verify finds the inventory here, whatever its working folder
+        "inventory": str(inventory_file.absolute()),
     }
     stamp = intent.get("stamp")
     if stamp is not None:

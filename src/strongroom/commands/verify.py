@@ -91,7 +91,7 @@ def verify_cmd(
         targets = fixity.resolve_targets(arch, bags)
     elif all_bags:
         targets = fixity.all_targets(arch)
-    result = _run(output, arch, targets, options, due=due, lock=due or all_bags)
+    result = _run(output, arch, targets, options, due=due, lock=due or all_bags, listing=all_bags)
     _conclude(output, arch, result, options, due=due)
 
 
@@ -115,7 +115,9 @@ def _check_arguments(
         raise UsageError(f"--inventory {inventory}: no such file")
 
 
-def _run(output: Any, arch: Any, targets: Any, options: Any, *, due: bool, lock: bool) -> Any:
+def _run(
+    output: Any, arch: Any, targets: Any, options: Any, *, due: bool, lock: bool, listing: bool
+) -> Any:
     """Run the checks with one progress bar per bag (on a terminal only)."""
     from strongroom.core.ui import human_bytes, progress
     from strongroom.verify import fixity
@@ -141,6 +143,7 @@ def _run(output: Any, arch: Any, targets: Any, options: Any, *, due: bool, lock:
             options,
             due=due,
             lock=lock,
+            listing=listing,
             progress=lambda t, _size: _Bar(t.name),
             on_done=on_done,
         )
@@ -148,7 +151,8 @@ def _run(output: Any, arch: Any, targets: Any, options: Any, *, due: bool, lock:
 
 def _conclude(output: Any, arch: Any, result: Any, options: Any, *, due: bool) -> None:
     """The closing lines, and the exit code: 1 when a bag is invalid, 2 when one is unchecked."""
-    from strongroom.core.ui import err
+
+    from strongroom.core.ui import err, human_bytes
     from strongroom.verify import fixity
 
     if result.locked:
@@ -170,8 +174,12 @@ def _conclude(output: Any, arch: Any, result: Any, options: Any, *, due: bool) -
         elif result.deferred:
             output.info(
                 f"checked {checked} due bag(s); {len(result.deferred)} left for the next run"
-                f" (budget {options.budget.describe()})"
+                f" ({human_bytes(result.deferred_bytes)}; budget {options.budget.describe()}):"
+                f" {', '.join(result.deferred[:20])}"
+                + (f" and {len(result.deferred) - 20} more" if len(result.deferred) > 20 else "")
             )
+        for note in result.notes:
+            output.info(note)
     bad = [r for r in result.runs if r.result == "invalid"]
     errors = [r for r in result.runs if r.result == "error"]
     if bad:
@@ -209,20 +217,14 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     name = escape(run.target.name)
     size = f"{plural(rep.files, 'file')}, {human_bytes(rep.bytes)}"
     if run.result == "valid":
-        note = ""
-        if rep.fetch_pending:
-            note = (
-                f"; incomplete: {len(rep.fetch_pending)} file(s) listed in fetch.txt"
-                " are not present (holey bag)"
-            )
         extra = f", {rep.warc_records} WARC records" if run.mode == "deep" else ""
         output.info(
             f"[green]valid[/green]    {name}  ({size}{extra}, {run.mode} check,"
-            f" {run.seconds:.1f} s){escape(note)}",
+            f" {run.seconds:.1f} s)",
             markup=True,
         )
         for line in run.notes:
-            output.info(f"         {escape(line)}")
+            output.info(f"         {line}")
     elif run.result == "invalid":
         output.info(
             f"[red]INVALID[/red]  {name}  ({len(run.problems)} problem(s), {size},"

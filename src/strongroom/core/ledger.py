@@ -388,6 +388,11 @@ class Ledger(SharedRounds):
         rows = self.query("SELECT * FROM bags")
         return {r["bag_id"]: dict(r) | {"seeds": _json_list(r["seeds"])} for r in rows}
 
+    def bag(self, bag_id: str) -> dict[str, Any] | None:
+        """One bag's row (seeds decoded), or None when the ledger does not know it."""
+        rows = self.query("SELECT * FROM bags WHERE bag_id = ?", (bag_id,))
+        return dict(rows[0]) | {"seeds": _json_list(rows[0]["seeds"])} if rows else None
+
     def bag_ids(self) -> set[str]:
         """Every bag id the ledger knows."""
         return {r[0] for r in self.query("SELECT bag_id FROM bags")}

@@ -147,6 +147,7 @@ class BagReport:
     fetch_pending: list[str] = field(default_factory=list)
     bag_info: list[tuple[str, str]] = field(default_factory=list)
     warc_records: int = 0
+    oxum: tuple[int, int] | None = None  # Payload-Oxum as declared: (octets, streamcount)
 
     @property
     def valid(self) -> bool:

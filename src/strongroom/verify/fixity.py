@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -131,27 +132,6 @@ def all_targets(archive: Archive) -> list[Target]:
 
 
 # --- checks outside the bag ---------------------------------------------------------
-def default_inventory(report: BagReport, bases: Sequence[Path] = ()) -> Path | None:
-    """The first existing ``<base>/manifests/<collection>.json`` (bases: the working
-    folder, then those given, e.g. the archive root where ``strongroom demo`` puts it).
-
-    Used when bag-info's ``Bag-Group-Identifier`` names a collection; the inventory
-    normally lives in git with the collection files, outside the archive, so that
-    whoever can rewrite the archive cannot rewrite it too.
-    """
-    groups = report.info("Bag-Group-Identifier")
-    if not groups:
-        return None
-    ident = groups[0].strip()
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", ident):
-        return None
-    for base in (Path.cwd(), *bases):
-        path = base / "manifests" / f"{ident}.json"
-        if path.is_file():
-            return path
-    return None
-
-
 def outside_checks(
     archive: Archive, target: Target, report: BagReport, inventory: Path | None
 ) -> list[Problem]:
@@ -189,7 +169,12 @@ def outside_checks(
                 problems.append(
                     Problem("custody", f"custody log {msg}", file=log.name, algorithm="sha256")
                 )
-    if inventory is not None:
+    if target.bag_id is not None:
+        from strongroom.verify.anchors import anchored_checks
+
+        custody_checked = any(p.code == "custody" for p in problems)
+        problems += anchored_checks(archive, target.bag_id, bag, report, inventory, custody_checked)
+    elif inventory is not None:
         try:
             from strongroom.bag.inventory import check_bag
         except ImportError:
@@ -260,10 +245,7 @@ def verify_one(
     t0 = time.monotonic()
     try:
         run.report = validate_bag(target.path, mode, workers=workers, progress=progress)
-        inv = inventory or (
-            default_inventory(run.report, [archive.root]) if target.bag_id else None
-        )
-        run.outside = outside_checks(archive, target, run.report, inv)
+        run.outside = outside_checks(archive, target, run.report, inventory)
         if mode == "deep":
             from strongroom.bag.closure import revisit_problems
 
@@ -288,7 +270,15 @@ def verify_one(
     run.seconds = time.monotonic() - t0
     run.ended = utcnow()
     if record and target.bag_id is not None:
-        record_run(archive, run)
+        try:
+            record_run(archive, run)
+        except (OSError, sqlite3.Error) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(
+                f"checked {target.name} ({run.result}), but cannot record the check in"
+                f" {archive.root}: {why}. Free space on that file system or fix its"
+                " permissions, then run verify again"
+            ) from None
     return run
 
 
@@ -384,6 +374,8 @@ class VerifyRun:
     runs: list[BagRun] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)  # due, but over the budget
     elsewhere: list[str] = field(default_factory=list)  # due, but another node had it
+    deferred_bytes: int = 0
+    notes: list[str] = field(default_factory=list)  # why a bag over the budget still ran
     locked: bool = False  # another verify held the lock; nothing was checked
 
     @property
@@ -402,6 +394,8 @@ class VerifyRun:
             "bags": [r.to_dict() for r in self.runs],
             "deferred": self.deferred,
             "elsewhere": self.elsewhere,
+            "deferred_bytes": self.deferred_bytes,
+            "notes": self.notes,
         }
 
 
@@ -422,13 +416,18 @@ def run_verify(
     *,
     due: bool = False,
     lock: bool = False,
+    listing: bool = False,
     progress: Callable[[Target, int], Progress] | None = None,
     on_done: Callable[[BagRun], None] | None = None,
 ) -> VerifyRun:
-    """Verify ``targets`` (or the due bags), under the archive lock when ``lock``."""
+    """Verify ``targets`` (or the due bags), under the archive lock when ``lock``.
+
+    ``listing`` (``verify --all``) also reports each bag the ledger knows that is
+    missing from the disk. With ``due``, the budget decides which bags start.
+    """
     result = VerifyRun()
-    with _maybe_lock(archive, lock) as got:
-        if not got:
+    with contextlib.ExitStack() as stack:
+        if lock and not _take_lock(stack, archive):
             result.locked = True
             return result
         shared = None
@@ -444,16 +443,20 @@ def run_verify(
             sizes = {d.target: d.size for d in queue}
         else:
             sizes = {}
-        t0 = time.monotonic()
-        spent = 0
-        for i, target in enumerate(targets or []):
-            if due and result.runs and _over_budget(options.budget, t0, spent, sizes[target]):
-                result.deferred = [t.name for t in (targets or [])[i:]]
-                break
+        planner = BudgetPlanner(options.budget, options.workers)
+        for target in targets or []:
+            size = sizes.get(target, 0)
+            verdict = planner.admit(target, size, first=not result.runs) if due else ""
+            if verdict is None:
+                result.deferred.append(target.name)
+                result.deferred_bytes += size
+                continue
             with shared.item(target.name) if shared else contextlib.nullcontext(True) as mine:
                 if not mine or (shared and _checked_since(archive, target.name, shared.started)):
                     continue  # another node holds it, or finished it during this round
-                prog = progress(target, sizes.get(target, 0)) if progress else None
+                if verdict:
+                    result.notes.append(verdict)
+                prog = progress(target, size) if progress else None
                 run = verify_one(
                     archive,
                     target,
@@ -463,12 +466,14 @@ def run_verify(
                     progress=prog,
                     profile=options.profile,
                 )
-            spent += run.report.bytes if run.report else 0
+            planner.spent(run)
             result.runs.append(run)
             if on_done:
                 on_done(run)
         if shared:
             result.elsewhere = shared.elsewhere
+        if listing:
+            _missing_bags(archive, targets or [], options.mode, result, on_done)
     return result
 
 
@@ -481,24 +486,119 @@ def _checked_since(archive: Archive, bag_id: str, since: str) -> bool:
     return ended is not None and ended > since[:19] + "Z"
 
 
-def _over_budget(budget: Budget, t0: float, spent: int, next_size: int) -> bool:
-    if budget.seconds is not None and time.monotonic() - t0 >= budget.seconds:
-        return True
-    return budget.bytes is not None and spent + next_size > budget.bytes
+def _missing_bags(
+    archive: Archive,
+    targets: list[Target],
+    mode: str,
+    result: VerifyRun,
+    on_done: Callable[[BagRun], None] | None,
+) -> None:
+    """A run, with its problem, for each bag the ledger knows that the disk lacks."""
+    from strongroom.verify.anchors import missing_from_disk
+
+    on_disk = [t.bag_id for t in targets if t.bag_id]
+    for bag_id, problem in missing_from_disk(archive, on_disk).items():
+        now = utcnow()
+        run = BagRun(Target(archive.bags / bag_id, bag_id), mode, now, now, outside=[problem])
+        result.runs.append(run)
+        if on_done:
+            on_done(run)
 
 
-class _NoLock:
-    def __enter__(self) -> bool:
-        return True
+def _take_lock(stack: contextlib.ExitStack, archive: Archive) -> bool:
+    """Take the verify lock; an archive we cannot write is a clear usage error (exit 2)."""
+    path = archive.locks / LOCK_NAME
+    try:
+        return bool(stack.enter_context(exclusive_lock(path)))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot take the verify lock {path}: {exc.strerror or exc}. verify --all and"
+            " --due record every check in the archive, so they need it writable and a little"
+            " free space; free space or fix the permissions, then run again"
+        ) from None
 
-    def __exit__(self, *exc: object) -> None:
+
+class BudgetPlanner:
+    """Decides, before each bag, whether it can finish within what is left of the budget.
+
+    The time a bag needs is estimated from its Payload-Oxum size and the throughput
+    measured on the bags checked so far in this run; before the first bag, from the
+    hash ceiling of this machine measured in memory (an optimistic bound, so a bag
+    it refuses could never have fitted). A bag that cannot finish is not started and
+    is left for the next run, except the most overdue one (the first in the queue):
+    it always starts, so that no bag is put off for ever, and the run says so.
+    """
+
+    def __init__(self, budget: Budget, workers: int | None) -> None:
+        self.budget = budget
+        self.workers = workers
+        self.t0 = time.monotonic()
+        self.bytes_done = 0
+        self.seconds_done = 0.0
+        self.bags_done = 0
+        self._ceiling: float | None = None
+
+    def admit(self, target: Target, size: int, *, first: bool) -> str | None:
+        """None: leave it for the next run; a note: start it, and say why; "": start it."""
+        if self.budget.bytes is not None:
+            fits = self.bytes_done + size <= self.budget.bytes
+            need = f"{size} bytes of the {self.budget.bytes - self.bytes_done} left"
+        elif self.budget.seconds is not None:
+            left = self.budget.seconds - (time.monotonic() - self.t0)
+            estimate = self.estimate(size)
+            fits = estimate <= left
+            need = f"an estimated {estimate:.0f} s of the {max(left, 0):.0f} s left"
+        else:
+            return ""
+        if fits:
+            return ""
+        if first:
+            return (
+                f"{target.name} is the most overdue bag, so it was checked although it needs"
+                f" {need} of the budget ({self.budget.describe()})"
+            )
         return None
 
+    def estimate(self, size: int) -> float:
+        """Seconds that checking ``size`` payload bytes should take."""
+        if self.bags_done and self.bytes_done >= 64 * 1024 * 1024:
+            return size * self.seconds_done / self.bytes_done
+        if self.bags_done and not self.bytes_done:
+            return self.seconds_done / self.bags_done
+        return size / self.ceiling()
 
-def _maybe_lock(archive: Archive, lock: bool) -> Any:
-    if not lock:
-        return _NoLock()
-    return exclusive_lock(archive.locks / LOCK_NAME)
+    def ceiling(self) -> float:
+        """Bytes/s of sha512 over in-memory data on every hashing thread (measured once)."""
+        if self._ceiling is None:
+            self._ceiling = measure_hash_ceiling(self.workers)
+        return self._ceiling
+
+    def spent(self, run: BagRun) -> None:
+        self.bags_done += 1
+        self.bytes_done += run.report.bytes if run.report else 0
+        self.seconds_done += run.seconds
+
+
+def measure_hash_ceiling(workers: int | None = None, seconds: float = 0.05) -> float:
+    """Bytes per second that sha512 reaches over in-memory blocks on ``workers`` threads."""
+    import concurrent.futures as cf
+    import hashlib
+    import os
+
+    n = max(1, workers or os.cpu_count() or 1)
+    block = bytes(1024 * 1024)
+
+    def spin() -> int:
+        h, done, end = hashlib.sha512(), 0, time.monotonic() + seconds
+        while time.monotonic() < end:
+            h.update(block)
+            done += len(block)
+        return done
+
+    t0 = time.monotonic()
+    with cf.ThreadPoolExecutor(n) as pool:
+        total = sum(pool.map(lambda _i: spin(), range(n)))
+    return total / max(time.monotonic() - t0, 1e-6)
 
 
 # --- history ---------------------------------------------------------------------------------

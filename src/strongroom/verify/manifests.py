@@ -40,7 +40,13 @@ class Manifest:
 
 
 def read_manifest(
-    root: Path, name: str, algorithm: str, tag: bool, encoding: str, report: BagReport
+    root: Path,
+    name: str,
+    algorithm: str,
+    tag: bool,
+    encoding: str,
+    report: BagReport,
+    tree: Tree | None = None,
 ) -> Manifest:
     """Parse one manifest; malformed, unsafe and duplicate lines become findings."""
     man = Manifest(name, algorithm, tag)
@@ -73,15 +79,17 @@ def read_manifest(
                 algorithm=algorithm,
             )
             continue
-        if _path_ok(root, man, rel, where, report):
+        if _path_ok(root, man, rel, where, report, tree):
             _add_entry(man, rel, digest, report)
     return man
 
 
-def _path_ok(root: Path, man: Manifest, rel: str, where: str, report: BagReport) -> bool:
+def _path_ok(
+    root: Path, man: Manifest, rel: str, where: str, report: BagReport, tree: Tree | None
+) -> bool:
     """A listed path must stay inside the bag, and a payload manifest's inside data/."""
     shown, at = show(rel), {"file": rel, "manifest": man.name, "algorithm": man.algorithm}
-    if not safe_relpath(rel) or rel.startswith("~") or not is_within(root, root / rel):
+    if not safe_relpath(rel) or rel.startswith("~") or not _inside(root, rel, tree):
         report.error(
             "unsafe-path",
             f"{shown}: {where}: path is absolute, uses '..' or '~', or leaves the bag;"
@@ -98,6 +106,22 @@ def _path_ok(root: Path, man: Manifest, rel: str, where: str, report: BagReport)
         )
         return False
     return True
+
+
+def _inside(root: Path, rel: str, tree: Tree | None) -> bool:
+    """Whether ``rel`` (already free of '..' and absolute) stays inside the bag.
+
+    With the scanned tree this is a lookup: the path can only leave the bag through
+    a symbolic link among its folders, and the scan recorded every link (never
+    following one). Resolving each path on disk instead cost two realpath walks per
+    manifest line, 70% of a 10,000-file verify.
+    """
+    if tree is None:
+        return is_within(root, root / rel)
+    if not tree.symlinks:
+        return True
+    parts = rel.split("/")
+    return not any("/".join(parts[:i]) in tree.symlinks for i in range(1, len(parts)))
 
 
 def _add_entry(man: Manifest, rel: str, digest: str, report: BagReport) -> None:
@@ -139,7 +163,7 @@ def load_manifests(root: Path, tree: Tree, encoding: str, report: BagReport) -> 
                 manifest=rel,
                 algorithm=algorithm,
             )
-        manifests.append(read_manifest(root, rel, algorithm, tag, encoding, report))
+        manifests.append(read_manifest(root, rel, algorithm, tag, encoding, report, tree))
     report.algorithms = sorted({m.algorithm for m in manifests if not m.tag})
     if not any(not m.tag for m in manifests):
         report.error("structure", "no payload manifest (manifest-ALGORITHM.txt) in the bag")
@@ -201,6 +225,15 @@ def check_payload_lists(
                 manifest="fetch.txt",
             )
     report.fetch_pending = sorted(pending)
+    for rel in report.fetch_pending:
+        # RFC 8493 3: a valid bag is complete; a hole fetch.txt promises to fill is not
+        report.error(
+            "incomplete",
+            f"{show(rel)}: listed in fetch.txt but not in the bag; the bag is incomplete,"
+            " so it is not valid (fetch the file, then verify again)",
+            file=rel,
+            manifest="fetch.txt",
+        )
 
 
 def check_tag_lists(tree: Tree, manifests: list[Manifest], report: BagReport) -> None:
@@ -219,7 +252,18 @@ def check_tag_lists(tree: Tree, manifests: list[Manifest], report: BagReport) ->
 
 
 def check_oxum(tree: Tree, fetch: dict[str, int | None], report: BagReport) -> None:
+    """Sizes before hashing: Payload-Oxum, and the lengths that fetch.txt declares."""
+    for rel, length in sorted(fetch.items()):
+        size = tree.payload.get(rel)
+        if size is not None and length is not None and size != length:
+            report.error(
+                "fetch-size",
+                f"{show(rel)}: {size} bytes, but fetch.txt declares {length}",
+                file=rel,
+                manifest="fetch.txt",
+            )
     oxum = parse_oxum(report)
+    report.oxum = oxum
     if oxum is None:
         return
     octets, count = oxum

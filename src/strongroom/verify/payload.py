@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import io
+import multiprocessing
 import os
 import stat
 import threading
@@ -57,7 +58,7 @@ class Hasher:
     def _spare_cores(self) -> bool:
         return self._queued == 0 and self._active < self.workers
 
-    def hash_one(self, path: Path, algorithms: list[str]) -> dict[str, str]:
+    def hash_one(self, path: Path | str, algorithms: list[str]) -> dict[str, str]:
         """Hex digests of ``path`` for each algorithm. Raises OSError (unreadable)."""
         with self._lock:
             self._queued = max(0, self._queued - 1)
@@ -68,7 +69,7 @@ class Hasher:
             with self._lock:
                 self._active -= 1
 
-    def _hash_one(self, path: Path, algorithms: list[str]) -> dict[str, str]:
+    def _hash_one(self, path: Path | str, algorithms: list[str]) -> dict[str, str]:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         fd = os.open(path, flags)
         try:
@@ -79,7 +80,7 @@ class Hasher:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
             hashes = [hashlib.new(hashlib_name(a) or a) for a in algorithms]
             with open(fd, "rb", buffering=0, closefd=False) as fh:
-                self._hash_stream(fh, hashes, len(hashes) > 1 and st.st_size >= SPLIT_MIN)
+                self._hash_stream(fh, hashes, st.st_size >= SPLIT_MIN)
         finally:
             os.close(fd)
         return {a: h.hexdigest() for a, h in zip(algorithms, hashes, strict=True)}
@@ -92,8 +93,12 @@ class Hasher:
         while n:
             chunk = views[i][:n]
             if may_split and self.workers > 1 and self._spare_cores():
-                pending = [self._helpers.submit(h.update, chunk) for h in hashes[1:]]
-                hashes[0].update(chunk)
+                # one algorithm: a helper hashes while this thread reads the next block;
+                # several: this thread takes the first, helpers the others, then reads
+                helped = hashes if len(hashes) == 1 else hashes[1:]
+                pending = [self._helpers.submit(h.update, chunk) for h in helped]
+                if len(hashes) > 1:
+                    hashes[0].update(chunk)
                 i ^= 1
                 n = fh.readinto(bufs[i])  # overlaps the helpers hashing the other buffer
                 for f in pending:
@@ -106,10 +111,27 @@ class Hasher:
             self.progress.advance(len(chunk))
 
     def hash_many(
-        self, jobs: list[tuple[str, Path, int, list[str]]]
+        self, jobs: list[tuple[str, str, int, list[str]]]
     ) -> Iterator[tuple[str, dict[str, str] | OSError]]:
-        """Yield (key, digests or the OSError) for each job (key, path, size, algorithms)."""
+        """Yield (key, digests or the OSError) for each job (key, path, size, algorithms).
+
+        Large files go to threads one by one. Small files go in batches, to worker
+        processes when there are many of them: per file, opening and reading cost
+        more Python than hashing, and that part holds the GIL, so threads would
+        run it on one core (measured: 1.78x bagit.py's time on 10,000 x 4 KiB).
+        """
         jobs = sorted(jobs, key=lambda j: -j[2])  # biggest first: a short tail at the end
+        cut = next((i for i, j in enumerate(jobs) if j[2] < SMALL_FILE), len(jobs))
+        big, small = jobs[:cut], jobs[cut:]
+        yield from self._on_threads(big)
+        if small:
+            yield from self._in_batches(small)
+
+    def _on_threads(
+        self, jobs: list[tuple[str, str, int, list[str]]]
+    ) -> Iterator[tuple[str, dict[str, str] | OSError]]:
+        if not jobs:
+            return
         with self._lock:
             self._queued += len(jobs)
         with cf.ThreadPoolExecutor(self.workers, thread_name_prefix="hash-file") as pool:
@@ -119,6 +141,65 @@ class Hasher:
                     yield futures[fut], fut.result()
                 except OSError as exc:
                     yield futures[fut], exc
+
+    def _in_batches(
+        self, jobs: list[tuple[str, str, int, list[str]]]
+    ) -> Iterator[tuple[str, dict[str, str] | OSError]]:
+        batches = _batches(jobs, self.workers)
+        if self.workers > 1 and len(jobs) >= PROCESS_MIN_FILES:
+            pool: cf.Executor = cf.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork")
+            )
+        else:
+            pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="hash-batch")
+        with pool:
+            futures = [pool.submit(hash_batch, batch) for batch in batches]
+            for fut in cf.as_completed(futures):
+                done = fut.result()
+                self.progress.advance(sum(size for _k, size, _r in done))
+                for key, _size, result in done:
+                    yield key, result
+
+
+SMALL_FILE = 1024 * 1024  # below this a file is read in one call and hashed in a batch
+PROCESS_MIN_FILES = 1000  # from this many small files, worker processes pay for their start
+BATCH_FILES = 256
+_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _batches(
+    jobs: list[tuple[str, str, int, list[str]]], workers: int
+) -> list[list[tuple[str, str, int, list[str]]]]:
+    """Batches small enough that the workers finish together, large enough to be cheap."""
+    per = max(16, min(BATCH_FILES, len(jobs) // (workers * 8) or 1))
+    return [jobs[i : i + per] for i in range(0, len(jobs), per)]
+
+
+def hash_batch(
+    batch: list[tuple[str, str, int, list[str]]],
+) -> list[tuple[str, int, dict[str, str] | OSError]]:
+    """Hash small files (in a worker process or thread): (key, size, digests or OSError)."""
+    out: list[tuple[str, int, dict[str, str] | OSError]] = []
+    for key, path, size, algorithms in batch:
+        try:
+            out.append((key, size, _hash_small(path, algorithms)))
+        except OSError as exc:
+            out.append((key, size, exc))
+    return out
+
+
+def _hash_small(path: str, algorithms: list[str]) -> dict[str, str]:
+    fd = os.open(path, _FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device swapped in
+            raise OSError(0, "not a regular file", path)
+        hashes = [hashlib.new(hashlib_name(a) or a) for a in algorithms]
+        while data := os.read(fd, SMALL_FILE):
+            for h in hashes:
+                h.update(data)
+    finally:
+        os.close(fd)
+    return {a: h.hexdigest() for a, h in zip(algorithms, hashes, strict=True)}
 
 
 def hash_and_compare(
@@ -135,20 +216,25 @@ def hash_and_compare(
             continue
         for rel in man.entries:
             wanted.setdefault(rel, []).append(man)
-    nfc_disk = {unicodedata.normalize("NFC", r): r for r in tree.payload}
-    jobs: list[tuple[str, Path, int, list[str]]] = []
+    nfc_disk: dict[str, str] | None = None  # built only if a name needs it
+    base = str(root)
+    jobs: list[tuple[str, str, int, list[str]]] = []
     for rel, mans in wanted.items():
         if rel in tree.payload or rel in tree.tags:
             disk = rel
         elif tree.symlinks.get(rel) is False:
             disk = rel  # a link that stays inside the bag: hash what it points to
-        elif unicodedata.normalize("NFC", rel) in nfc_disk:
-            disk = nfc_disk[unicodedata.normalize("NFC", rel)]
         else:
-            continue  # missing (or an escaping link): already reported, never opened
+            if nfc_disk is None:
+                nfc_disk = {unicodedata.normalize("NFC", r): r for r in tree.payload}
+            found = nfc_disk.get(unicodedata.normalize("NFC", rel))
+            if found is None:
+                continue  # missing (or an escaping link): already reported, never opened
+            disk = found
         size = tree.payload.get(disk, tree.tags.get(disk, 0))
-        algs = sorted({m.algorithm for m in mans})
-        jobs.append((rel, root / disk, size, algs))
+        algs = sorted({m.algorithm for m in mans}) if len(mans) > 1 else [mans[0].algorithm]
+        jobs.append((rel, os.path.join(base, disk), size, algs))
+    jobs = _within_oxum(jobs, tree, report)
     total = sum(j[2] for j in jobs)
     prog = progress or Progress()
     prog.start(total)
@@ -183,3 +269,33 @@ def hash_and_compare(
                     )
     finally:
         hasher.close()
+
+
+def _within_oxum(
+    jobs: list[tuple[str, str, int, list[str]]], tree: Tree, report: BagReport
+) -> list[tuple[str, str, int, list[str]]]:
+    """Stop early: when the payload is bigger than Payload-Oxum declares, hash no more of
+    it than the declared octets, smallest files first.
+
+    A truthful bag costs exactly its declared size to check, so a damaged or hostile
+    one (a sparse 20 GiB file swapped in) never costs more. Every file left unhashed
+    is a problem that names it; its size already shows it is not the file bagged.
+    """
+    if report.oxum is None or not report.has("oxum") or report.bytes <= report.oxum[0]:
+        return jobs
+    budget = report.oxum[0]
+    kept: list[tuple[str, str, int, list[str]]] = []
+    for job in sorted(jobs, key=lambda j: (j[2], j[0])):
+        rel, _path, size, _algs = job
+        if rel not in tree.payload or size <= budget:
+            budget -= size if rel in tree.payload else 0
+            kept.append(job)
+            continue
+        report.error(
+            "not-hashed",
+            f"{show(rel)}: not hashed ({size} bytes): the payload holds {report.bytes} bytes,"
+            f" more than the {report.oxum[0]} that Payload-Oxum declares, and hashing stopped"
+            " there",
+            file=rel,
+        )
+    return kept

@@ -23,11 +23,14 @@ MAX_SMALL_TAG = 16 * 1024 * 1024  # bagit.txt / bag-info.txt are read whole; cap
 _BAGIT_VERSION = re.compile(r"^BagIt-Version: ([0-9]+)\.([0-9]+)$")
 _BAGIT_ENCODING = re.compile(r"^Tag-File-Character-Encoding: (\S+)$")
 _PCT = re.compile(r"%(25|0A|0D)", re.IGNORECASE)
+_CONTROL_IN_INFO = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
 
 def decode_path(raw: str) -> str:
     """RFC 8493 2.1.3: only %25, %0A and %0D are encoded in manifest and fetch paths."""
+    if "%" not in raw:
+        return raw
     return _PCT.sub(lambda m: {"25": "%", "0A": "\n", "0D": "\r"}[m.group(1).upper()], raw)
 
 
@@ -190,6 +193,7 @@ def check_bag_info(root: Path, encoding: str, report: BagReport) -> None:
     except UnicodeDecodeError as exc:
         report.error("encoding", f"{name}: not valid {encoding} ({exc.reason})", file=name)
         return
+    _control_characters(text, name, report)
     entries: list[list[str]] = []
     for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
         if not line.strip():
@@ -205,6 +209,15 @@ def check_bag_info(root: Path, encoding: str, report: BagReport) -> None:
             entries[-1][1] += " " + line.strip()  # RFC 8493 2.2.2: folded value
             continue
         label, sep, value = line.partition(":")
+        if sep and label.strip() and label != label.rstrip() and _allows_label_space(report):
+            report.warn(
+                "label-space",
+                f"{name} line {number}: space before the colon in {show(line[:80])!r}"
+                f" (BagIt {report.version} allows it; 1.0 does not); read as"
+                f" {show(label.rstrip())!r}",
+                file=name,
+            )
+            label = label.rstrip()
         if not sep or not label.strip() or label != label.strip():
             report.error(
                 "bag-info",
@@ -214,6 +227,31 @@ def check_bag_info(root: Path, encoding: str, report: BagReport) -> None:
             continue
         entries.append([label, value.strip()])
     report.bag_info = [(k, v) for k, v in entries]
+
+
+def _allows_label_space(report: BagReport) -> bool:
+    """BagIt 0.97 and earlier allow whitespace between a label and its colon."""
+    return report.version is not None and report.version != "1.0"
+
+
+def _control_characters(text: str, name: str, report: BagReport) -> bool:
+    """A NUL (or another control character but tab) in bag-info is an error; True if any.
+
+    Such bytes end strings in C tools and hide text in terminals, so a value that
+    holds one means something different to each program that reads it.
+    """
+    found = False
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        bad = sorted({c for c in line if _CONTROL_IN_INFO.match(c)})
+        if bad:
+            what = ", ".join("NUL" if c == "\x00" else f"\\x{ord(c):02x}" for c in bad)
+            report.error(
+                "control-char",
+                f"{name} line {number}: control character(s) {what} in {show(line[:80])!r}",
+                file=name,
+            )
+            found = True
+    return found
 
 
 def parse_oxum(report: BagReport) -> tuple[int, int] | None:

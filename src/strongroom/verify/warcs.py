@@ -251,7 +251,7 @@ def _check_member(fh: IO[bytes], start: int, found: _Findings) -> int | None:
             _check_record(rec, start, uri, found)
         while member.read(BLOCK_IN):  # the rest of the member (blank lines, padding)
             pass
-    except _WARC_ERRORS as exc:
+    except _warc_errors() as exc:
         uri = uri or _peek_target_uri(fh, start, True)
         found.record("warc-damaged", start, uri, f"damaged WARC data: {_why(exc)}", None)
         return _next_record_start(fh, start + 1, True)
@@ -267,7 +267,7 @@ def _check_plain(fh: IO[bytes], start: int, found: _Findings) -> int | None:
             uri = rec.rec_headers.get_header("WARC-Target-URI") or "-"
             _check_record(rec, offset, uri, found)
             uri = None
-    except _WARC_ERRORS as exc:
+    except _warc_errors() as exc:
         uri = uri or _peek_target_uri(fh, offset, False)
         found.record("warc-damaged", offset, uri, f"damaged WARC data: {_why(exc)}", None)
         return _next_record_start(fh, offset + 1, False)
@@ -296,13 +296,11 @@ def _why(exc: BaseException) -> str:
     return show(str(exc)).split(":")[0][:80] or type(exc).__name__
 
 
-def _load_failed() -> type[Exception]:
+def _warc_errors() -> tuple[type[Exception], ...]:
+    """What damaged WARC data raises; warcio is imported only when a WARC is read."""
     from warcio.exceptions import ArchiveLoadFailed
 
-    return ArchiveLoadFailed
-
-
-_WARC_ERRORS = (_load_failed(), *_DAMAGE)
+    return (ArchiveLoadFailed, *_DAMAGE)
 
 
 def _peek_target_uri(fh: IO[bytes], offset: int, gzipped: bool) -> str | None:

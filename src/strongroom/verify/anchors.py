@@ -1,0 +1,247 @@
+"""The checks of an archive bag that a self-consistent forgery cannot pass.
+
+A bag replaced wholesale (new payload, new manifests, new tag manifests) still
+validates on its own. What protects it is kept outside it: the ledger's row for
+the bag (which collection it belongs to), the collection inventory (the tag
+manifests' hashes and the signing key at bagging), the custody log beside the
+bag, and the detached signature. None of these checks is ever skipped for a bag
+of the archive: an anchor that cannot be found is itself a problem, whatever the
+current folder and whatever the bag's own bag-info says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from strongroom.core.archive import Archive
+from strongroom.verify.findings import BagReport, Problem, show
+
+SIGNATURE = "tagmanifest-sha512.txt.sig"
+_COLLECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+@dataclass(frozen=True)
+class LedgerBag:
+    """What the ledger recorded about a bag when it was made or received."""
+
+    bag_id: str
+    collection_id: str
+    inventory: Path | None = None  # where bagging wrote the inventory entry
+    signed: bool = False  # signed at bagging, as the creation event records
+
+
+def ledger_bag(archive: Archive, bag_id: str) -> LedgerBag | None:
+    """The ledger's row for one bag, or None when the ledger does not know it."""
+    if not archive.ledger_path.exists():
+        return None
+    from strongroom.core.ledger import open_ledger
+
+    with open_ledger(archive.root) as ledger:
+        row = ledger.bag(bag_id)
+        created = ledger.events(bag_id, types=["creation"], limit=1) if row else []
+    if not row:
+        return None
+    detail = created[0]["detail"] if created else {}
+    where = detail.get("inventory") if isinstance(detail, dict) else None
+    return LedgerBag(
+        bag_id,
+        row["collection_id"],
+        Path(where) if isinstance(where, str) and where else None,
+        bool(detail.get("signed")) if isinstance(detail, dict) else False,
+    )
+
+
+def ledger_bags(archive: Archive) -> dict[str, LedgerBag]:
+    """Every bag the ledger knows, by id (empty when the archive has no ledger yet)."""
+    if not archive.ledger_path.exists():
+        return {}
+    from strongroom.core.ledger import open_ledger
+
+    with open_ledger(archive.root) as ledger:
+        rows = ledger.bags()
+    return {bag_id: LedgerBag(bag_id, r["collection_id"]) for bag_id, r in rows.items()}
+
+
+def inventory_candidates(
+    archive: Archive, collection_id: str, recorded: Path | None = None
+) -> list[Path]:
+    """Where the collection's inventory may be, most authoritative first.
+
+    Where bagging wrote it (the ledger's creation event) comes first, then the
+    archive's configured inventory folder; then, for archives
+    set up before it was configured, the working folder's ``manifests/`` (a
+    checkout of the collections repository), and the archive's own folder and
+    its parent (where ``strongroom demo`` and a default set-up put it).
+    """
+    bases: list[Path] = []
+    configured = getattr(archive.config, "inventory_dir", None)
+    if configured:
+        bases.append(Path(configured))
+    bases += [Path.cwd() / "manifests", archive.root / "manifests"]
+    bases.append(archive.root.parent / "manifests")
+    found = [base / f"{collection_id}.json" for base in dict.fromkeys(bases)]
+    return ([recorded] if recorded is not None else []) + found
+
+
+def find_inventory(archive: Archive, collection_id: str, recorded: Path | None) -> Path | None:
+    for path in inventory_candidates(archive, collection_id, recorded):
+        if path.is_file():
+            return path
+    return None
+
+
+def anchored_checks(
+    archive: Archive,
+    bag_id: str,
+    bag: Path,
+    report: BagReport,
+    inventory: Path | None,
+    custody_checked: bool = False,
+) -> list[Problem]:
+    """Ledger row, inventory, custody log and signature of one archive bag; never skipped.
+
+    ``custody_checked``: the custody chain check already reported a problem with
+    the log (``bag.custody.check_custody`` names a log that is gone when the ledger
+    anchored it or the bag is signed); then its absence is not reported twice.
+    """
+    problems: list[Problem] = []
+    row = ledger_bag(archive, bag_id)
+    if row is None:
+        problems.append(unrecorded(archive, bag_id))
+    collection = collection_of(report, row, problems)
+    recorded = row.inventory if row is not None else None
+    found, entry = inventory_problems(archive, bag, collection, inventory, recorded)
+    problems += found + signature_missing(bag, entry, row is not None and row.signed)
+    if not custody_checked:
+        problems += custody_missing(archive, bag_id)
+    return problems
+
+
+def unrecorded(archive: Archive, bag_id: str) -> Problem:
+    return Problem(
+        "unrecorded",
+        f"{archive.bags / bag_id}: a bag on disk that the ledger does not know"
+        " (not made or received here, or its record was lost)",
+        file=bag_id,
+    )
+
+
+def collection_of(report: BagReport, row: LedgerBag | None, problems: list[Problem]) -> str | None:
+    """The bag's collection as the ledger recorded it; bag-info only for unrecorded bags.
+
+    A forger can rewrite Bag-Group-Identifier to point verify at another (or no)
+    inventory; the ledger's row is the anchor, and a disagreement is a problem.
+    """
+    declared = (report.info("Bag-Group-Identifier") or [""])[0].strip() or None
+    if row is None:
+        return declared if declared and _COLLECTION_ID.match(declared) else None
+    if declared != row.collection_id:
+        problems.append(
+            Problem(
+                "inventory",
+                f"bag-info.txt: Bag-Group-Identifier is {show(declared or '(absent)')!r}, but"
+                f" the ledger recorded the bag in collection {row.collection_id!r}",
+                file="bag-info.txt",
+            )
+        )
+    return row.collection_id
+
+
+def inventory_problems(
+    archive: Archive,
+    bag: Path,
+    collection_id: str | None,
+    given: Path | None,
+    recorded: Path | None = None,
+) -> tuple[list[Problem], dict[str, object] | None]:
+    """Compare the bag with its inventory; the inventory's entry for it, when found."""
+    from strongroom.bag.inventory import check_bag, find_entry
+
+    path = given
+    if path is None and collection_id is not None:
+        path = find_inventory(archive, collection_id, recorded)
+    if path is None:
+        tried = inventory_candidates(archive, collection_id or "?", recorded)
+        where = ", ".join(str(p) for p in tried)
+        return [
+            Problem(
+                "inventory-missing",
+                f"the inventory of collection {collection_id or '(unknown)'} was not found"
+                f" (looked in {where}); the bag cannot be checked against it."
+                " Run verify with --inventory PATH, or from the folder that holds manifests/",
+            )
+        ], None
+    try:
+        found = [
+            Problem("inventory", f"{path.name}: {msg}", file=str(path))
+            for msg in check_bag(path, bag)
+        ]
+        entry = find_entry(path, bag.name)
+    except (OSError, ValueError, json.JSONDecodeError) as exc:
+        return [Problem("inventory", f"{path}: cannot read the inventory ({exc})")], None
+    return found, entry
+
+
+def custody_missing(archive: Archive, bag_id: str) -> list[Problem]:
+    """Every archive bag has a custody log from its first event on."""
+    log = archive.custody_path(bag_id)
+    try:
+        size = log.stat().st_size if not log.is_symlink() else -1
+    except FileNotFoundError:
+        size = None
+    except OSError as exc:
+        return [Problem("unreadable", f"{log.name}: cannot read ({exc.strerror})", file=log.name)]
+    if size is None:
+        what = "is missing"
+    elif size <= 0:
+        what = "is empty" if size == 0 else "is a symbolic link"
+    else:
+        return []
+    return [
+        Problem(
+            "custody-missing",
+            f"custody log {log.name} {what}: the bag's history (and the hash chain that"
+            " protects it) is gone",
+            file=log.name,
+        )
+    ]
+
+
+def signature_missing(
+    bag: Path, entry: dict[str, object] | None, ledger_says_signed: bool = False
+) -> list[Problem]:
+    """A bag signed at bagging (as its inventory entry or the ledger records) keeps its
+    signature."""
+    key = entry.get("signing_key") if entry is not None else None
+    if (bag / SIGNATURE).exists() or not (key or ledger_says_signed):
+        return []
+    source = f"with key {show(str(key))} (as the inventory records)" if key else "(the ledger)"
+    return [
+        Problem(
+            "signature-missing",
+            f"{SIGNATURE}: missing, but the bag was signed at bagging {source}",
+            file=SIGNATURE,
+            algorithm="ed25519",
+        )
+    ]
+
+
+def missing_from_disk(archive: Archive, on_disk: list[str]) -> dict[str, Problem]:
+    """bag id -> problem, for each bag the ledger knows but the disk lacks.
+
+    (The reverse, a bag on disk that the ledger does not know, is found bag by bag
+    by ``anchored_checks``.)
+    """
+    known = ledger_bags(archive)
+    return {
+        bag_id: Problem(
+            "bag-missing",
+            f"the ledger records bag {bag_id}, but {archive.bags / bag_id} does not exist"
+            " (deleted or moved; restore it from a partner with strongroom repair)",
+            file=bag_id,
+        )
+        for bag_id in sorted(set(known) - set(on_disk))
+    }
