@@ -242,7 +242,7 @@ def test_replicate_all_reaches_policy_with_two_partners(cli, archive_dir, tmp_pa
     r = cli("replicate", "--all", "--archive", archive.root)
     assert r.exit_code == 0, r.output
     assert "All 2 bag(s) meet the replication policy." in r.stdout
-    from strongroom.share.send import replication_status
+    from strongroom.share.replicate import replication_status
 
     for bag_id in archive.bag_ids():
         st = replication_status(archive, bag_id)

@@ -11,7 +11,7 @@ from strongroom.commands.options import archive_option, make_output, open_archiv
 from strongroom.errors import ProblemFound, UsageError
 
 if TYPE_CHECKING:
-    from strongroom.share import send as share_types
+    from strongroom.share.replicate import ReplicationStatus
 
 
 @click.command("share")
@@ -63,14 +63,17 @@ def share_cmd(
       strongroom share --export BAG -o BAG.tar
     """
     from strongroom.core.ui import human_bytes, plural
-    from strongroom.share import send as share
+    from strongroom.share import export as share_export
+    from strongroom.share import replicate, send
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
     if export:
         if output is None:
             raise UsageError("--export needs -o FILE.tar")
-        res = share.export_bag(arch, bag, output, override=override, reason=reason, partner_name=to)
+        res = share_export.export_bag(
+            arch, bag, output, override=override, reason=reason, partner_name=to
+        )
         if as_json:
             out.emit_json(res.as_dict())
             return
@@ -83,8 +86,8 @@ def share_cmd(
         raise UsageError("-o only applies with --export")
     if not to:
         raise UsageError("name a partner with --to PARTNER (see `strongroom partners`)")
-    result = share.share_bag(arch, bag, to, override=override, reason=reason)
-    status = share.replication_status(arch, bag)
+    result = send.share_bag(arch, bag, to, override=override, reason=reason)
+    status = replicate.replication_status(arch, bag)
     if as_json:
         out.emit_json(result.as_dict() | {"replication": status.as_dict()})
         return
@@ -99,7 +102,7 @@ def share_cmd(
     out.info(_status_line(status))
 
 
-def _status_line(status: share_types.ReplicationStatus) -> str:
+def _status_line(status: ReplicationStatus) -> str:
     verdict = "meets the policy" if status.compliant else "below the policy"
     return (
         f"  copies:    {status.copies} (policy {status.min_copies}) in"
@@ -191,13 +194,13 @@ def replicate_cmd(all_bags: bool, dry_run: bool, archive: str, as_json: bool, qu
       strongroom replicate --all --dry-run
       strongroom replicate --all --quiet     # cron
     """
-    from strongroom.share import send as share
+    from strongroom.share import replicate
 
     out = make_output(as_json, quiet)
     if not all_bags:
         raise UsageError("use --all (replicate works on the whole archive)")
     arch = open_archive(archive)
-    res = share.replicate_all(arch, dry_run=dry_run)
+    res = replicate.replicate_all(arch, dry_run=dry_run)
     if as_json:
         out.emit_json(res.as_dict() | {"dry_run": dry_run})
     else:
@@ -248,8 +251,8 @@ def repair_cmd(bag: str, partner: str | None, archive: str, as_json: bool, quiet
     if as_json:
         out.emit_json(res.as_dict())
     else:
-        for r in res.refused_sources:
-            out.warn(f"refused source: {r}")
+        for refused in res.refused_sources:
+            out.warn(f"refused source: {refused}")
         for r in res.repaired:
             out.info(f"repaired {r['file']} from {r['source']} ({r['location']})")
         if res.ok and not res.damaged:
@@ -278,11 +281,11 @@ def partners_cmd(archive: str, as_json: bool, quiet: bool) -> None:
     from rich.table import Table
 
     from strongroom.bag.signing import fingerprint, parse_public_key
-    from strongroom.share import send as share
+    from strongroom.share.partners import load_partners
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
-    partners = share.load_partners(arch)
+    partners = load_partners(arch)
     if as_json:
         out.emit_json([p.as_dict() for p in partners])
         return

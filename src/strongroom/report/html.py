@@ -197,7 +197,7 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
                 fixity_svg=fixity_svg(runs, now),
             )
             try:
-                from strongroom.share.send import replication_status
+                from strongroom.share.replicate import replication_status
 
                 rs = replication_status(archive, bag_id)
                 row.copies = rs.locations

@@ -33,6 +33,7 @@ from strongroom.core.archive import Archive, ReceiveLimits
 from strongroom.core.fsutil import TMP_PREFIX, atomic_write_text, fsync_dir, fsync_tree, publish_dir
 from strongroom.core.ledger import open_ledger, utcnow
 from strongroom.errors import ProblemFound, UsageError
+from strongroom.share.partners import Partner, expected_fingerprint, get_partner, trusted_keyring
 
 BLOCK = 1024 * 1024
 INGESTION = "ingestion"
@@ -195,7 +196,7 @@ def extract_tar(src: Path, dest: Path, limits: ReceiveLimits) -> str:
                 fin = tar.extractfile(member)
                 if fin is None:
                     raise Refused("extract", [f"{shown}: unreadable member"])
-                budget.write(fin, target, shown)  # type: ignore[arg-type]
+                budget.write(fin, target, shown)
             except (OSError, tarfile.TarError, EOFError) as exc:
                 why = getattr(exc, "strerror", None) or str(exc)
                 raise Refused("extract", [f"{shown}: cannot unpack ({why})"]) from None
@@ -281,11 +282,9 @@ def check_tar_signature(src: Path, keyring: Any, expected: str | None) -> str | 
 
 
 def _checks(
-    archive: Archive, work: Path, bag_id: str, partner: Any, warnings: list[str]
+    archive: Archive, work: Path, bag_id: str, partner: Partner | None, warnings: list[str]
 ) -> tuple[Any, str, int]:
     """Strict BagIt, signature, custody chain; return (report, signature text, entries)."""
-    from strongroom.bag.signing import fingerprint, parse_public_key
-    from strongroom.share.send import trusted_keyring
     from strongroom.verify.validate import validate_bag
 
     bag = work / bag_id
@@ -294,14 +293,12 @@ def _checks(
         raise Refused("validate", [p.message for p in report.problems])
     warnings += [w.message for w in report.warnings]
     keyring = trusted_keyring(archive)
-    expected = None
-    if partner is not None:
-        if not partner.public_key:
-            raise Refused(
-                "signature",
-                [f"partner {partner.name} has no public_key in partners.toml; cannot check"],
-            )
-        expected = fingerprint(parse_public_key(partner.public_key, partner.name))
+    if partner is not None and not partner.public_key:
+        raise Refused(
+            "signature",
+            [f"partner {partner.name} has no public_key in partners.toml; cannot check"],
+        )
+    expected = expected_fingerprint(partner)
     tm = bag / custody.TAGMANIFEST
     sig = tm.with_name(tm.name + ".sig")
     if sig.is_file():
@@ -344,29 +341,21 @@ def _ledger_row(bag: Path, bag_id: str) -> dict[str, Any]:
     }
 
 
-def _ingest(
-    archive: Archive,
-    work: Path,
-    bag_id: str,
-    source: str,
-    partner_name: str | None,
-    manifests_dir: Path,
-) -> str | None:
-    """Move the checked bag into the archive and record it; return the inventory path."""
-    from strongroom.core import policy
-
-    bag = work / bag_id
-    row = _ledger_row(bag, bag_id)
+def _inventory_module(manifests_dir: Path, collection_id: str) -> Any:
+    """The inventory module, after checking the inventory can take the bag (None: absent)."""
     try:
         from strongroom.bag import inventory
     except ImportError:  # the inventory module is optional for receiving
-        inventory = None  # type: ignore[assignment]
-    if inventory is not None:
-        # fail before the bag enters the archive, not after, when the inventory is unusable
-        inventory.check_writable(manifests_dir)
-        inventory.load_inventory(
-            inventory.inventory_path(manifests_dir, row["collection_id"]), row["collection_id"]
-        )
+        return None
+    # fail before the bag enters the archive, not after, when the inventory is unusable
+    inventory.check_writable(manifests_dir)
+    inventory.load_inventory(inventory.inventory_path(manifests_dir, collection_id), collection_id)
+    return inventory
+
+
+def _publish(archive: Archive, work: Path, bag_id: str) -> Path:
+    """Make the payload read-only, sync, and rename the bag and its log into the archive."""
+    bag = work / bag_id
     for dirpath, _dirs, files in os.walk(bag / "data"):
         for name in files:  # the payload is read-only in the archive, as for our own bags
             os.chmod(os.path.join(dirpath, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
@@ -383,8 +372,16 @@ def _ingest(
     if log.exists():
         os.rename(log, archive.custody_path(bag_id))
         fsync_dir(archive.bags)
+    return final
+
+
+def _record(
+    archive: Archive, bag_id: str, row: dict[str, Any], source: str, partner_name: str | None
+) -> str:
+    """The ingestion in the custody log and the ledger; return the creation time."""
+    from strongroom.core import policy
+
     origin = f"received:{partner_name}" if partner_name else "received"
-    level = policy.current_access(archive, bag_id)
     created = utcnow()
     with open_ledger(archive.root) as ledger:
         ledger.record_bag(
@@ -392,7 +389,7 @@ def _ingest(
             collection_id=row["collection_id"],
             capture_id=row["capture_id"],
             created=created,
-            access=level,
+            access=policy.current_access(archive, bag_id),
             seeds=row["seeds"],
             is_version_of=row["is_version_of"],
             origin=origin,
@@ -406,6 +403,24 @@ def _ingest(
             detail={"origin": origin},
             ledger=ledger,
         )
+    return created
+
+
+def _ingest(
+    archive: Archive,
+    work: Path,
+    bag_id: str,
+    source: str,
+    partner_name: str | None,
+    manifests_dir: Path,
+) -> str | None:
+    """Move the checked bag into the archive and record it; return the inventory path."""
+    from strongroom.core import policy
+
+    row = _ledger_row(work / bag_id, bag_id)
+    inventory = _inventory_module(manifests_dir, row["collection_id"])
+    final = _publish(archive, work, bag_id)
+    created = _record(archive, bag_id, row, source, partner_name)
     if inventory is None:
         return None
     inventory.record_bag(
@@ -418,7 +433,7 @@ def _ingest(
             "tagmanifests": inventory.tagmanifest_hashes(final),
             "signing_key": row["signing_key"],
             "seeds": row["seeds"],
-            "access": level,
+            "access": policy.current_access(archive, bag_id),
             "is_version_of": row["is_version_of"],
         },
     )
@@ -438,6 +453,60 @@ def _quarantine(archive: Archive, work: Path, name: str, report: dict[str, Any])
     return final
 
 
+def _unpack(
+    archive: Archive, source: Path, work: Path, partner: Partner | None, warnings: list[str]
+) -> str:
+    """Copy or extract the source into ``work``; check a tar's signature; return the bag id."""
+    limits = archive.config.receive
+    if source.is_dir() and not source.is_symlink():
+        bag_id = copy_dir(source, work, limits)
+    elif source.is_file() and not source.is_symlink():
+        bag_id = extract_tar(source, work, limits)
+        expected = expected_fingerprint(partner)
+        if check_tar_signature(source, trusted_keyring(archive), expected) is None:
+            warnings.append(
+                f"no {source.name}.sig beside the tar; the bag's own signature is checked"
+            )
+    else:
+        raise Refused("extract", [f"{source}: not a regular file or folder (symlink?)"])
+    if not _BAG_ID_RE.match(bag_id):
+        raise Refused("extract", [f"{show(bag_id)}: not a usable bag id"])
+    if archive.bag_dir(bag_id).exists() or archive.custody_path(bag_id).exists():
+        raise Refused("existing", [f"{bag_id} is already in this archive; refusing to replace"])
+    return bag_id
+
+
+def _refuse(
+    archive: Archive,
+    work: Path,
+    source: Path,
+    partner_name: str | None,
+    bag_id: str | None,
+    exc: Refused,
+    warnings: list[str],
+) -> ReceiveFailed:
+    """Quarantine the work folder with its report.json and log the refusal."""
+    doc = {
+        "source": str(source),
+        "partner": partner_name,
+        "bag_id": bag_id,
+        "time": utcnow(),
+        "stage": exc.stage,
+        "problems": exc.problems,
+        "warnings": warnings,
+        "accepted": False,
+    }
+    where = _quarantine(archive, work, bag_id or source.name, doc)
+    _record_refusal(archive, doc)
+    first = "; ".join(show(p) for p in exc.problems[:3])
+    more = f" (and {len(exc.problems) - 3} more)" if len(exc.problems) > 3 else ""
+    return ReceiveFailed(
+        f"refused {source.name} at the {exc.stage} step: {first}{more};"
+        f" quarantined in {where} (see report.json)",
+        doc,
+    )
+
+
 def receive(
     archive: Archive,
     source: Path,
@@ -446,71 +515,23 @@ def receive(
     manifests_dir: Path | None = None,
 ) -> ReceiveResult:
     """Receive a bag folder or tar; quarantine it (ReceiveFailed) when any check fails."""
-    from strongroom.share.send import get_partner
-
     source = Path(source).absolute()
     if not source.exists() and not source.is_symlink():
         raise UsageError(f"{source}: no such file or folder")
     partner = get_partner(archive, partner_name) if partner_name else None
     archive.ensure()
     archive.quarantine.mkdir(exist_ok=True)
-    limits = archive.config.receive
     work = archive.quarantine / f"{TMP_PREFIX}receive-{secrets.token_hex(6)}"
     work.mkdir()
     warnings: list[str] = []
     bag_id: str | None = None
     try:
-        if source.is_dir() and not source.is_symlink():
-            bag_id = copy_dir(source, work, limits)
-        elif source.is_file() and not source.is_symlink():
-            from strongroom.bag.signing import fingerprint, parse_public_key
-            from strongroom.share.send import trusted_keyring
-
-            bag_id = extract_tar(source, work, limits)
-            expected = (
-                fingerprint(parse_public_key(partner.public_key, partner.name))
-                if partner is not None and partner.public_key
-                else None
-            )
-            if check_tar_signature(source, trusted_keyring(archive), expected) is None:
-                warnings.append(
-                    f"no {source.name}.sig beside the tar; the bag's own signature is checked"
-                )
-        else:
-            raise Refused("extract", [f"{source}: not a regular file or folder (symlink?)"])
-        if not _BAG_ID_RE.match(bag_id):
-            raise Refused("extract", [f"{show(bag_id)}: not a usable bag id"])
-        if archive.bag_dir(bag_id).exists() or archive.custody_path(bag_id).exists():
-            raise Refused("existing", [f"{bag_id} is already in this archive; refusing to replace"])
+        bag_id = _unpack(archive, source, work, partner, warnings)
         report, signature, entries = _checks(archive, work, bag_id, partner, warnings)
-        inv = _ingest(
-            archive,
-            work,
-            bag_id,
-            str(source),
-            partner_name,
-            manifests_dir or Path.cwd() / "manifests",
-        )
+        manifests = manifests_dir or Path.cwd() / "manifests"
+        inv = _ingest(archive, work, bag_id, str(source), partner_name, manifests)
     except Refused as exc:
-        doc = {
-            "source": str(source),
-            "partner": partner_name,
-            "bag_id": bag_id,
-            "time": utcnow(),
-            "stage": exc.stage,
-            "problems": exc.problems,
-            "warnings": warnings,
-            "accepted": False,
-        }
-        where = _quarantine(archive, work, bag_id or source.name, doc)
-        _record_refusal(archive, doc)
-        first = "; ".join(show(p) for p in exc.problems[:3])
-        more = f" (and {len(exc.problems) - 3} more)" if len(exc.problems) > 3 else ""
-        raise ReceiveFailed(
-            f"refused {source.name} at the {exc.stage} step: {first}{more};"
-            f" quarantined in {where} (see report.json)",
-            doc,
-        ) from None
+        raise _refuse(archive, work, source, partner_name, bag_id, exc, warnings) from None
     except BaseException:
         _rmtree(work)
         raise

@@ -20,13 +20,13 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from strongroom.core.fsutil import TMP_PREFIX, fsync_dir, fsync_tree, is_within, safe_relpath
 from strongroom.errors import ProblemFound, UsageError
 
 if TYPE_CHECKING:
-    from strongroom.share.send import Partner
+    from strongroom.share.partners import Partner
 
 BLOCK = 1024 * 1024
 SSH_TIMEOUT = 3600  # seconds for one rsync or remote check; a stuck link must end
@@ -224,8 +224,8 @@ def _run(
 
 
 def remote(
-    partner: Partner, known_hosts: Path, command: str, what: str, **kw
-) -> subprocess.CompletedProcess[bytes]:  # type: ignore[no-untyped-def]
+    partner: Partner, known_hosts: Path, command: str, what: str, **kw: Any
+) -> subprocess.CompletedProcess[bytes]:
     """Run one shell ``command`` on the partner (arguments already quoted)."""
     return _run([*ssh_args(partner, known_hosts), partner.ssh_target, command], what, **kw)
 
