@@ -246,20 +246,30 @@ def repair_bag(archive: Archive, bag_id: str, *, partner_name: str | None = None
 
 
 def _reverify(archive: Archive, bag_dir: Path, result: RepairResult) -> None:
-    """Validate the whole bag again and record the repair in the custody log and ledger."""
-    from strongroom.verify.validate import validate_bag
+    """Verify the whole bag again, as ``verify`` would, and record the repair and the run.
 
-    after = validate_bag(bag_dir, "full")
-    result.ok = after.valid
-    if not after.valid:
-        result.problems += [p.message for p in after.problems if p.message not in result.problems]
-    if not (result.repaired or result.unrepaired):
-        return
+    The re-verification is a fixity run like any other (a ``fixity_runs`` row and a
+    ``fixity check`` custody event), so ``history``, ``status`` and the report show
+    the repaired bag valid again instead of the last failed check.
+    """
+    from strongroom.verify import fixity
+
+    run = fixity.verify_one(archive, fixity.Target(bag_dir, result.bag_id), "full", record=False)
+    result.ok = run.result == "valid"
+    if not result.ok:
+        found = [p.message for p in run.problems] or [run.error or "verification failed"]
+        result.problems += [m for m in found if m not in result.problems]
+    if result.repaired or result.unrepaired:
+        _record_repair(archive, result)
+    fixity.record_run(archive, run)
+
+
+def _record_repair(archive: Archive, result: RepairResult) -> None:
     detail = {
         "repaired": result.repaired,
         "unrepaired": result.unrepaired,
         "refused_sources": result.refused_sources,
-        "valid_after": after.valid,
+        "valid_after": result.ok,
     }
     outcome = "success" if result.ok else "failure"
     custody.record_event(
