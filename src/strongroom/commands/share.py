@@ -120,12 +120,18 @@ def _status_line(status: ReplicationStatus) -> str:
     default=None,
     help="Inventory folder (default ./manifests).",
 )
+@click.option(
+    "--allow-unsigned", is_flag=True, help="Accept a bag without a signature (needs --reason)."
+)
+@click.option("--reason", help="Why an unsigned bag is accepted; kept in the custody log.")
 @archive_option
 @output_options
 def receive_cmd(
     source: Path,
     partner: str | None,
     manifests: Path | None,
+    allow_unsigned: bool,
+    reason: str | None,
     archive: str,
     as_json: bool,
     quiet: bool,
@@ -134,15 +140,20 @@ def receive_cmd(
 
     Extraction refuses absolute or '..' names, links, devices and more files
     or bytes than config.toml [receive] allows. Then strict BagIt validation,
-    the signature against the partner's key (--from; without it, any trusted
-    key) and the custody-log chain. A bag that passes is moved into the
-    archive; one that fails stays in <archive>/quarantine/ with report.json,
-    and receive exits 1.
+    a signature by the partner's key (--from; without it, any trusted key:
+    `strongroom keys trust` adds one), the custody-log chain, and its
+    identity (the folder name is its External-Identifier; not a renamed copy
+    of a bag held here). A bag that passes is moved into the archive; one
+    that fails stays in <archive>/quarantine/ with report.json, and receive
+    exits 1. An unsigned bag is refused unless --allow-unsigned --reason says
+    why (logged). A bag already held with the same tag manifests is
+    confirmed as a copy (exit 0) and nothing changes.
 
     \b
     Example:
       strongroom receive /mnt/incoming/andijan-2005-20240501T101500Z-1a2b3c --from kyiv-mirror
       strongroom receive bag.tar --from kyiv-mirror --json
+      strongroom receive old-bag/ --allow-unsigned --reason "made before keys existed"
     """
     from strongroom.core.ui import human_bytes, plural
     from strongroom.share import receive
@@ -150,7 +161,14 @@ def receive_cmd(
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
     try:
-        res = receive.receive(arch, source, partner_name=partner, manifests_dir=manifests)
+        res = receive.receive(
+            arch,
+            source,
+            partner_name=partner,
+            manifests_dir=manifests,
+            allow_unsigned=allow_unsigned,
+            reason=reason,
+        )
     except receive.ReceiveFailed as exc:
         if as_json:
             out.emit_json(exc.report)
@@ -163,6 +181,10 @@ def receive_cmd(
         raise ProblemFound(f"{source.name} was not received; it is in quarantine") from None
     if as_json:
         out.emit_json(res.as_dict())
+        return
+    if res.already_held:
+        out.info(f"Already held: {res.bag_id} is here with the same tag manifests; nothing changed")
+        out.info(f"  bag:       {res.path}")
         return
     for w in res.warnings:
         out.warn(receive.show(w))
