@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING
 import click
 
 from strongroom.commands.options import archive_option, make_output, open_archive, output_options
-from strongroom.errors import ProblemFound, UsageError
+from strongroom.core.archive import Archive
+from strongroom.errors import ProblemFound, StrongroomError, UsageError
+from strongroom.share.extract import environment_error
 
 if TYPE_CHECKING:
+    from strongroom.core.ui import Output
     from strongroom.share.replicate import ReplicationStatus
 
 
@@ -62,41 +65,80 @@ def share_cmd(
       strongroom share BAG --to riga-mirror --override --reason "court order 12/2024"
       strongroom share --export BAG -o BAG.tar
     """
-    from strongroom.core.ui import human_bytes, plural
-    from strongroom.share import export as share_export
-    from strongroom.share import replicate, send
-
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
-    if export:
-        if output is None:
-            raise UsageError("--export needs -o FILE.tar")
-        res = share_export.export_bag(
-            arch, bag, output, override=override, reason=reason, partner_name=to
-        )
-        if as_json:
-            out.emit_json(res.as_dict())
-            return
-        out.info(f"Exported {res.bag_id} ({plural(res.files, 'file')}, {human_bytes(res.bytes)})")
-        out.info(f"  tar:       {res.tar}")
-        out.info(f"  sha512:    {res.checksum_file}")
-        out.info(f"  signature: {res.signature}")
+    try:
+        if export:
+            _export(out, arch, bag, output, to, override, reason)
+        else:
+            _share(out, arch, bag, to, output, override, reason)
+    except StrongroomError as exc:
+        if as_json:  # a refusal is a JSON document too, for scripts
+            doc = {"ok": False, "bag_id": bag, "partner": to, "error": exc.message}
+            out.emit_json(
+                doc | {"exit_code": exc.exit_code, "reasons": getattr(exc, "reasons", [])}
+            )
+        raise
+    except OSError as exc:
+        raise environment_error(exc, output or arch.root) from None
+
+
+def _export(
+    out: Output,
+    arch: Archive,
+    bag: str,
+    output: Path | None,
+    to: str | None,
+    override: bool,
+    reason: str | None,
+) -> None:
+    from strongroom.core.ui import human_bytes, plural
+    from strongroom.share import export as share_export
+
+    if output is None:
+        raise UsageError("--export needs -o FILE.tar")
+    res = share_export.export_bag(
+        arch, bag, output, override=override, reason=reason, partner_name=to
+    )
+    if out.json:
+        out.emit_json(res.as_dict())
         return
+    out.info(f"Exported {res.bag_id} ({plural(res.files, 'file')}, {human_bytes(res.bytes)})")
+    out.info(f"  tar:       {res.tar}")
+    out.info(f"  sha512:    {res.checksum_file}")
+    out.info(f"  signature: {res.signature}")
+
+
+def _share(
+    out: Output,
+    arch: Archive,
+    bag: str,
+    to: str | None,
+    output: Path | None,
+    override: bool,
+    reason: str | None,
+) -> None:
+    from strongroom.core.ui import human_bytes, plural
+    from strongroom.share import replicate, send
+
     if output is not None:
         raise UsageError("-o only applies with --export")
     if not to:
         raise UsageError("name a partner with --to PARTNER (see `strongroom partners`)")
     result = send.share_bag(arch, bag, to, override=override, reason=reason)
     status = replicate.replication_status(arch, bag)
-    if as_json:
-        out.emit_json(result.as_dict() | {"replication": status.as_dict()})
+    if out.json:
+        out.emit_json(result.as_dict() | {"ok": True, "replication": status.as_dict()})
         return
     for why in result.overridden:
         out.warn(f"policy overridden ({reason}): {why}")
-    out.info(
-        f"Shared {result.bag_id} to {result.partner} ({result.jurisdiction}, {result.transport}):"
-        f" {plural(result.files, 'file')}, {human_bytes(result.bytes)}"
-    )
+    if result.already_there:
+        out.info(f"Already at {result.partner}: {result.bag_id} is there and matches; not sent")
+    else:
+        out.info(
+            f"Shared {result.bag_id} to {result.partner} ({result.jurisdiction},"
+            f" {result.transport}): {plural(result.files, 'file')}, {human_bytes(result.bytes)}"
+        )
     out.info(f"  copy:      {result.location}")
     out.info(f"  confirmed: {result.confirmed_by}")
     out.info(_status_line(status))

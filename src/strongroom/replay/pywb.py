@@ -44,7 +44,7 @@ from strongroom.bag.baginfo import first, read_bag_info, values
 from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection
 from strongroom.core.fsutil import atomic_write_text, fsync_tree, tmp_name
-from strongroom.errors import PolicyRefused, ProblemFound, UsageError
+from strongroom.errors import ProblemFound, UsageError
 
 STAFF_HEADER = "X-Pywb-ACL-User"  # pywb reads it as HTTP_X_PYWB_ACL_USER
 STAFF_USER = "staff"
@@ -190,7 +190,7 @@ def read_bag(archive: Archive, bag_id: str) -> ReplayBag:
     )
     info = read_bag_info(bag_dir)
     meta = _tag_capture_json(bag_dir)
-    coll = meta.get("collection") if isinstance(meta.get("collection"), dict) else {}
+    coll: dict[str, Any] = meta["collection"] if isinstance(meta.get("collection"), dict) else {}
     m = _CAPTURE_ID_RE.search(bag_id)
     collection_id = str(coll.get("id") or (bag_id[: m.start()] if m else bag_id))
     seeds = values(info, "Seed-URL") or [
@@ -603,21 +603,18 @@ def export_wacz(
 ) -> WaczResult:
     """Package a bag's WARCs as a WACZ 1.1.1 file with the ``wacz`` library.
 
-    Dark bags are refused unless ``override`` with a ``reason``; an override is
-    logged in the bag's custody log and the ledger. The bag is only read.
+    The exit policy of :mod:`strongroom.share.policy` decides, as for a share or
+    a tar export: a WACZ may go anywhere, so only public bags go without
+    ``override`` and a ``reason``; an override is logged in the bag's custody
+    log and the ledger. The bag is only read.
     """
-    from strongroom.bag import custody
+    from strongroom.share.policy import Exit, check_exit
 
     bag_id = bag_id.rstrip("/").rsplit("/", 1)[-1]
     archive.require()
     bag = read_bag(archive, bag_id)
-    if bag.access == "dark" and not override:
-        raise PolicyRefused(
-            f"bag {bag_id} is dark: it may not leave the archive. To export it anyway, "
-            'add --override --reason "why"; the override is logged'
-        )
-    if override and not reason.strip():
-        raise UsageError("--override needs --reason, so the custody log says why")
+    # the one exit policy (share, tar export, WACZ, replay): a WACZ may go anywhere
+    check_exit(archive, bag_id, Exit("export"), override=override, reason=reason or None)
     if not bag.warcs:
         raise ProblemFound(f"bag {bag_id} has no WARC files under data/warc/")
     deps = _export_closure(archive, bag, override)
@@ -659,6 +656,16 @@ def export_wacz(
             tmp.unlink()
         with contextlib.suppress(FileNotFoundError):
             pages_file.unlink()
+    size = _record_wacz(archive, bag, output, override, reason, actor)
+    return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
+
+
+def _record_wacz(
+    archive: Archive, bag: ReplayBag, output: Path, override: bool, reason: str, actor: str | None
+) -> int:
+    """The export in the bag's custody log and the ledger; return the WACZ's size."""
+    from strongroom.bag import custody
+
     size = output.stat().st_size
     detail = {
         "file": str(output),
@@ -670,9 +677,9 @@ def export_wacz(
     }
     inputs = {"reason": reason.strip()} if override else {}
     custody.record_event(
-        archive, bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
+        archive, bag.bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
     )
-    return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
+    return size
 
 
 _OPENNESS = {"public": 0, "restricted": 1, "dark": 2}

@@ -34,6 +34,14 @@ POLICY_OVERRIDE = "policy override"
 _BAG_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
+class ExitRefused(PolicyRefused):
+    """The exit policy forbids it (exit 1); ``reasons`` names each rule that blocks."""
+
+    def __init__(self, message: str, reasons: list[str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
 @dataclass(frozen=True)
 class Exit:
     """A way out of the archive: what is done (``share``, ``export``, ``wacz``, ``replay``)
@@ -110,10 +118,11 @@ def check_exit(
         return []
     if not override:
         target = f" to {way.to}" if way.to else ""
-        raise PolicyRefused(
+        raise ExitRefused(
             f"refusing to {way.action} {bag_id}{target}: "
             + "; ".join(reasons)
-            + ' (use --override --reason "..." to overrule, which is logged)'
+            + ' (use --override --reason "..." to overrule, which is logged)',
+            reasons,
         )
     log_override(archive, bag_id, way, why, reasons)
     return reasons

@@ -39,6 +39,7 @@ class ShareResult:
     bytes: int
     confirmed_by: str
     overridden: list[str] = field(default_factory=list)
+    already_there: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -64,18 +65,33 @@ def record_copy(
         )
 
 
-def _transfer(archive: Archive, bag_dir: Path, partner: Partner) -> tuple[list[str], str]:
-    """Send the bag and its custody log; return (problems with the copy, how it was checked)."""
+def _transfer(archive: Archive, bag_dir: Path, partner: Partner) -> tuple[list[str], str, bool]:
+    """Send the bag and its custody log; return (problems with the copy, how it was
+    checked, whether the copy was there already).
+
+    A copy already at the partner is never overwritten: it is checked against our
+    manifests instead, so sharing twice confirms the copy rather than failing.
+    """
     from strongroom.share import transfer
 
     custody_log = archive.custody_path(bag_dir.name)
-    if partner.transport == "dir":
-        assert partner.path is not None  # partners.toml requires it for dir
-        copy = transfer.send_dir(bag_dir, custody_log, partner.path)
-        return transfer.confirm_dir(bag_dir, copy), "re-hashed at the destination"
     known_hosts = archive.keys / "known_hosts"
-    transfer.send_rsync(bag_dir, custody_log, partner, known_hosts)
-    return transfer.confirm_ssh(bag_dir, partner, known_hosts)
+    already = False
+    try:
+        if partner.transport == "dir":
+            assert partner.path is not None  # partners.toml requires it for dir
+            transfer.send_dir(bag_dir, custody_log, partner.path)
+        else:
+            transfer.send_rsync(bag_dir, custody_log, partner, known_hosts)
+    except transfer.AlreadyThere:
+        already = True
+    if partner.transport == "dir":
+        assert partner.path is not None
+        problems = transfer.confirm_dir(bag_dir, partner.path / bag_dir.name)
+        how = "re-hashed at the destination"
+    else:
+        problems, how = transfer.confirm_ssh(bag_dir, partner, known_hosts)
+    return problems, (f"already there; {how}" if already else how), already
 
 
 def share_bag(
@@ -94,13 +110,14 @@ def share_bag(
         archive, bag_id, Exit.partner(partner, "share"), override=override, reason=reason
     )
     report = validate_or_refuse(bag_dir, "not sent")
-    problems, confirmed_by = _transfer(archive, bag_dir, partner)
+    problems, confirmed_by, already = _transfer(archive, bag_dir, partner)
     where = partner.location(bag_id)
     if problems:
         record_copy(archive, bag_id, partner, "damaged", where)
         _log(archive, bag_id, REPLICATION, "failure", partner, where, {"problems": problems})
+        left = "a copy that was already there and was left alone" if already else "the copy"
         raise ProblemFound(
-            f"the copy of {bag_id} at {partner.name} ({where}) does not match: "
+            f"{left} of {bag_id} at {partner.name} ({where}) does not match: "
             + "; ".join(problems[:5])
         )
     record_copy(archive, bag_id, partner, "ok", where)
@@ -116,6 +133,7 @@ def share_bag(
         bytes=report.bytes,
         confirmed_by=confirmed_by,
         overridden=overridden,
+        already_there=already,
     )
 
 

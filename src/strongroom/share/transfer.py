@@ -34,6 +34,14 @@ SSH_TIMEOUT = 3600  # seconds for one rsync or remote check; a stuck link must e
 SUM_PROGRAMS = {"sha512": "sha512sum", "sha256": "sha256sum", "sha1": "sha1sum", "md5": "md5sum"}
 
 
+class AlreadyThere(ProblemFound):
+    """The destination already holds a copy under the bag's name; ``where`` is its path."""
+
+    def __init__(self, message: str, where: Path | str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
 # --- manifests ----------------------------------------------------------------------
 def _decode(raw: str) -> str:
     """RFC 8493 2.1.3: only %25, %0A and %0D are percent-encoded in manifests."""
@@ -129,8 +137,8 @@ def send_dir(bag_dir: Path, custody_log: Path, dest_root: Path) -> Path:
     final = dest_root / bag_id
     final_log = dest_root / f"{bag_id}.custody.jsonl"
     if final.exists() or final.is_symlink() or final_log.exists():
-        raise ProblemFound(
-            f"the partner already has {final}; refusing to overwrite an existing copy"
+        raise AlreadyThere(
+            f"the partner already has {final}; refusing to overwrite an existing copy", final
         )
     tmp = dest_root / f"{TMP_PREFIX}{bag_id}-{secrets.token_hex(4)}"
     tmp_log = dest_root / f"{TMP_PREFIX}{bag_id}.custody.jsonl-{secrets.token_hex(4)}"
@@ -249,8 +257,9 @@ def send_rsync(bag_dir: Path, custody_log: Path, partner: Partner, known_hosts: 
     if proc.returncode == 3:
         raise ProblemFound(f"partner {partner.name}: folder {root} does not exist")
     if proc.returncode == 4:
-        raise ProblemFound(
-            f"partner {partner.name} already has {final}; refusing to overwrite an existing copy"
+        raise AlreadyThere(
+            f"partner {partner.name} already has {final}; refusing to overwrite an existing copy",
+            final,
         )
     if proc.returncode != 0:
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-2:]
