@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from strongroom.core.archive import ReceiveLimits
+from strongroom.core.fsutil import os_problem
 from strongroom.errors import UsageError
 
 BLOCK = 1024 * 1024
@@ -61,15 +62,7 @@ def show(text: str) -> str:
 
 def environment_error(exc: OSError, where: Path | str) -> UsageError:
     """A clear message (exit 2) for a full, read-only or failing file system."""
-    why = exc.strerror or str(exc)
-    hint = {
-        errno.ENOSPC: "free some space (or receive into an archive on a larger disk) and retry",
-        errno.EDQUOT: "the disk quota is used up; free some space and retry",
-        errno.EROFS: "the file system is read-only",
-        errno.EACCES: "this user may not write there",
-        errno.EPERM: "this user may not write there",
-    }.get(exc.errno or 0, "check the disk and retry")
-    return UsageError(f"cannot write {where}: {why}; {hint}")
+    return os_problem(f"cannot write {where}", exc)
 
 
 def free_bytes(folder: Path) -> int:

@@ -452,10 +452,13 @@ def receive(
         raise UsageError('--allow-unsigned and --reason "..." go together (the reason is logged)')
     unsigned = _Unsigned(allow_unsigned, (reason or "").strip())
     partner = get_partner(archive, partner_name) if partner_name else None
-    archive.ensure()
-    archive.quarantine.mkdir(exist_ok=True)
-    work = archive.quarantine / f"{TMP_PREFIX}receive-{secrets.token_hex(6)}"
-    work.mkdir()
+    try:
+        archive.ensure()
+        archive.quarantine.mkdir(exist_ok=True)
+        work = archive.quarantine / f"{TMP_PREFIX}receive-{secrets.token_hex(6)}"
+        work.mkdir()
+    except OSError as exc:
+        raise environment_error(exc, archive.quarantine) from None
     warnings: list[str] = []
     bag_id: str | None = None
     try:
