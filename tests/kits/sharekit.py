@@ -135,3 +135,13 @@ def flip_bit(path: Path, offset: int = 100) -> None:
         fh.seek(offset)
         fh.write(bytes([b[0] ^ 0x01]))
     os.chmod(path, mode)
+
+
+def write_head(archive: Archive, bag_id: str, folder: Path | None = None) -> Path:
+    """The bag's custody head, signed by ``archive``, beside the bag (as `share` ships it)."""
+    import json
+
+    folder = folder or archive.bags
+    path = folder / f"{bag_id}.custody-head.json"
+    path.write_text(json.dumps(custody.signed_head(archive, bag_id), sort_keys=True))
+    return path

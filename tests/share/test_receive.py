@@ -11,7 +11,14 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from sharekit import dir_partner, make_archive, make_bag, public_key_line, write_partners
+from sharekit import (
+    dir_partner,
+    make_archive,
+    make_bag,
+    public_key_line,
+    write_head,
+    write_partners,
+)
 
 from strongroom.bag import custody
 from strongroom.core.archive import Archive
@@ -31,6 +38,7 @@ def pair(archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
     """(sender in DE with one bag, receiver in UA that trusts the sender's key)."""
     sender = make_archive(tmp_path / "berlin", "DE")
     make_bag(sender, BAG)
+    write_head(sender, BAG)
     receiver = make_archive(
         archive_dir, "UA", '[receive]\nmax_files = 20\nmax_bytes = "1MB"\nmax_name_length = 200\n'
     )
@@ -86,6 +94,7 @@ def editable_copy(sender: Archive, into: Path) -> tuple[Path, Path]:
     shutil.copytree(sender.bag_dir(BAG), bag)
     log = into / f"{BAG}.custody.jsonl"
     shutil.copyfile(sender.custody_path(BAG), log)
+    write_head(sender, BAG, into)
     return bag, log
 
 

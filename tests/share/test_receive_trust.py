@@ -15,7 +15,14 @@ from pathlib import Path
 
 import bagit
 import pytest
-from sharekit import dir_partner, make_archive, make_bag, public_key_line, write_partners
+from sharekit import (
+    dir_partner,
+    make_archive,
+    make_bag,
+    public_key_line,
+    write_head,
+    write_partners,
+)
 
 from strongroom.bag import custody, signing
 from strongroom.core.archive import Archive
@@ -34,6 +41,7 @@ def pair(archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
     """(sender in DE with one bag, receiver in UA that trusts the sender's key)."""
     sender = make_archive(tmp_path / "berlin", "DE")
     make_bag(sender, BAG)
+    write_head(sender, BAG)
     receiver = make_archive(archive_dir, "UA")
     write_partners(
         receiver,
@@ -126,6 +134,7 @@ def test_a_copy_under_another_name_is_refused_by_its_tag_manifest(cli, pair, tmp
     key = signing.load_private_key(sender.keys)
     assert key is not None
     signing.write_signature(plain / custody.TAGMANIFEST, key)
+    write_head(sender, "plain-a", plain.parent)  # the sender vouches: no custody entries
     assert cli("receive", plain, "--archive", receiver.root).exit_code == 0
     renamed = plain.with_name("plain-b")
     shutil.copytree(plain, renamed)
@@ -193,3 +202,39 @@ def test_bomb_without_a_declaration_is_stopped_by_the_ratio(cli, pair, tmp_path)
     (problem,) = json.loads(r.stdout)["problems"]
     assert "max_ratio" in problem and "decompression bomb" in problem
     assert int(problem.split(": ")[1].split()[0]) <= 8 * 1024 * 1024
+
+
+def test_a_custody_log_cut_short_or_missing_is_refused(cli, pair, tmp_path) -> None:
+    """Issue 11 #2: the sender signs the head of the log it sends; the receiver checks it."""
+    sender, receiver = pair
+    custody.append(sender, BAG, "fixity check", outcome="success")
+    custody.append(sender, BAG, "access change", outcome="success", inputs={"to": "public"})
+    for case in ("short", "missing", "no-head"):
+        work = tmp_path / case
+        work.mkdir()
+        shutil.copytree(sender.bag_dir(BAG), work / BAG)
+        log = work / f"{BAG}.custody.jsonl"
+        shutil.copyfile(sender.custody_path(BAG), log)
+        write_head(sender, BAG, work)
+        if case == "short":  # the last entry removed, the rest intact and chained
+            log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:-1]))
+        elif case == "missing":
+            log.unlink()
+        else:
+            (work / f"{BAG}.custody-head.json").unlink()
+        r = cli("receive", work / BAG, "--json", "--archive", receiver.root)
+        assert r.exit_code == 1, (case, r.output)
+        doc = json.loads(r.stdout)
+        assert doc["stage"] == "custody", case
+        assert receiver.bag_ids() == []
+
+
+def test_share_ships_the_signed_head_and_the_partner_accepts_it(cli, pair, tmp_path) -> None:
+    sender, receiver = pair
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    write_partners(sender, dir_partner("kyiv", "UA", outbox))
+    assert cli("share", BAG, "--to", "kyiv", "--archive", sender.root).exit_code == 0
+    assert (outbox / f"{BAG}.custody-head.json").is_file()
+    r = cli("receive", outbox / BAG, "--from", "berlin", "--archive", receiver.root)
+    assert r.exit_code == 0, r.output

@@ -32,6 +32,7 @@ from typing import IO
 from strongroom.core.archive import ReceiveLimits
 from strongroom.core.fsutil import os_problem
 from strongroom.errors import UsageError
+from strongroom.share.transfer import head_name
 
 BLOCK = 1024 * 1024
 # Tag files (manifests, bag-info, provenance, capture record, signature, custody
@@ -41,6 +42,7 @@ TAG_MARGIN_FILES = 1000
 RATIO_SLACK = 1024 * 1024  # the first MiB may expand freely (headers, small tars)
 FREE_RESERVE = 16 * 1024 * 1024  # never fill the archive's disk to the last byte
 MAX_BAG_INFO = 1024 * 1024
+MAX_HEAD = 64 * 1024  # a signed custody head is a few hundred bytes
 _OXUM_RE = re.compile(rb"^Payload-Oxum[ \t]*:[ \t]*(\d{1,20})\.(\d{1,12})[ \t]*\r?$", re.M)
 # OS errors that say the environment, not the bag, is at fault
 ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
@@ -178,7 +180,8 @@ def _layout(top: dict[str, bool]) -> str:
             "extract", [f"expected one bag folder at the top, found {len(folders)} folders"]
         )
     bag_id = folders[0]
-    unexpected = [n for n in others if n != f"{bag_id}.custody.jsonl"]
+    allowed = (f"{bag_id}.custody.jsonl", head_name(bag_id))
+    unexpected = [n for n in others if n not in allowed]
     if unexpected:
         raise Refused("extract", [f"{show(unexpected[0])}: unexpected file beside the bag"])
     return bag_id
@@ -266,7 +269,7 @@ def extract_tar(src: Path, dest: Path, limits: ReceiveLimits) -> str:
 
 
 def copy_dir(src: Path, dest: Path, limits: ReceiveLimits) -> str:
-    """Copy an untrusted bag folder (and ``<name>.custody.jsonl`` beside it) into ``dest``."""
+    """Copy an untrusted bag folder (and the custody log and head beside it) into ``dest``."""
     if src.is_symlink():
         raise Refused("extract", [f"{src}: is a symbolic link; give the real folder"])
     budget = Budget(limits, dest)
@@ -281,6 +284,10 @@ def copy_dir(src: Path, dest: Path, limits: ReceiveLimits) -> str:
         if log.is_file():
             budget.file(log.stat().st_size)
             _copy_nofollow(log, dest / log.name, budget, log.name)
+        head = src.parent / head_name(bag_id)
+        if head.is_file() and not head.is_symlink() and head.stat().st_size <= MAX_HEAD:
+            budget.file(head.stat().st_size)
+            _copy_nofollow(head, dest / head.name, budget, head.name)
     except OSError as exc:
         if exc.errno in ENVIRONMENT_ERRNOS:
             raise environment_error(exc, dest) from None

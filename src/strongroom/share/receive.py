@@ -42,6 +42,7 @@ from strongroom.share.extract import (
 )
 from strongroom.share.partners import Partner, expected_fingerprint, get_partner, trusted_keyring
 from strongroom.share.policy import POLICY_OVERRIDE
+from strongroom.share.transfer import head_name
 
 __all__ = ["ReceiveFailed", "ReceiveResult", "Refused", "receive", "show"]
 
@@ -171,8 +172,10 @@ def _checks(
     partner: Partner | None,
     unsigned: _Unsigned,
     warnings: list[str],
+    *,
+    sealed: bool = False,
 ) -> tuple[Any, str, int]:
-    """Strict BagIt, signature, custody chain; return (report, signature text, entries)."""
+    """Strict BagIt, signature, custody chain and head; return (report, signature, entries)."""
     from strongroom.verify.validate import validate_bag
 
     bag = work / bag_id
@@ -186,9 +189,38 @@ def _checks(
     chain = custody.verify_chain(log, keyring, tm)
     if not chain.ok:
         raise Refused("custody", chain.problems)
+    _head(work, bag_id, keyring, signed=not signature.startswith("unsigned"), sealed=sealed)
     if not log.exists():
         warnings.append(f"no custody log came with {bag_id}; its history starts here")
     return report, signature, chain.entries
+
+
+def _head(work: Path, bag_id: str, keyring: Any, *, signed: bool, sealed: bool) -> None:
+    """The custody log reaches the head its sender signed: not cut short, not missing.
+
+    A signed bag must come with its signed head, unless a signed tar vouches for
+    its custody log already (``share --export``).
+    """
+    path = work / head_name(bag_id)
+    log = work / f"{bag_id}.custody.jsonl"
+    if not path.is_file():
+        if signed and not sealed:
+            raise Refused(
+                "custody",
+                [
+                    f"no signed custody head ({path.name}) came with {bag_id}: a custody log"
+                    " cut short could not be told from a whole one (ask the sender to share"
+                    " it again with `strongroom share`, or to send `strongroom share --export`)"
+                ],
+            )
+        return
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError:
+        raise Refused("custody", [f"{path.name}: not JSON"]) from None
+    problems = custody.check_signed_head(doc, log, keyring, bag_id)
+    if problems:
+        raise Refused("custody", problems)
 
 
 def _identity(archive: Archive, work: Path, bag_id: str) -> None:
@@ -378,15 +410,18 @@ def _quarantine(archive: Archive, work: Path, name: str, report: dict[str, Any])
 
 def _unpack(
     archive: Archive, source: Path, work: Path, partner: Partner | None, warnings: list[str]
-) -> str:
-    """Copy or extract the source into ``work``; check a tar's signature; return the bag id."""
+) -> tuple[str, bool]:
+    """Copy or extract the source into ``work``; check a tar's signature; return the bag
+    id and whether a signed tar vouches for everything in it (its custody log too)."""
     limits = archive.config.receive
+    sealed = False
     if source.is_dir() and not source.is_symlink():
         bag_id = copy_dir(source, work, limits)
     elif source.is_file() and not source.is_symlink():
         bag_id = extract_tar(source, work, limits)
         expected = expected_fingerprint(partner)
-        if check_tar_signature(source, trusted_keyring(archive), expected) is None:
+        sealed = check_tar_signature(source, trusted_keyring(archive), expected) is not None
+        if not sealed:
             warnings.append(
                 f"no {source.name}.sig beside the tar; the bag's own signature is checked"
             )
@@ -394,7 +429,7 @@ def _unpack(
         raise Refused("extract", [f"{source}: not a regular file or folder (symlink?)"])
     if not _BAG_ID_RE.match(bag_id):
         raise Refused("extract", [f"{show(bag_id)}: not a usable bag id"])
-    return bag_id
+    return bag_id, sealed
 
 
 def _refuse(
@@ -462,9 +497,11 @@ def receive(
     warnings: list[str] = []
     bag_id: str | None = None
     try:
-        bag_id = _unpack(archive, source, work, partner, warnings)
-        report, signature, entries = _checks(archive, work, bag_id, partner, unsigned, warnings)
+        bag_id, sealed = _unpack(archive, source, work, partner, warnings)
         _identity(archive, work, bag_id)
+        report, signature, entries = _checks(
+            archive, work, bag_id, partner, unsigned, warnings, sealed=sealed
+        )
         manifests = manifests_dir or Path.cwd() / "manifests"
         inv = _ingest(archive, work, bag_id, str(source), partner_name, manifests, unsigned)
     except Refused as exc:
@@ -472,7 +509,7 @@ def receive(
     except _AlreadyHeld:
         _rmtree(work)
         assert bag_id is not None
-        return _held(archive, bag_id, source, partner_name, report, signature, warnings)
+        return _held(archive, bag_id, source, partner_name, warnings)
     except OSError as exc:
         _rmtree(work)
         if exc.errno in ENVIRONMENT_ERRNOS:
@@ -501,12 +538,18 @@ def _held(
     bag_id: str,
     source: Path,
     partner_name: str | None,
-    report: Any,
-    signature: str,
     warnings: list[str],
 ) -> ReceiveResult:
     """The result for a bag this archive already holds, confirmed identical."""
+    from strongroom.bag.baginfo import first, read_bag_info
+
     entries = len(custody.read_entries(archive.custody_path(bag_id)))
+    oxum = first(read_bag_info(archive.bag_dir(bag_id)), "Payload-Oxum").split(".")
+    nbytes, files = (
+        (int(oxum[0]), int(oxum[1]))
+        if len(oxum) == 2 and all(x.isdigit() for x in oxum)
+        else (0, 0)
+    )
     warnings.append(
         f"{bag_id} is already here with the same tag manifests; the copy is confirmed"
         " and nothing was changed"
@@ -516,9 +559,9 @@ def _held(
         path=str(archive.bag_dir(bag_id)),
         source=str(source),
         partner=partner_name,
-        files=report.files,
-        bytes=report.bytes,
-        signature=signature,
+        files=files,
+        bytes=nbytes,
+        signature="the copy held here (its tag manifests are the same)",
         custody_entries=entries,
         inventory=None,
         warnings=warnings,

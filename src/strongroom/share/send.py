@@ -12,6 +12,7 @@ in :mod:`strongroom.share.transfer`; partners in :mod:`strongroom.share.partners
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,13 +77,15 @@ def _transfer(archive: Archive, bag_dir: Path, partner: Partner) -> tuple[list[s
 
     custody_log = archive.custody_path(bag_dir.name)
     known_hosts = archive.keys / "known_hosts"
+    # the head of the log, signed: the partner can tell a log cut short in transit
+    head = json.dumps(custody.signed_head(archive, bag_dir.name), sort_keys=True).encode()
     already = False
     try:
         if partner.transport == "dir":
             assert partner.path is not None  # partners.toml requires it for dir
-            transfer.send_dir(bag_dir, custody_log, partner.path)
+            transfer.send_dir(bag_dir, custody_log, partner.path, head)
         else:
-            transfer.send_rsync(bag_dir, custody_log, partner, known_hosts)
+            transfer.send_rsync(bag_dir, custody_log, partner, known_hosts, head)
     except transfer.AlreadyThere:
         already = True
     if partner.transport == "dir":
