@@ -51,11 +51,11 @@ def pair(archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under ``root`` except the quarantine and the ledger, with its hash."""
+    """Every file under ``root`` except the quarantine, the ledger and the lock files."""
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        if "/quarantine" in f"/{rel}" or "ledger.sqlite" in rel:
+        if "/quarantine" in f"/{rel}" or "ledger.sqlite" in rel or "/locks" in f"/{rel}":
             continue
         out[rel] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
     return out

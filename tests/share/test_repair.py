@@ -93,7 +93,7 @@ def test_no_matching_copy_means_no_repair(cli, shared, tmp_path) -> None:
     assert f"could not repair {WARC}: no copy matches the manifest" in r.stderr
     assert "still damaged after repair" in r.stderr
     assert local.read_bytes() == damaged  # never replaced with a wrong copy
-    *_, event, check = custody.read_entries(archive.custody_path(BAG))
+    *_, check, event = custody.read_entries(archive.custody_path(BAG))
     assert event["action"] == "repair" and event["outcome"] == "failure"
     assert check["action"] == "fixity check" and check["outcome"] == "failure"
 
@@ -130,4 +130,4 @@ def test_successful_repair_is_recorded_as_a_valid_fixity_run(cli, shared) -> Non
     assert [r["result"] for r in runs][-2:] == ["invalid", "valid"]
     assert runs[-1]["mode"] == "full"
     actions = [e["action"] for e in custody.read_entries(archive.custody_path(BAG))]
-    assert actions[-2:] == ["repair", "fixity check"]
+    assert actions[-2:] == ["fixity check", "repair"]

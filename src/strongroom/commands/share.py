@@ -319,7 +319,9 @@ def repair_cmd(bag: str, partner: str | None, archive: str, as_json: bool, quiet
             out.warn(f"refused source: {refused}")
         for r in res.repaired:
             out.info(f"repaired {r['file']} from {r['source']} ({r['location']})")
-        if res.ok and not res.damaged:
+        if res.ok and res.resumed:
+            out.info(f"{bag} re-verified: valid (an interrupted repair was finished and recorded).")
+        elif res.ok and not res.damaged:
             out.info(f"{bag} is valid; nothing to repair.")
         elif res.ok:
             out.info(f"{bag} re-verified: valid ({len(res.repaired)} file(s) restored).")

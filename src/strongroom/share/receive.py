@@ -22,16 +22,16 @@ import json
 import os
 import re
 import secrets
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from strongroom.bag import custody
 from strongroom.core.archive import Archive
-from strongroom.core.fsutil import TMP_PREFIX, atomic_write_text, fsync_dir, fsync_tree, publish_dir
-from strongroom.core.ledger import open_ledger, utcnow
+from strongroom.core.fsutil import atomic_write_text
+from strongroom.core.ledger import utcnow
 from strongroom.errors import ProblemFound, UsageError
+from strongroom.share import ingest
 from strongroom.share.extract import (
     ENVIRONMENT_ERRNOS,
     Refused,
@@ -41,7 +41,6 @@ from strongroom.share.extract import (
     show,
 )
 from strongroom.share.partners import Partner, expected_fingerprint, get_partner, trusted_keyring
-from strongroom.share.policy import POLICY_OVERRIDE
 from strongroom.share.transfer import head_name
 
 __all__ = ["ReceiveFailed", "ReceiveResult", "Refused", "receive", "show"]
@@ -49,7 +48,6 @@ __all__ = ["ReceiveFailed", "ReceiveResult", "Refused", "receive", "show"]
 INGESTION = "ingestion"
 SIGNATURE = custody.TAGMANIFEST + ".sig"
 _BAG_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
-_CAPTURE_ID_RE = re.compile(r"^(?P<coll>.+)-(?P<cap>\d{8}T\d{6}Z-[0-9a-z]+)$")
 MAX_CHECKSUM_FILE = 64 * 1024
 TRUST_HINT = (
     "trust the sender's public key first: `strongroom keys trust SENDER.pub --name SENDER`"
@@ -259,107 +257,6 @@ def _identity(archive: Archive, work: Path, bag_id: str) -> None:
 
 
 # --- ingest -------------------------------------------------------------------------
-def _ledger_row(bag: Path, bag_id: str) -> dict[str, Any]:
-    from strongroom.bag.baginfo import first, read_bag_info, values
-
-    info = read_bag_info(bag)
-    collection = first(info, "Bag-Group-Identifier")
-    capture_id = None
-    m = _CAPTURE_ID_RE.match(bag_id)
-    if m:
-        collection = collection or m.group("coll")
-        capture_id = m.group("cap")
-    return {
-        "collection_id": collection or "received",
-        "capture_id": capture_id,
-        "seeds": values(info, "Seed-URL"),
-        "is_version_of": first(info, "Is-Version-Of") or None,
-        "payload_oxum": first(info, "Payload-Oxum"),
-        "signing_key": first(info, "Signing-Key-Fingerprint") or None,
-    }
-
-
-def _inventory_module(manifests_dir: Path, collection_id: str) -> Any:
-    """The inventory module, after checking the inventory can take the bag (None: absent)."""
-    try:
-        from strongroom.bag import inventory
-    except ImportError:  # the inventory module is optional for receiving
-        return None
-    # fail before the bag enters the archive, not after, when the inventory is unusable
-    inventory.check_writable(manifests_dir)
-    inventory.load_inventory(inventory.inventory_path(manifests_dir, collection_id), collection_id)
-    return inventory
-
-
-def _publish(archive: Archive, work: Path, bag_id: str) -> Path:
-    """Make the payload read-only, sync, and rename the bag and its log into the archive."""
-    bag = work / bag_id
-    for dirpath, _dirs, files in os.walk(bag / "data"):
-        for name in files:  # the payload is read-only in the archive, as for our own bags
-            os.chmod(os.path.join(dirpath, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    fsync_tree(work)
-    final = archive.bag_dir(bag_id)
-    archive.bags.mkdir(parents=True, exist_ok=True)
-    log = work / f"{bag_id}.custody.jsonl"
-    if archive.custody_path(bag_id).exists():
-        raise Refused("ingest", [f"{archive.custody_path(bag_id)} already exists"])
-    try:
-        publish_dir(bag, final)
-    except UsageError as exc:
-        raise Refused("ingest", [str(exc)]) from None
-    if log.exists():
-        os.rename(log, archive.custody_path(bag_id))
-        fsync_dir(archive.bags)
-    return final
-
-
-def _record(
-    archive: Archive,
-    bag_id: str,
-    row: dict[str, Any],
-    source: str,
-    partner_name: str | None,
-    unsigned: _Unsigned,
-) -> str:
-    """The ingestion in the custody log and the ledger; return the creation time."""
-    from strongroom.core import policy
-
-    origin = f"received:{partner_name}" if partner_name else "received"
-    if unsigned.allowed and not (archive.bag_dir(bag_id) / SIGNATURE).is_file():
-        _log_unsigned(archive, bag_id, source, unsigned.reason)
-    created = utcnow()
-    with open_ledger(archive.root) as ledger:
-        ledger.record_bag(
-            bag_id,
-            collection_id=row["collection_id"],
-            capture_id=row["capture_id"],
-            created=created,
-            access=policy.current_access(archive, bag_id),
-            seeds=row["seeds"],
-            is_version_of=row["is_version_of"],
-            origin=origin,
-        )
-        custody.record_event(
-            archive,
-            bag_id,
-            INGESTION,
-            outcome="success",
-            inputs={"source": source, "partner": partner_name},
-            detail={"origin": origin},
-            ledger=ledger,
-        )
-    return created
-
-
-def _log_unsigned(archive: Archive, bag_id: str, source: str, reason: str) -> None:
-    """The --allow-unsigned override, in the custody log and the ledger."""
-    inputs = {"action": "receive unsigned", "reason": reason, "source": source}
-    detail = {"reasons": [f"{bag_id} came without {SIGNATURE}; its origin is unproven"]}
-    custody.record_event(
-        archive, bag_id, POLICY_OVERRIDE, outcome="success", inputs=inputs, detail=detail
-    )
-
-
 def _ingest(
     archive: Archive,
     work: Path,
@@ -369,30 +266,16 @@ def _ingest(
     manifests_dir: Path,
     unsigned: _Unsigned,
 ) -> str | None:
-    """Move the checked bag into the archive and record it; return the inventory path."""
-    from strongroom.core import policy
-
-    row = _ledger_row(work / bag_id, bag_id)
-    inventory = _inventory_module(manifests_dir, row["collection_id"])
-    final = _publish(archive, work, bag_id)
-    created = _record(archive, bag_id, row, source, partner_name, unsigned)
-    if inventory is None:
-        return None
-    inventory.record_bag(
-        manifests_dir,
-        row["collection_id"],
-        {
-            "bag_id": bag_id,
-            "created": created,
-            "payload_oxum": row["payload_oxum"],
-            "tagmanifests": inventory.tagmanifest_hashes(final),
-            "signing_key": row["signing_key"],
-            "seeds": row["seeds"],
-            "access": policy.current_access(archive, bag_id),
-            "is_version_of": row["is_version_of"],
-        },
-    )
-    return str(inventory.inventory_path(manifests_dir, row["collection_id"]))
+    """Publish the checked bag as a transaction and record it; return the inventory path."""
+    intent = ingest.intent_for(archive, work, bag_id, source, partner_name, manifests_dir)
+    if unsigned.allowed and not (work / bag_id / SIGNATURE).is_file():
+        intent["unsigned_reason"] = unsigned.reason
+    ingest.check_inventory(manifests_dir, intent["collection_id"])
+    with ingest.publishing_lock(archive):
+        if archive.bag_dir(bag_id).exists() or archive.custody_path(bag_id).exists():
+            raise Refused("existing", [f"{bag_id} arrived here meanwhile; refusing to replace"])
+        ingest.publish(archive, intent)
+        return ingest.record(archive, intent)
 
 
 def _quarantine(archive: Archive, work: Path, name: str, report: dict[str, Any]) -> Path:
@@ -487,13 +370,29 @@ def receive(
         raise UsageError('--allow-unsigned and --reason "..." go together (the reason is logged)')
     unsigned = _Unsigned(allow_unsigned, (reason or "").strip())
     partner = get_partner(archive, partner_name) if partner_name else None
+    manifests = manifests_dir or Path.cwd() / "manifests"
     try:
         archive.ensure()
-        archive.quarantine.mkdir(exist_ok=True)
-        work = archive.quarantine / f"{TMP_PREFIX}receive-{secrets.token_hex(6)}"
-        work.mkdir()
+        with ingest.publishing_lock(archive):
+            ingest.reconcile(archive)  # finish or undo what a killed receive left
+        with ingest.work_folder(archive) as work:
+            return _receive(archive, source, work, partner, unsigned, manifests)
     except OSError as exc:
-        raise environment_error(exc, archive.quarantine) from None
+        if exc.errno in ENVIRONMENT_ERRNOS:
+            raise environment_error(exc, archive.root) from None
+        raise
+
+
+def _receive(
+    archive: Archive,
+    source: Path,
+    work: Path,
+    partner: Partner | None,
+    unsigned: _Unsigned,
+    manifests: Path,
+) -> ReceiveResult:
+    """Unpack, check and ingest into ``work``; quarantine on refusal, clean up otherwise."""
+    partner_name = partner.name if partner else None
     warnings: list[str] = []
     bag_id: str | None = None
     try:
@@ -502,23 +401,15 @@ def receive(
         report, signature, entries = _checks(
             archive, work, bag_id, partner, unsigned, warnings, sealed=sealed
         )
-        manifests = manifests_dir or Path.cwd() / "manifests"
         inv = _ingest(archive, work, bag_id, str(source), partner_name, manifests, unsigned)
     except Refused as exc:
         raise _refuse(archive, work, source, partner_name, bag_id, exc, warnings) from None
     except _AlreadyHeld:
-        _rmtree(work)
         assert bag_id is not None
         return _held(archive, bag_id, source, partner_name, warnings)
-    except OSError as exc:
-        _rmtree(work)
-        if exc.errno in ENVIRONMENT_ERRNOS:
-            raise environment_error(exc, archive.root) from None
-        raise
-    except BaseException:
-        _rmtree(work)
-        raise
-    _rmtree(work)
+    finally:
+        if work.exists():
+            _rmtree(work)
     return ReceiveResult(
         bag_id=bag_id,
         path=str(archive.bag_dir(bag_id)),

@@ -22,13 +22,16 @@ from typing import Any
 
 from strongroom.bag import custody
 from strongroom.core.archive import Archive
-from strongroom.core.fsutil import fsync_dir
+from strongroom.core.fsutil import TMP_PREFIX, exclusive_lock, fsync_dir
+from strongroom.core.ledger import open_ledger
 from strongroom.errors import ProblemFound, UsageError
 from strongroom.share.partners import Partner, get_partner, load_partners, trusted_keyring
 from strongroom.share.policy import require_bag
 from strongroom.share.send import copy_rows, record_copy
+from strongroom.share.transfer import remove_tree
 
 REPAIR = "repair"
+PENDING = "pending"
 REPAIRABLE = ("checksum", "missing", "unreadable")
 
 
@@ -43,6 +46,7 @@ class RepairResult:
     refused_sources: list[str] = field(default_factory=list)
     unrepaired: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    resumed: bool = False  # a killed run's repair, finished and recorded by this one
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -142,6 +146,7 @@ class _Repair:
     digests: dict[str, dict[str, str]]
     limit: int | None
     result: RepairResult
+    staging: Path  # fetched files wait here, outside the payload, until they check
     bad_copies: set[str] = field(default_factory=set)
 
     def file(self, rel: str) -> None:
@@ -171,15 +176,14 @@ class _Repair:
             return False
         known_hosts = self.archive.keys / "known_hosts"
         try:
-            with _writable(target.parent):
-                tmp = transfer.fetch_file(
-                    partner, row["location"], rel, target.parent, known_hosts, self.limit
-                )
-                try:
-                    return self._use(rel, tmp, target, wanted, row, label)
-                finally:
-                    with contextlib.suppress(FileNotFoundError):
-                        tmp.unlink()
+            tmp = transfer.fetch_file(
+                partner, row["location"], rel, self.staging, known_hosts, self.limit
+            )
+            try:
+                return self._use(rel, tmp, target, wanted, row, label)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
         except (ProblemFound, UsageError, OSError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
             self.result.refused_sources.append(f"{rel} at {label}: {why}")
@@ -206,21 +210,51 @@ class _Repair:
             self.bad_copies.add(row["partner"])
             return False
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
+        with _writable(target.parent):
+            os.replace(tmp, target)  # one atomic step: the damaged file or the good one
+            fsync_dir(target.parent)
         return True
 
 
 def repair_bag(archive: Archive, bag_id: str, *, partner_name: str | None = None) -> RepairResult:
-    """Restore damaged or missing payload files of ``bag_id`` from partners' copies."""
+    """Restore damaged or missing payload files of ``bag_id`` from partners' copies.
+
+    Crash-safe: the repair is recorded as ``pending`` in the ledger before any
+    file is replaced, each file is replaced by one rename, and the re-verification
+    and the ``repair`` event close it. A run killed at any point leaves each file
+    damaged or good, never half-written; the next run finishes the repair and its
+    record (a bag found whole under a pending repair is recorded as repaired).
+    """
+    archive.require()
+    bag_dir = require_bag(archive, bag_id)
+    with exclusive_lock(archive.locks / f"repair-{bag_id}.lock") as locked:
+        if not locked:
+            raise UsageError(f"another repair of {bag_id} is running; try again when it ends")
+        staging = archive.root / f"{TMP_PREFIX}repair-{bag_id}"
+        if staging.exists():  # what a killed run had fetched, never inside the payload
+            remove_tree(staging)
+        staging.mkdir()
+        try:
+            return _repair(archive, bag_dir, partner_name, staging)
+        finally:
+            remove_tree(staging)
+
+
+def _repair(
+    archive: Archive, bag_dir: Path, partner_name: str | None, staging: Path
+) -> RepairResult:
     from strongroom.share import transfer
     from strongroom.verify.validate import validate_bag
 
-    archive.require()
-    bag_dir = require_bag(archive, bag_id)
+    bag_id = bag_dir.name
     report = validate_bag(bag_dir, "full")
     result = RepairResult(bag_id=bag_id, ok=report.valid)
+    pending = _pending(archive, bag_id)
     if report.valid:
+        if pending is not None:  # a killed run had finished the files, not the record
+            result.damaged = list(pending.get("files") or [])
+            result.resumed = True
+            _reverify(archive, bag_dir, result)
         return result
     damaged, other = _damage(report)
     _trust_manifests(archive, bag_dir, report)
@@ -228,21 +262,25 @@ def repair_bag(archive: Archive, bag_id: str, *, partner_name: str | None = None
     result.problems += other
     rows = _good_copies(archive, bag_id, partner_name, damaged)
     partners = {p.name: p for p in load_partners(archive)}
-    job = _Repair(
-        archive,
-        bag_dir,
-        partners,
-        rows,
-        transfer.manifest_digests(bag_dir),
-        _oxum_bytes(bag_dir),
-        result,
-    )
+    digests = transfer.manifest_digests(bag_dir)
+    job = _Repair(archive, bag_dir, partners, rows, digests, _oxum_bytes(bag_dir), result, staging)
+    with open_ledger(archive.root) as ledger:
+        ledger.record_event(
+            REPAIR, PENDING, bag_id=bag_id, actor=archive.config.operator, detail={"files": damaged}
+        )
     for rel in damaged:
         job.file(rel)
     for name in sorted(job.bad_copies):
         record_copy(archive, bag_id, partners[name], "damaged", _location(rows, name))
     _reverify(archive, bag_dir, result)
     return result
+
+
+def _pending(archive: Archive, bag_id: str) -> dict[str, Any] | None:
+    """The detail of a repair that a killed run left pending, if any."""
+    with open_ledger(archive.root) as ledger:
+        last = ledger.events(bag_id, types=(REPAIR,), limit=1)
+    return last[0]["detail"] if last and last[0]["outcome"] == PENDING else None
 
 
 def _reverify(archive: Archive, bag_dir: Path, result: RepairResult) -> None:
@@ -259,9 +297,9 @@ def _reverify(archive: Archive, bag_dir: Path, result: RepairResult) -> None:
     if not result.ok:
         found = [p.message for p in run.problems] or [run.error or "verification failed"]
         result.problems += [m for m in found if m not in result.problems]
-    if result.repaired or result.unrepaired:
-        _record_repair(archive, result)
     fixity.record_run(archive, run)
+    if result.repaired or result.unrepaired or result.resumed:
+        _record_repair(archive, result)  # last: it closes the pending repair
 
 
 def _record_repair(archive: Archive, result: RepairResult) -> None:
@@ -270,6 +308,7 @@ def _record_repair(archive: Archive, result: RepairResult) -> None:
         "unrepaired": result.unrepaired,
         "refused_sources": result.refused_sources,
         "valid_after": result.ok,
+        "resumed": result.resumed,
     }
     outcome = "success" if result.ok else "failure"
     custody.record_event(
