@@ -132,7 +132,8 @@ def publish(archive: Archive, intent: dict[str, Any]) -> Path:
 
 
 def record(archive: Archive, intent: dict[str, Any]) -> str:
-    """Record a published received bag: ledger row, custody line, inventory entry.
+    """Record a published received bag: ledger row, inventory entry, then the custody line
+    and ledger event of the ingestion (which close the intent).
 
     Each step checks what is already there, so that a run killed halfway through
     is finished by the next, and nothing is recorded twice. Returns the
@@ -157,6 +158,21 @@ def record(archive: Archive, intent: dict[str, Any]) -> str:
         crash_point("receive-after-ledger-row")
         if intent.get("unsigned_reason"):
             _log_unsigned(archive, bag_id, intent["source"], intent["unsigned_reason"])
+        path = inventory.record_bag(
+            Path(intent["manifests"]),
+            intent["collection_id"],
+            {
+                "bag_id": bag_id,
+                "created": intent["created"],
+                "payload_oxum": intent["payload_oxum"],
+                "tagmanifests": inventory.tagmanifest_hashes(archive.bag_dir(bag_id)),
+                "signing_key": intent["signing_key"],
+                "seeds": intent["seeds"],
+                "access": access,
+                "is_version_of": intent["is_version_of"],
+            },
+        )
+        crash_point("receive-after-inventory")
         inputs = {"source": intent["source"], "partner": intent["partner"]}
         detail = {"origin": intent["origin"]}
         if _ingestion_logged(archive, bag_id, intent["source"]):  # the line, not its row
@@ -169,22 +185,7 @@ def record(archive: Archive, intent: dict[str, Any]) -> str:
                 archive, bag_id, INGESTION, outcome="success", inputs=inputs, detail=detail,
                 ledger=ledger,
             )  # fmt: skip
-        crash_point("receive-after-ingestion")
-    path = inventory.record_bag(
-        Path(intent["manifests"]),
-        intent["collection_id"],
-        {
-            "bag_id": bag_id,
-            "created": intent["created"],
-            "payload_oxum": intent["payload_oxum"],
-            "tagmanifests": inventory.tagmanifest_hashes(archive.bag_dir(bag_id)),
-            "signing_key": intent["signing_key"],
-            "seeds": intent["seeds"],
-            "access": access,
-            "is_version_of": intent["is_version_of"],
-        },
-    )
-    crash_point("receive-after-inventory")
+    crash_point("receive-after-ingestion")
     return str(path)
 
 
