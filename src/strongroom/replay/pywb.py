@@ -617,7 +617,7 @@ def export_wacz(
     check_exit(archive, bag_id, Exit("export"), override=override, reason=reason or None)
     if not bag.warcs:
         raise ProblemFound(f"bag {bag_id} has no WARC files under data/warc/")
-    deps = _export_closure(archive, bag, override)
+    deps = _export_closure(archive, bag, override, reason)
     output = Path(output).absolute()
     if output.exists() and output.is_dir():
         raise UsageError(f"{output} is a folder; give a file name ending in .wacz")
@@ -656,12 +656,18 @@ def export_wacz(
             tmp.unlink()
         with contextlib.suppress(FileNotFoundError):
             pages_file.unlink()
-    size = _record_wacz(archive, bag, output, override, reason, actor)
+    size = _record_wacz(archive, bag, deps, output, override, reason, actor)
     return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
 
 
 def _record_wacz(
-    archive: Archive, bag: ReplayBag, output: Path, override: bool, reason: str, actor: str | None
+    archive: Archive,
+    bag: ReplayBag,
+    deps: list[ReplayBag],
+    output: Path,
+    override: bool,
+    reason: str,
+    actor: str | None,
 ) -> int:
     """The export in the bag's custody log and the ledger; return the WACZ's size."""
     from strongroom.bag import custody
@@ -682,25 +688,29 @@ def _record_wacz(
     return size
 
 
-_OPENNESS = {"public": 0, "restricted": 1, "dark": 2}
+def _export_closure(
+    archive: Archive, bag: ReplayBag, override: bool, reason: str
+) -> list[ReplayBag]:
+    """The bags whose records ``bag``'s revisits need, each under the same exit policy.
 
-
-def _export_closure(archive: Archive, bag: ReplayBag, override: bool) -> list[ReplayBag]:
-    """The bags whose records ``bag``'s revisits need, checked against the export policy.
-
-    A dependency more closed than the bag itself may not leave with it (unless
+    A dependency that may not leave may not leave inside this WACZ either (unless
     ``override``): the export is refused, naming it.
     """
     from strongroom.bag.closure import closure
+    from strongroom.share.policy import Exit, ExitRefused, check_exit, exit_reasons
 
     deps = [read_bag(archive, d) for d in closure(archive, bag.bag_id)]
     for d in deps:
-        if _OPENNESS.get(d.access, 2) > _OPENNESS.get(bag.access, 2) and not override:
-            raise PolicyRefused(
+        why = exit_reasons(archive, d.bag_id, Exit("export"))
+        if why and not override:
+            raise ExitRefused(
                 f"bag {bag.bag_id} depends on {d.bag_id} (its revisits point there), which is "
-                f"{d.access}; its records cannot leave with a {bag.access} export. Export "
-                "with --override --reason, or re-capture the page so the bag stands alone"
+                f"{d.access}; its records cannot leave with this export ({'; '.join(why)})."
+                " Export with --override --reason, or re-capture the page so the bag stands"
+                " alone",
+                why,
             )
+        check_exit(archive, d.bag_id, Exit("export"), override=override, reason=reason or None)
         if not d.warcs:
             raise ProblemFound(f"bag {bag.bag_id} depends on {d.bag_id}, which has no WARC files")
     return deps
