@@ -221,6 +221,31 @@ def _head(work: Path, bag_id: str, keyring: Any, *, signed: bool, sealed: bool) 
         raise Refused("custody", problems)
 
 
+def _dependencies(archive: Archive, bag: Path) -> None:
+    """Every bag this one declares in ``Depends-On`` is here, exactly as pinned."""
+    from strongroom.bag.closure import declared, tagmanifest_digest
+
+    try:
+        deps = declared(bag)
+    except ProblemFound as exc:
+        raise Refused("closure", [exc.message]) from None
+    problems = []
+    for dep in deps:
+        here = archive.bag_dir(dep.bag_id)
+        if not (here / "bagit.txt").is_file() or here.is_symlink():
+            problems.append(
+                f"{bag.name} depends on {dep.bag_id}, which this archive does not hold:"
+                f" receive {dep.bag_id} first (the sender's `strongroom share` sends it first)"
+            )
+        elif tagmanifest_digest(here) != dep.digest:
+            problems.append(
+                f"{bag.name} depends on {dep.bag_id} as it was when pinned, but the copy"
+                " here has another tag manifest"
+            )
+    if problems:
+        raise Refused("closure", problems)
+
+
 def _identity(archive: Archive, work: Path, bag_id: str) -> None:
     """The bag is what its name says, and not one this archive holds already.
 
@@ -401,6 +426,7 @@ def _receive(
         report, signature, entries = _checks(
             archive, work, bag_id, partner, unsigned, warnings, sealed=sealed
         )
+        _dependencies(archive, work / bag_id)
         inv = _ingest(archive, work, bag_id, str(source), partner_name, manifests, unsigned)
     except Refused as exc:
         raise _refuse(archive, work, source, partner_name, bag_id, exc, warnings) from None

@@ -79,15 +79,27 @@ def replication_status(archive: Archive, bag_id: str) -> ReplicationStatus:
     policy = archive.config.replication
     problems: list[str] = []
     locations: list[dict[str, Any]] = []
+    deps = _closure(archive, bag_id, problems)
     local = _local_copy(archive, bag_id, problems)
     if local is not None:
+        if deps is None:  # the closure is incomplete here: the local copy does not count
+            local["status"] = "incomplete closure"
         locations.append(local)
+    held = _held_by_partner(archive, deps or [])
     for row in copy_rows(archive, bag_id):
-        locations.append(
-            {k: row[k] for k in ("partner", "location", "jurisdiction", "status", "verified_at")}
-        )
+        loc = {k: row[k] for k in ("partner", "location", "jurisdiction", "status", "verified_at")}
         if row["status"] != "ok":
             problems.append(f"copy at {row['partner']} is {row['status']} ({row['location']})")
+        elif deps is None or any(row["partner"] not in held[d] for d in deps):
+            # a copy counts only where its whole closure is
+            missing = [d for d in deps or [] if row["partner"] not in held[d]]
+            loc["status"] = "incomplete closure"
+            problems.append(
+                f"copy at {row['partner']} lacks what it depends on"
+                + (f" ({', '.join(missing)})" if missing else "")
+                + f"; share it again: `strongroom share {bag_id} --to {row['partner']}`"
+            )
+        locations.append(loc)
     good = [loc for loc in locations if loc["status"] == "ok"]
     count = len(good)
     juris = {loc["jurisdiction"] for loc in good if loc["jurisdiction"]}
@@ -105,6 +117,24 @@ def replication_status(archive: Archive, bag_id: str) -> ReplicationStatus:
         min_copies=policy.min_copies,
         min_jurisdictions=policy.min_jurisdictions,
     )
+
+
+def _closure(archive: Archive, bag_id: str, problems: list[str]) -> list[str] | None:
+    """The bags ``bag_id`` depends on, or None (with the problem) when that is incomplete."""
+    from strongroom.bag.closure import closure
+
+    if not (archive.bag_dir(bag_id) / "bagit.txt").exists():
+        return []
+    try:
+        return closure(archive, bag_id)
+    except ProblemFound as exc:
+        problems.append(exc.message)
+        return None
+
+
+def _held_by_partner(archive: Archive, deps: list[str]) -> dict[str, set[str]]:
+    """For each dependency, the partners holding a good copy of it."""
+    return {d: {r["partner"] for r in copy_rows(archive, d) if r["status"] == "ok"} for d in deps}
 
 
 @dataclass
@@ -141,13 +171,22 @@ def _candidates(
     archive: Archive, bag_id: str, partners: list[Partner]
 ) -> tuple[list[Partner], list[str]]:
     """Partners that lack a copy and may receive one; and why the others may not."""
+    from strongroom.bag.closure import closure
+
     holders = {r["partner"] for r in copy_rows(archive, bag_id)}
     refused: list[str] = []
     candidates: list[Partner] = []
+    try:
+        deps = closure(archive, bag_id)
+    except ProblemFound as exc:
+        return [], [exc.message]
     for p in partners:
         if p.name in holders:
             continue
-        reasons = exit_reasons(archive, bag_id, Exit.partner(p, "share"))
+        way = Exit.partner(p, "share")
+        reasons = exit_reasons(archive, bag_id, way)
+        for d in deps:  # the closure goes with the bag, under the same policy
+            reasons += [f"it depends on {d}: {why}" for why in exit_reasons(archive, d, way)]
         if reasons:
             refused.append(f"{p.name}: {'; '.join(reasons)}")
         else:

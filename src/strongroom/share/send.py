@@ -22,7 +22,14 @@ from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 from strongroom.errors import ProblemFound
 from strongroom.share.partners import Partner, get_partner
-from strongroom.share.policy import Exit, check_exit, require_bag, validate_or_refuse
+from strongroom.share.policy import (
+    Exit,
+    ExitRefused,
+    check_exit,
+    exit_reasons,
+    require_bag,
+    validate_or_refuse,
+)
 
 REPLICATION = "replication"
 
@@ -41,6 +48,7 @@ class ShareResult:
     confirmed_by: str
     overridden: list[str] = field(default_factory=list)
     already_there: bool = False
+    dependencies: list[str] = field(default_factory=list)  # sent (or confirmed) first
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -105,13 +113,49 @@ def share_bag(
     override: bool = False,
     reason: str | None = None,
 ) -> ShareResult:
-    """Send ``bag_id`` to a partner: policy, verify, transfer, confirm, record."""
+    """Send ``bag_id`` to a partner: policy, verify, transfer, confirm, record.
+
+    A bag that declares ``Depends-On`` goes with its closure: every dependency is
+    checked against the same exit policy first (the bag is refused when one may
+    not go), and the dependencies are sent, oldest first, before the bag.
+    """
+    from strongroom.bag.closure import closure
+
     archive.require()
-    bag_dir = require_bag(archive, bag_id)
+    require_bag(archive, bag_id)
     partner = get_partner(archive, partner_name)
-    overridden = check_exit(
-        archive, bag_id, Exit.partner(partner, "share"), override=override, reason=reason
-    )
+    way = Exit.partner(partner, "share")
+    deps = closure(archive, bag_id)  # ProblemFound when the closure is incomplete here
+    _closure_may_go(archive, bag_id, deps, way, override)
+    overridden = check_exit(archive, bag_id, way, override=override, reason=reason)
+    for dep in deps:
+        overridden += check_exit(archive, dep, way, override=override, reason=reason)
+    for dep in deps:
+        _send(archive, dep, partner)
+    result = _send(archive, bag_id, partner)
+    result.overridden = overridden
+    result.dependencies = deps
+    return result
+
+
+def _closure_may_go(
+    archive: Archive, bag_id: str, deps: list[str], way: Exit, override: bool
+) -> None:
+    """Refuse the bag, before anything is sent, when a dependency may not go."""
+    for dep in deps:
+        why = exit_reasons(archive, dep, way)
+        if why and not override:
+            raise ExitRefused(
+                f"refusing to share {bag_id} to {way.to}: it depends on {dep} (its revisits"
+                f" point there), which may not go: {'; '.join(why)}"
+                ' (use --override --reason "..." to overrule, which is logged)',
+                why,
+            )
+
+
+def _send(archive: Archive, bag_id: str, partner: Partner) -> ShareResult:
+    """Verify, transfer, confirm and record one bag (the policy was checked already)."""
+    bag_dir = require_bag(archive, bag_id)
     report = validate_or_refuse(bag_dir, "not sent")
     problems, confirmed_by, already = _transfer(archive, bag_dir, partner)
     where = partner.location(bag_id)
@@ -135,7 +179,6 @@ def share_bag(
         files=report.files,
         bytes=report.bytes,
         confirmed_by=confirmed_by,
-        overridden=overridden,
         already_there=already,
     )
 
