@@ -139,6 +139,8 @@ def _share(
             f"Shared {result.bag_id} to {result.partner} ({result.jurisdiction},"
             f" {result.transport}): {plural(result.files, 'file')}, {human_bytes(result.bytes)}"
         )
+    if result.dependencies:
+        out.info(f"  with:      {', '.join(result.dependencies)} (its closure, sent first)")
     out.info(f"  copy:      {result.location}")
     out.info(f"  confirmed: {result.confirmed_by}")
     out.info(_status_line(status))

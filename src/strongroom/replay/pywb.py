@@ -346,11 +346,13 @@ def build(
     bags = [read_bag(archive, b) for b in bag_ids]
     colls: dict[str, ReplayCollection] = {}
     dark: list[ReplayBag] = []
+    from strongroom.share.policy import replay_audience
+
     for bag in bags:
-        if bag.access == "dark":
+        group = replay_audience(archive, bag.bag_id)  # the one exit policy decides
+        if group is None:
             dark.append(bag)
             continue
-        group = "restricted" if bag.access == "restricted" else "public"
         name = bag.collection_id if group == "public" else f"{bag.collection_id}-restricted"
         coll = colls.setdefault(name, ReplayCollection(name, bag.collection_id, group))
         coll.bags.append(bag)

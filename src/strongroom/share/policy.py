@@ -98,6 +98,16 @@ def exit_reasons(archive: Archive, bag_id: str, way: Exit) -> list[str]:
     return reasons
 
 
+def replay_audience(archive: Archive, bag_id: str) -> str | None:
+    """Who may see a bag in replay, by the same rules: ``public`` (everyone),
+    ``restricted`` (staff only) or None (nobody: it does not leave)."""
+    if not exit_reasons(archive, bag_id, Exit("replay")):
+        return "public"
+    if not exit_reasons(archive, bag_id, Exit("replay", access=("public", "restricted"))):
+        return "restricted"
+    return None
+
+
 def check_exit(
     archive: Archive,
     bag_id: str,
