@@ -27,9 +27,9 @@ from sharekit import (
 )
 
 from strongroom.bag import custody, inventory
+from strongroom.bag.publish import CRASH_ENV
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
-from strongroom.share.ingest import CRASH_ENV
 
 BAG = "andijan-2005-20240501T101500Z-1a2b3c"
 WARC = "data/warc/capture-00001.warc.gz"

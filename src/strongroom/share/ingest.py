@@ -1,7 +1,8 @@
 """Publishing a received bag is a transaction: intent, rename, record, complete.
 
 The checked bag waits in ``quarantine/.tmp-receive-*``. Under the archive's
-publishing lock (``locks/publish.lock``, the lock ``bag`` takes too):
+publishing lock (:func:`strongroom.bag.publish.publishing`, which first
+reconciles bag publications as every locked command does):
 
 1. the ledger records the *intent*: an ``ingestion`` event with outcome
    ``pending`` and everything needed to record the bag;
@@ -31,40 +32,25 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.bag import custody
+from strongroom.bag.publish import crash_point
 from strongroom.core.archive import Archive
-from strongroom.core.fsutil import TMP_PREFIX, fsync_dir, fsync_tree, os_problem
+from strongroom.core.fsutil import TMP_PREFIX, fsync_dir, fsync_tree
 from strongroom.core.ledger import open_ledger, utcnow
 
 INGESTION = "ingestion"
 PENDING = "pending"
-LOCK_NAME = "publish.lock"
-CRASH_ENV = "STRONGROOM_TEST_CRASH_AT"  # crash-test hook: SIGKILL at a named step
 WORK_PREFIX = f"{TMP_PREFIX}receive-"
 _CAPTURE_ID_RE = re.compile(r"^(?P<coll>.+)-(?P<cap>\d{8}T\d{6}Z-[0-9a-z]+)$")
 
 
-def crash_point(name: str) -> None:
-    """Kill this process at step ``name`` when the crash test asks for it (one dict lookup
-    otherwise); the same hook and variable as ``bag`` publishing."""
-    if os.environ.get(CRASH_ENV) == name:
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 @contextlib.contextmanager
 def publishing_lock(archive: Archive) -> Iterator[None]:
-    """Hold ``locks/publish.lock`` (blocking): one run publishes or reconciles at a time."""
-    try:
-        archive.locks.mkdir(parents=True, exist_ok=True)
-        fd = os.open(archive.locks / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise os_problem(f"cannot open the lock {archive.locks / LOCK_NAME}", exc) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    """Hold the archive's publishing lock, the one ``bag`` takes, after its reconcile of
+    bag publications (``bag.publish``); a receive then reconciles its own intents."""
+    from strongroom.bag.publish import publishing
+
+    with publishing(archive):
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def intent_for(
