@@ -82,7 +82,7 @@ def test_a_missing_partner_error_says_how_to_add_one(archive_dir) -> None:
 
     from strongroom.core.archive import Archive
     from strongroom.errors import UsageError
-    from strongroom.share.send import get_partner
+    from strongroom.share.partners import get_partner
 
     archive_dir.mkdir()
     (archive_dir / "partners.toml").write_text(

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from strongroom.core.archive import Archive, ArchiveConfig, load_config
-from strongroom.share.send import load_partners
+from strongroom.share.partners import load_partners
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -77,7 +77,7 @@ def preflight(archive: Archive, collection: Collection | None = None) -> list[st
     _ = archive.config  # parses config.toml
     archive.designations()
     try:
-        from strongroom.share.send import load_partners
+        from strongroom.share.partners import load_partners
     except ImportError:  # sharing is optional for capture
         pass
     else:

@@ -7,6 +7,7 @@ project's own signing and custody modules, exactly as strongroom bags are.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -58,8 +59,10 @@ def make_bag(
     designations: tuple[str, ...] = (),
     files: dict[str, bytes] | None = None,
     sign: bool = True,
+    depends_on: tuple[str, ...] = (),
 ) -> Path:
-    """A signed bag with a custody log in ``archive/bags/<bag_id>``."""
+    """A signed bag with a custody log in ``archive/bags/<bag_id>``; ``depends_on`` names
+    bags of the same archive it declares (``Depends-On``, pinned by tag-manifest digest)."""
     staging = archive.root / f".build-{bag_id}"
     files = files or {
         "warc/capture-00001.warc.gz": warc_bytes(bag_id),
@@ -78,6 +81,9 @@ def make_bag(
     }
     if designations:
         info["Designation"] = list(designations)
+    if depends_on:
+        pins = {d: (archive.bag_dir(d) / custody.TAGMANIFEST).read_bytes() for d in depends_on}
+        info["Depends-On"] = [f"{d} {hashlib.sha512(t).hexdigest()}" for d, t in pins.items()]
     bagit.make_bag(str(staging), info, checksums=["sha512"])
     tm = staging / custody.TAGMANIFEST
     if sign:
@@ -161,3 +167,13 @@ def flip_bit(path: Path, offset: int = 100) -> None:
         fh.seek(offset)
         fh.write(bytes([b[0] ^ 0x01]))
     os.chmod(path, mode)
+
+
+def write_head(archive: Archive, bag_id: str, folder: Path | None = None) -> Path:
+    """The bag's custody head, signed by ``archive``, beside the bag (as `share` ships it)."""
+    import json
+
+    folder = folder or archive.bags
+    path = folder / f"{bag_id}.custody-head.json"
+    path.write_text(json.dumps(custody.signed_head(archive, bag_id), sort_keys=True))
+    return path

@@ -11,7 +11,14 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from sharekit import dir_partner, make_archive, make_bag, public_key_line, write_partners
+from sharekit import (
+    dir_partner,
+    make_archive,
+    make_bag,
+    public_key_line,
+    write_head,
+    write_partners,
+)
 
 from strongroom.bag import custody
 from strongroom.core.archive import Archive
@@ -31,6 +38,7 @@ def pair(archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
     """(sender in DE with one bag, receiver in UA that trusts the sender's key)."""
     sender = make_archive(tmp_path / "berlin", "DE")
     make_bag(sender, BAG)
+    write_head(sender, BAG)
     receiver = make_archive(
         archive_dir, "UA", '[receive]\nmax_files = 20\nmax_bytes = "1MB"\nmax_name_length = 200\n'
     )
@@ -43,11 +51,11 @@ def pair(archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under ``root`` except the quarantine and the ledger, with its hash."""
+    """Every file under ``root`` except the quarantine, the ledger and the lock files."""
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        if "/quarantine" in f"/{rel}" or "ledger.sqlite" in rel:
+        if "/quarantine" in f"/{rel}" or "ledger.sqlite" in rel or "/locks" in f"/{rel}":
             continue
         out[rel] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
     return out
@@ -86,6 +94,7 @@ def editable_copy(sender: Archive, into: Path) -> tuple[Path, Path]:
     shutil.copytree(sender.bag_dir(BAG), bag)
     log = into / f"{BAG}.custody.jsonl"
     shutil.copyfile(sender.custody_path(BAG), log)
+    write_head(sender, BAG, into)
     return bag, log
 
 
@@ -119,7 +128,7 @@ def test_partner_folder_is_received(cli, pair, tmp_path) -> None:
     assert (receiver.bag_dir(BAG) / "data").is_dir()
     assert (tmp_path / "manifests" / "andijan.json").is_file()  # default: ./manifests
     again = cli("receive", sender.bag_dir(BAG), "--from", "berlin", "--archive", receiver.root)
-    assert again.exit_code == 1 and "is already in this archive" in again.stderr
+    assert again.exit_code == 0 and "Already held" in again.stdout  # confirmed as a copy
 
 
 HOSTILE = {

@@ -93,8 +93,9 @@ def test_no_matching_copy_means_no_repair(cli, shared, tmp_path) -> None:
     assert f"could not repair {WARC}: no copy matches the manifest" in r.stderr
     assert "still damaged after repair" in r.stderr
     assert local.read_bytes() == damaged  # never replaced with a wrong copy
-    event = custody.read_entries(archive.custody_path(BAG))[-1]
+    *_, check, event = custody.read_entries(archive.custody_path(BAG))
     assert event["action"] == "repair" and event["outcome"] == "failure"
+    assert check["action"] == "fixity check" and check["outcome"] == "failure"
 
 
 def test_valid_bag_needs_no_repair_and_damaged_tags_are_not_trusted(cli, shared) -> None:
@@ -116,3 +117,17 @@ def test_repair_without_any_copy_says_so(cli, archive_dir) -> None:
     assert r.exit_code == 1 and "no good copy" in r.stderr
     unknown = cli("repair", "no-such-bag", "--archive", archive.root)
     assert unknown.exit_code == 2 and "no bag 'no-such-bag'" in unknown.stderr
+
+
+def test_successful_repair_is_recorded_as_a_valid_fixity_run(cli, shared) -> None:
+    """After `repair`, `history` shows the bag valid again, not the failed check before it."""
+    archive = shared
+    flip_bit(archive.bag_dir(BAG) / WARC)
+    assert cli("verify", BAG, "--archive", archive.root).exit_code == 1
+    assert cli("repair", BAG, "--archive", archive.root).exit_code == 0
+
+    runs = json.loads(cli("history", BAG, "--json", "--archive", archive.root).stdout)["runs"]
+    assert [r["result"] for r in runs][-2:] == ["invalid", "valid"]
+    assert runs[-1]["mode"] == "full"
+    actions = [e["action"] for e in custody.read_entries(archive.custody_path(BAG))]
+    assert actions[-2:] == ["fixity check", "repair"]

@@ -66,7 +66,7 @@ def test_share_over_ssh_is_verified_at_the_destination(cli, remote) -> None:
         row = ledger.query("SELECT * FROM copies WHERE partner = 'vilnius'")[0]
     assert row["status"] == "ok" and row["location"].endswith(f":{incoming}/{BAG}")
     again = cli("share", BAG, "--to", "vilnius", "--archive", archive.root)
-    assert again.exit_code == 1 and "refusing to overwrite an existing copy" in again.stderr
+    assert again.exit_code == 0 and "Already at vilnius" in again.stdout  # confirmed
 
 
 def test_repair_over_ssh_refuses_a_damaged_remote_copy(cli, remote) -> None:

@@ -164,7 +164,7 @@ def keys_show(archive: str, as_json: bool, quiet: bool) -> None:
     if key is None:
         raise UsageError(f"no signing key in {arch.keys}; run: strongroom keys init")
     pub = key.public_key()
-    from strongroom.share.send import trusted_keyring
+    from strongroom.share.partners import trusted_keyring
 
     ring = trusted_keyring(arch)
     trusted = {fp: label for fp, label in ring.labels.items() if label != "this archive"}

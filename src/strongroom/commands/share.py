@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 import click
 
 from strongroom.commands.options import archive_option, make_output, open_archive, output_options
-from strongroom.errors import ProblemFound, UsageError
+from strongroom.core.archive import Archive
+from strongroom.errors import ProblemFound, StrongroomError, UsageError
+from strongroom.share.extract import environment_error
 
 if TYPE_CHECKING:
-    from strongroom.share import send as share_types
+    from strongroom.core.ui import Output
+    from strongroom.share.replicate import ReplicationStatus
 
 
 @click.command("share")
@@ -62,44 +65,88 @@ def share_cmd(
       strongroom share BAG --to riga-mirror --override --reason "court order 12/2024"
       strongroom share --export BAG -o BAG.tar
     """
-    from strongroom.core.ui import human_bytes, plural
-    from strongroom.share import send as share
-
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
-    if export:
-        if output is None:
-            raise UsageError("--export needs -o FILE.tar")
-        res = share.export_bag(arch, bag, output, override=override, reason=reason, partner_name=to)
-        if as_json:
-            out.emit_json(res.as_dict())
-            return
-        out.info(f"Exported {res.bag_id} ({plural(res.files, 'file')}, {human_bytes(res.bytes)})")
-        out.info(f"  tar:       {res.tar}")
-        out.info(f"  sha512:    {res.checksum_file}")
-        out.info(f"  signature: {res.signature}")
+    try:
+        if export:
+            _export(out, arch, bag, output, to, override, reason)
+        else:
+            _share(out, arch, bag, to, output, override, reason)
+    except StrongroomError as exc:
+        if as_json:  # a refusal is a JSON document too, for scripts
+            doc = {"ok": False, "bag_id": bag, "partner": to, "error": exc.message}
+            out.emit_json(
+                doc | {"exit_code": exc.exit_code, "reasons": getattr(exc, "reasons", [])}
+            )
+        raise
+    except OSError as exc:
+        raise environment_error(exc, output or arch.root) from None
+
+
+def _export(
+    out: Output,
+    arch: Archive,
+    bag: str,
+    output: Path | None,
+    to: str | None,
+    override: bool,
+    reason: str | None,
+) -> None:
+    from strongroom.core.ui import human_bytes, plural
+    from strongroom.share import export as share_export
+
+    if output is None:
+        raise UsageError("--export needs -o FILE.tar")
+    res = share_export.export_bag(
+        arch, bag, output, override=override, reason=reason, partner_name=to
+    )
+    if out.json:
+        out.emit_json(res.as_dict())
         return
+    out.info(f"Exported {res.bag_id} ({plural(res.files, 'file')}, {human_bytes(res.bytes)})")
+    out.info(f"  tar:       {res.tar}")
+    out.info(f"  sha512:    {res.checksum_file}")
+    out.info(f"  signature: {res.signature}")
+
+
+def _share(
+    out: Output,
+    arch: Archive,
+    bag: str,
+    to: str | None,
+    output: Path | None,
+    override: bool,
+    reason: str | None,
+) -> None:
+    from strongroom.core.ui import human_bytes, plural
+    from strongroom.share import replicate, send
+
     if output is not None:
         raise UsageError("-o only applies with --export")
     if not to:
         raise UsageError("name a partner with --to PARTNER (see `strongroom partners`)")
-    result = share.share_bag(arch, bag, to, override=override, reason=reason)
-    status = share.replication_status(arch, bag)
-    if as_json:
-        out.emit_json(result.as_dict() | {"replication": status.as_dict()})
+    result = send.share_bag(arch, bag, to, override=override, reason=reason)
+    status = replicate.replication_status(arch, bag)
+    if out.json:
+        out.emit_json(result.as_dict() | {"ok": True, "replication": status.as_dict()})
         return
     for why in result.overridden:
         out.warn(f"policy overridden ({reason}): {why}")
-    out.info(
-        f"Shared {result.bag_id} to {result.partner} ({result.jurisdiction}, {result.transport}):"
-        f" {plural(result.files, 'file')}, {human_bytes(result.bytes)}"
-    )
+    if result.already_there:
+        out.info(f"Already at {result.partner}: {result.bag_id} is there and matches; not sent")
+    else:
+        out.info(
+            f"Shared {result.bag_id} to {result.partner} ({result.jurisdiction},"
+            f" {result.transport}): {plural(result.files, 'file')}, {human_bytes(result.bytes)}"
+        )
+    if result.dependencies:
+        out.info(f"  with:      {', '.join(result.dependencies)} (its closure, sent first)")
     out.info(f"  copy:      {result.location}")
     out.info(f"  confirmed: {result.confirmed_by}")
     out.info(_status_line(status))
 
 
-def _status_line(status: share_types.ReplicationStatus) -> str:
+def _status_line(status: ReplicationStatus) -> str:
     verdict = "meets the policy" if status.compliant else "below the policy"
     return (
         f"  copies:    {status.copies} (policy {status.min_copies}) in"
@@ -117,12 +164,18 @@ def _status_line(status: share_types.ReplicationStatus) -> str:
     default=None,
     help="Inventory folder (default ./manifests).",
 )
+@click.option(
+    "--allow-unsigned", is_flag=True, help="Accept a bag without a signature (needs --reason)."
+)
+@click.option("--reason", help="Why an unsigned bag is accepted; kept in the custody log.")
 @archive_option
 @output_options
 def receive_cmd(
     source: Path,
     partner: str | None,
     manifests: Path | None,
+    allow_unsigned: bool,
+    reason: str | None,
     archive: str,
     as_json: bool,
     quiet: bool,
@@ -131,15 +184,20 @@ def receive_cmd(
 
     Extraction refuses absolute or '..' names, links, devices and more files
     or bytes than config.toml [receive] allows. Then strict BagIt validation,
-    the signature against the partner's key (--from; without it, any trusted
-    key) and the custody-log chain. A bag that passes is moved into the
-    archive; one that fails stays in <archive>/quarantine/ with report.json,
-    and receive exits 1.
+    a signature by the partner's key (--from; without it, any trusted key:
+    `strongroom keys trust` adds one), the custody-log chain, and its
+    identity (the folder name is its External-Identifier; not a renamed copy
+    of a bag held here). A bag that passes is moved into the archive; one
+    that fails stays in <archive>/quarantine/ with report.json, and receive
+    exits 1. An unsigned bag is refused unless --allow-unsigned --reason says
+    why (logged). A bag already held with the same tag manifests is
+    confirmed as a copy (exit 0) and nothing changes.
 
     \b
     Example:
       strongroom receive /mnt/incoming/andijan-2005-20240501T101500Z-1a2b3c --from kyiv-mirror
       strongroom receive bag.tar --from kyiv-mirror --json
+      strongroom receive old-bag/ --allow-unsigned --reason "made before keys existed"
     """
     from strongroom.core.ui import human_bytes, plural
     from strongroom.share import receive
@@ -147,7 +205,14 @@ def receive_cmd(
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
     try:
-        res = receive.receive(arch, source, partner_name=partner, manifests_dir=manifests)
+        res = receive.receive(
+            arch,
+            source,
+            partner_name=partner,
+            manifests_dir=manifests,
+            allow_unsigned=allow_unsigned,
+            reason=reason,
+        )
     except receive.ReceiveFailed as exc:
         if as_json:
             out.emit_json(exc.report)
@@ -160,6 +225,10 @@ def receive_cmd(
         raise ProblemFound(f"{source.name} was not received; it is in quarantine") from None
     if as_json:
         out.emit_json(res.as_dict())
+        return
+    if res.already_held:
+        out.info(f"Already held: {res.bag_id} is here with the same tag manifests; nothing changed")
+        out.info(f"  bag:       {res.path}")
         return
     for w in res.warnings:
         out.warn(receive.show(w))
@@ -191,13 +260,13 @@ def replicate_cmd(all_bags: bool, dry_run: bool, archive: str, as_json: bool, qu
       strongroom replicate --all --dry-run
       strongroom replicate --all --quiet     # cron
     """
-    from strongroom.share import send as share
+    from strongroom.share import replicate
 
     out = make_output(as_json, quiet)
     if not all_bags:
         raise UsageError("use --all (replicate works on the whole archive)")
     arch = open_archive(archive)
-    res = share.replicate_all(arch, dry_run=dry_run)
+    res = replicate.replicate_all(arch, dry_run=dry_run)
     if as_json:
         out.emit_json(res.as_dict() | {"dry_run": dry_run})
     else:
@@ -248,11 +317,13 @@ def repair_cmd(bag: str, partner: str | None, archive: str, as_json: bool, quiet
     if as_json:
         out.emit_json(res.as_dict())
     else:
-        for r in res.refused_sources:
-            out.warn(f"refused source: {r}")
-        for fixed in res.repaired:
-            out.info(f"repaired {fixed['file']} from {fixed['source']} ({fixed['location']})")
-        if res.ok and not res.damaged:
+        for refused in res.refused_sources:
+            out.warn(f"refused source: {refused}")
+        for r in res.repaired:
+            out.info(f"repaired {r['file']} from {r['source']} ({r['location']})")
+        if res.ok and res.resumed:
+            out.info(f"{bag} re-verified: valid (an interrupted repair was finished and recorded).")
+        elif res.ok and not res.damaged:
             out.info(f"{bag} is valid; nothing to repair.")
         elif res.ok:
             out.info(f"{bag} re-verified: valid ({len(res.repaired)} file(s) restored).")
@@ -279,11 +350,11 @@ def partners_cmd(archive: str, as_json: bool, quiet: bool) -> None:
 
     from strongroom.bag.signing import fingerprint, parse_public_key
     from strongroom.core.ui import esc
-    from strongroom.share import send as share
+    from strongroom.share.partners import load_partners
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive)
-    partners = share.load_partners(arch)
+    partners = load_partners(arch)
     if as_json:
         out.emit_json([p.as_dict() for p in partners])
         return

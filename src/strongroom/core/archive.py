@@ -67,6 +67,7 @@ class ReceiveLimits:
     max_files: int = 100_000
     max_bytes: int = 64 * 1024**3
     max_name_length: int = 4096
+    max_ratio: int = 200  # a compressed tar may expand at most this many times
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def load_config(path: Path) -> ArchiveConfig:
     rep = r.table("replication")
     rep.unknown({"min_copies", "min_jurisdictions"})
     rec = r.table("receive")
-    rec.unknown({"max_files", "max_bytes", "max_name_length"})
+    rec.unknown({"max_files", "max_bytes", "max_name_length", "max_ratio"})
     max_bytes = rec.data.get("max_bytes", ReceiveLimits.max_bytes)
     try:
         max_bytes = parse_size(str(max_bytes))
@@ -179,6 +180,7 @@ def load_config(path: Path) -> ArchiveConfig:
             max_files=rec.int("max_files", ReceiveLimits.max_files, minimum=1),
             max_bytes=max_bytes,
             max_name_length=rec.int("max_name_length", 4096, minimum=16),
+            max_ratio=rec.int("max_ratio", ReceiveLimits.max_ratio, minimum=1),
         ),
         node=_node(r),
         ledger_url=_ledger_url(r),

@@ -44,7 +44,7 @@ from strongroom.bag.baginfo import first, read_bag_info, values
 from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection
 from strongroom.core.fsutil import atomic_write_text, fsync_tree, tmp_name
-from strongroom.errors import PolicyRefused, ProblemFound, UsageError
+from strongroom.errors import ProblemFound, UsageError
 
 STAFF_HEADER = "X-Pywb-ACL-User"  # pywb reads it as HTTP_X_PYWB_ACL_USER
 STAFF_USER = "staff"
@@ -190,7 +190,7 @@ def read_bag(archive: Archive, bag_id: str) -> ReplayBag:
     )
     info = read_bag_info(bag_dir)
     meta = _tag_capture_json(bag_dir)
-    coll = meta.get("collection") if isinstance(meta.get("collection"), dict) else {}
+    coll: dict[str, Any] = meta["collection"] if isinstance(meta.get("collection"), dict) else {}
     m = _CAPTURE_ID_RE.search(bag_id)
     collection_id = str(coll.get("id") or (bag_id[: m.start()] if m else bag_id))
     seeds = values(info, "Seed-URL") or [
@@ -346,11 +346,13 @@ def build(
     bags = [read_bag(archive, b) for b in bag_ids]
     colls: dict[str, ReplayCollection] = {}
     dark: list[ReplayBag] = []
+    from strongroom.share.policy import replay_audience
+
     for bag in bags:
-        if bag.access == "dark":
+        group = replay_audience(archive, bag.bag_id)  # the one exit policy decides
+        if group is None:
             dark.append(bag)
             continue
-        group = "restricted" if bag.access == "restricted" else "public"
         name = bag.collection_id if group == "public" else f"{bag.collection_id}-restricted"
         coll = colls.setdefault(name, ReplayCollection(name, bag.collection_id, group))
         coll.bags.append(bag)
@@ -603,24 +605,21 @@ def export_wacz(
 ) -> WaczResult:
     """Package a bag's WARCs as a WACZ 1.1.1 file with the ``wacz`` library.
 
-    Dark bags are refused unless ``override`` with a ``reason``; an override is
-    logged in the bag's custody log and the ledger. The bag is only read.
+    The exit policy of :mod:`strongroom.share.policy` decides, as for a share or
+    a tar export: a WACZ may go anywhere, so only public bags go without
+    ``override`` and a ``reason``; an override is logged in the bag's custody
+    log and the ledger. The bag is only read.
     """
-    from strongroom.bag import custody
+    from strongroom.share.policy import Exit, check_exit
 
     bag_id = bag_id.rstrip("/").rsplit("/", 1)[-1]
     archive.require()
     bag = read_bag(archive, bag_id)
-    if bag.access == "dark" and not override:
-        raise PolicyRefused(
-            f"bag {bag_id} is dark: it may not leave the archive. To export it anyway, "
-            'add --override --reason "why"; the override is logged'
-        )
-    if override and not reason.strip():
-        raise UsageError("--override needs --reason, so the custody log says why")
+    # the one exit policy (share, tar export, WACZ, replay): a WACZ may go anywhere
+    check_exit(archive, bag_id, Exit("export"), override=override, reason=reason or None)
     if not bag.warcs:
         raise ProblemFound(f"bag {bag_id} has no WARC files under data/warc/")
-    deps = _export_closure(archive, bag, override)
+    deps = _export_closure(archive, bag, override, reason)
     output = Path(output).absolute()
     if output.exists() and output.is_dir():
         raise UsageError(f"{output} is a folder; give a file name ending in .wacz")
@@ -659,6 +658,22 @@ def export_wacz(
             tmp.unlink()
         with contextlib.suppress(FileNotFoundError):
             pages_file.unlink()
+    size = _record_wacz(archive, bag, deps, output, override, reason, actor)
+    return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
+
+
+def _record_wacz(
+    archive: Archive,
+    bag: ReplayBag,
+    deps: list[ReplayBag],
+    output: Path,
+    override: bool,
+    reason: str,
+    actor: str | None,
+) -> int:
+    """The export in the bag's custody log and the ledger; return the WACZ's size."""
+    from strongroom.bag import custody
+
     size = output.stat().st_size
     detail = {
         "file": str(output),
@@ -670,30 +685,34 @@ def export_wacz(
     }
     inputs = {"reason": reason.strip()} if override else {}
     custody.record_event(
-        archive, bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
+        archive, bag.bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
     )
-    return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
+    return size
 
 
-_OPENNESS = {"public": 0, "restricted": 1, "dark": 2}
+def _export_closure(
+    archive: Archive, bag: ReplayBag, override: bool, reason: str
+) -> list[ReplayBag]:
+    """The bags whose records ``bag``'s revisits need, each under the same exit policy.
 
-
-def _export_closure(archive: Archive, bag: ReplayBag, override: bool) -> list[ReplayBag]:
-    """The bags whose records ``bag``'s revisits need, checked against the export policy.
-
-    A dependency more closed than the bag itself may not leave with it (unless
+    A dependency that may not leave may not leave inside this WACZ either (unless
     ``override``): the export is refused, naming it.
     """
     from strongroom.bag.closure import closure
+    from strongroom.share.policy import Exit, ExitRefused, check_exit, exit_reasons
 
     deps = [read_bag(archive, d) for d in closure(archive, bag.bag_id)]
     for d in deps:
-        if _OPENNESS.get(d.access, 2) > _OPENNESS.get(bag.access, 2) and not override:
-            raise PolicyRefused(
+        why = exit_reasons(archive, d.bag_id, Exit("export"))
+        if why and not override:
+            raise ExitRefused(
                 f"bag {bag.bag_id} depends on {d.bag_id} (its revisits point there), which is "
-                f"{d.access}; its records cannot leave with a {bag.access} export. Export "
-                "with --override --reason, or re-capture the page so the bag stands alone"
+                f"{d.access}; its records cannot leave with this export ({'; '.join(why)})."
+                " Export with --override --reason, or re-capture the page so the bag stands"
+                " alone",
+                why,
             )
+        check_exit(archive, d.bag_id, Exit("export"), override=override, reason=reason or None)
         if not d.warcs:
             raise ProblemFound(f"bag {bag.bag_id} depends on {d.bag_id}, which has no WARC files")
     return deps

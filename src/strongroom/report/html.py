@@ -189,7 +189,7 @@ def _bag_row(
     """One bag: size, fixity runs, designations, copies, signature, screenshot."""
     from strongroom.core.policy import bag_designations
     from strongroom.replay.pywb import read_bag
-    from strongroom.share.send import replication_status
+    from strongroom.share.replicate import replication_status
 
     rb = read_bag(archive, bag_id)
     size, files = _bag_size(archive.bag_dir(bag_id))

@@ -138,7 +138,7 @@ def last_fixity(ledger: Ledger, bag_id: str) -> tuple[str | None, str | None]:
 
 def replication(archive: Archive, bag_id: str) -> tuple[int, list[str], bool | None, list[str]]:
     """Copies, jurisdictions, compliance and problems, from the share room."""
-    from strongroom.share.send import replication_status
+    from strongroom.share.replicate import replication_status
 
     rs = replication_status(archive, bag_id)
     return int(rs.copies), list(rs.jurisdictions), bool(rs.compliant), list(rs.problems)

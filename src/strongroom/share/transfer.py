@@ -20,18 +20,26 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from strongroom.core.fsutil import TMP_PREFIX, fsync_dir, fsync_tree, is_within, safe_relpath
 from strongroom.errors import ProblemFound, UsageError
 
 if TYPE_CHECKING:
-    from strongroom.share.send import Partner
+    from strongroom.share.partners import Partner
 
 BLOCK = 1024 * 1024
 SSH_TIMEOUT = 3600  # seconds for one rsync or remote check; a stuck link must end
 # coreutils program for each BagIt algorithm we can check remotely
 SUM_PROGRAMS = {"sha512": "sha512sum", "sha256": "sha256sum", "sha1": "sha1sum", "md5": "md5sum"}
+
+
+class AlreadyThere(ProblemFound):
+    """The destination already holds a copy under the bag's name; ``where`` is its path."""
+
+    def __init__(self, message: str, where: Path | str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 # --- manifests ----------------------------------------------------------------------
@@ -121,19 +129,26 @@ def compare_tree(reference: Path, copy: Path) -> list[str]:
 
 
 # --- directory transport ----------------------------------------------------------
-def send_dir(bag_dir: Path, custody_log: Path, dest_root: Path) -> Path:
-    """Copy a bag (and its custody log) into a partner folder; return the copy's path."""
+def head_name(bag_id: str) -> str:
+    """The file beside a shared bag that holds its custody head, signed by the sender."""
+    return f"{bag_id}.custody-head.json"
+
+
+def send_dir(bag_dir: Path, custody_log: Path, dest_root: Path, head: bytes = b"") -> Path:
+    """Copy a bag, its custody log and its signed custody head into a partner folder;
+    return the copy's path."""
     bag_id = bag_dir.name
     if not dest_root.is_dir():
         raise UsageError(f"partner folder {dest_root} does not exist (is it mounted?)")
     final = dest_root / bag_id
     final_log = dest_root / f"{bag_id}.custody.jsonl"
     if final.exists() or final.is_symlink() or final_log.exists():
-        raise ProblemFound(
-            f"the partner already has {final}; refusing to overwrite an existing copy"
+        raise AlreadyThere(
+            f"the partner already has {final}; refusing to overwrite an existing copy", final
         )
     tmp = dest_root / f"{TMP_PREFIX}{bag_id}-{secrets.token_hex(4)}"
     tmp_log = dest_root / f"{TMP_PREFIX}{bag_id}.custody.jsonl-{secrets.token_hex(4)}"
+    tmp_head = dest_root / f"{TMP_PREFIX}{head_name(bag_id)}-{secrets.token_hex(4)}"
     try:
         # symlinks=True copies a link as a link: a validated bag has none, and a
         # link must never make us copy something from outside the bag.
@@ -143,16 +158,22 @@ def send_dir(bag_dir: Path, custody_log: Path, dest_root: Path) -> Path:
             shutil.copyfile(custody_log, tmp_log)
             with open(tmp_log, "rb+") as fh:
                 os.fsync(fh.fileno())
+        if head:
+            with open(tmp_head, "xb") as fh:
+                fh.write(head)
+                os.fsync(fh.fileno())
         if final.exists() or final_log.exists():
             raise ProblemFound(f"{final} appeared during the copy; refusing to overwrite it")
         os.rename(tmp, final)
         if tmp_log.exists():
             os.rename(tmp_log, final_log)
+        if tmp_head.exists():
+            os.replace(tmp_head, dest_root / head_name(bag_id))
         fsync_dir(dest_root)
     except OSError as exc:
         raise ProblemFound(f"copy to {dest_root} failed: {exc.strerror or exc}") from None
     finally:
-        for leftover in (tmp, tmp_log):
+        for leftover in (tmp, tmp_log, tmp_head):
             if leftover.is_dir():
                 remove_tree(leftover)
             elif leftover.exists():
@@ -224,14 +245,17 @@ def _run(
 
 
 def remote(
-    partner: Partner, known_hosts: Path, command: str, what: str, **kw
-) -> subprocess.CompletedProcess[bytes]:  # type: ignore[no-untyped-def]
+    partner: Partner, known_hosts: Path, command: str, what: str, **kw: Any
+) -> subprocess.CompletedProcess[bytes]:
     """Run one shell ``command`` on the partner (arguments already quoted)."""
     return _run([*ssh_args(partner, known_hosts), partner.ssh_target, command], what, **kw)
 
 
-def send_rsync(bag_dir: Path, custody_log: Path, partner: Partner, known_hosts: Path) -> str:
-    """rsync a bag and its custody log to a temporary name at the partner, then ``mv`` it."""
+def send_rsync(
+    bag_dir: Path, custody_log: Path, partner: Partner, known_hosts: Path, head: bytes = b""
+) -> str:
+    """rsync a bag, its custody log and its signed custody head to temporary names at
+    the partner, then ``mv`` them."""
     bag_id = bag_dir.name
     root = partner.remote_path
     q = shlex.quote
@@ -249,8 +273,9 @@ def send_rsync(bag_dir: Path, custody_log: Path, partner: Partner, known_hosts: 
     if proc.returncode == 3:
         raise ProblemFound(f"partner {partner.name}: folder {root} does not exist")
     if proc.returncode == 4:
-        raise ProblemFound(
-            f"partner {partner.name} already has {final}; refusing to overwrite an existing copy"
+        raise AlreadyThere(
+            f"partner {partner.name} already has {final}; refusing to overwrite an existing copy",
+            final,
         )
     if proc.returncode != 0:
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-2:]
@@ -262,24 +287,36 @@ def send_rsync(bag_dir: Path, custody_log: Path, partner: Partner, known_hosts: 
         _run([*base, f"{bag_dir}/", f"{target}:{tmp}/"], f"rsync to {partner.name}")
         if custody_log.is_file():
             _run([*base, str(custody_log), f"{target}:{tmp_log}"], f"rsync to {partner.name}")
-        move = f"set -e; test ! -e {q(final)}; mv {q(tmp)} {q(final)}; sync"
+        tmp_head = f"{tmp}.head"
+        if head:
+            _send_bytes(base, head, f"{target}:{tmp_head}", partner.name)
+        move = f"set -e; test ! -e {q(final)}; mv {q(tmp)} {q(final)};"
         if custody_log.is_file():
-            move = (
-                f"set -e; test ! -e {q(final)}; mv {q(tmp)} {q(final)};"
-                f" mv {q(tmp_log)} {q(final_log)}; sync"
-            )
-        remote(partner, known_hosts, move, f"rename the copy at {partner.name}")
+            move += f" mv {q(tmp_log)} {q(final_log)};"
+        if head:
+            move += f" mv {q(tmp_head)} {q(root + '/' + head_name(bag_id))};"
+        remote(partner, known_hosts, move + " sync", f"rename the copy at {partner.name}")
     except ProblemFound:
         # best effort: do not leave our temporary names behind at the partner
         remote(
             partner,
             known_hosts,
-            f"chmod -R u+w {q(tmp)} 2>/dev/null; rm -rf {q(tmp)} {q(tmp_log)}",
+            f"chmod -R u+w {q(tmp)} 2>/dev/null; rm -rf {q(tmp)} {q(tmp_log)} {q(tmp + '.head')}",
             "clean up",
             check=False,
         )
         raise
     return final
+
+
+def _send_bytes(base: list[str], data: bytes, dest: str, partner: str) -> None:
+    """rsync a small document (the custody head) from a private temporary file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="strongroom-head-") as folder:
+        path = Path(folder) / "head.json"
+        path.write_bytes(data)
+        _run([*base, str(path), dest], f"rsync to {partner}")
 
 
 def _check_line(digest: str, rel: str) -> str:

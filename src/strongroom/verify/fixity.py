@@ -140,7 +140,7 @@ def outside_checks(
     bag = target.path
     keyring = None
     if target.bag_id is not None:
-        from strongroom.share.send import trusted_keyring
+        from strongroom.share.partners import trusted_keyring
 
         try:
             keyring = trusted_keyring(archive)
