@@ -64,7 +64,7 @@ def decode_content(body: bytes, encoding: str, limit: int = MAX_DECODED) -> tupl
             data = out
         elif c == "br":
             try:
-                import brotli  # type: ignore[import-not-found]
+                import brotli
             except ImportError:
                 return b"", "brotli content not decoded (brotli not installed)"
             try:
@@ -114,7 +114,10 @@ def clean_url(raw: str, base: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+    # A link's user:password would be sent (requests turns it into Authorization)
+    # and written into the WARC: fetch the same resource without it.
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def parse_srcset(value: str) -> list[str]:

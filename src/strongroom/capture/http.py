@@ -38,6 +38,8 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from strongroom.core.collection import redact_url
+
 SPOOL_IN_MEMORY = 2 * 1024 * 1024  # larger responses spill to a temporary file
 READ_STEP = 64 * 1024
 MAX_HEADER_BYTES = 1024 * 1024  # headers larger than this are not HTTP we can trust
@@ -126,6 +128,27 @@ def _peer_ip(sock: Any) -> str | None:
         return None
 
 
+_CREDENTIAL_HEADERS = (b"proxy-authorization", b"authorization")
+
+
+def without_credentials(request: bytes) -> bytes:
+    """The request as sent, minus the headers that carry credentials.
+
+    A plain-HTTP proxy with ``user:password`` gets ``Proxy-Authorization`` in
+    every request on the wire; it must never reach a WARC record (and from it
+    every bag, share and WACZ). The warcinfo record says that a proxy was used.
+    """
+    end = request.find(b"\r\n\r\n")
+    head, rest = (request[:end], request[end:]) if end >= 0 else (request, b"")
+    lines = head.split(b"\r\n")
+    kept = [
+        line
+        for i, line in enumerate(lines)
+        if i == 0 or line.partition(b":")[0].strip().lower() not in _CREDENTIAL_HEADERS
+    ]
+    return request if len(kept) == len(lines) else b"\r\n".join(kept) + rest
+
+
 class _RecordingMixin:
     """Mixed into urllib3 connection classes (plain, TLS, SOCKS)."""
 
@@ -147,7 +170,7 @@ class _RecordingMixin:
         super().putrequest(*args, **kwargs)  # type: ignore[misc]
 
     def getresponse(self) -> Any:
-        ex = Exchange(request=bytes(self._rec.sent), peer=self._rec.peer)
+        ex = Exchange(request=without_credentials(bytes(self._rec.sent)), peer=self._rec.peer)
         self._rec.current = ex
         try:
             resp = super().getresponse()  # type: ignore[misc]
@@ -274,7 +297,7 @@ _SSL_REASON = re.compile(r"\[SSL[^\]]*\][^)'\"]*|certificate verify failed[^)'\"
 
 def explain(exc: BaseException, url: str, timeout: float) -> str:
     """A one-line reason a person can act on, for a network exception."""
-    text = str(exc)
+    text = redact_url(str(exc))  # a proxy URL in a message may carry user:password
     low = text.lower()
     if isinstance(exc, requests.exceptions.SSLError | SSLError) or "certificate" in low:
         m = _SSL_REASON.search(text)

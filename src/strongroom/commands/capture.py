@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -153,7 +154,7 @@ def capture_cmd(
     for u in urls:  # refuse bad URLs before anything is created or fetched
         validate_url(u, "url")
     if collection_path:
-        collection = load_collection(collection_path)
+        collection = load_collection(Path(collection_path))
         extra = tuple(urls)
     elif urls:
         collection = adhoc_collection(list(urls))

@@ -17,6 +17,7 @@ Layout (``--archive DIR`` or ``STRONGROOM_ARCHIVE``, default ``./archive``)::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ def parse_size(text: str) -> int:
         mult = 1000 ** ("KMGT".index(unit[0]) + 1)
     else:
         mult = 1
+    if not math.isfinite(number * mult):  # "9" * 400 is a float overflow, not a size
+        raise UsageError(f"{str(text)[:40]!r} is too large to be a size")
     return int(number * mult)
 
 
@@ -162,6 +165,8 @@ def load_config(path: Path) -> ArchiveConfig:
         max_bytes = parse_size(str(max_bytes))
     except UsageError:
         raise rec.fail("max_bytes", "a size such as 50GB") from None
+    if not 1 <= max_bytes <= 2**50:
+        raise rec.fail("max_bytes", "a size from 1 byte to 1 PiB, such as 50GB")
     d = ArchiveConfig()
     return ArchiveConfig(
         organization=org.str("name", d.organization),
@@ -172,13 +177,13 @@ def load_config(path: Path) -> ArchiveConfig:
         operator=cap.str("operator", d.operator),
         default_access=acc.choice("default", ACCESS_LEVELS, "public"),
         replication=ReplicationPolicy(
-            min_copies=rep.int("min_copies", 3, minimum=1),
-            min_jurisdictions=rep.int("min_jurisdictions", 2, minimum=1),
+            min_copies=rep.int("min_copies", 3, minimum=1, maximum=100),
+            min_jurisdictions=rep.int("min_jurisdictions", 2, minimum=1, maximum=100),
         ),
         receive=ReceiveLimits(
-            max_files=rec.int("max_files", ReceiveLimits.max_files, minimum=1),
+            max_files=rec.int("max_files", ReceiveLimits.max_files, minimum=1, maximum=10**8),
             max_bytes=max_bytes,
-            max_name_length=rec.int("max_name_length", 4096, minimum=16),
+            max_name_length=rec.int("max_name_length", 4096, minimum=16, maximum=65_536),
         ),
         node=_node(r),
         ledger_url=_ledger_url(r),
