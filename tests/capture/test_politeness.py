@@ -87,9 +87,10 @@ def test_two_hosts_with_delay_are_served_side_by_side(cli, archive_dir):
     for times in (a_times.times, b_times.times):
         assert len(times) == PAGES + 1
         gaps = sorted(y - x for x, y in itertools.pairwise(times))
-        # politeness per host is kept: requests start 0.1 s apart (they arrive with
-        # the jitter of a loaded machine, so the single smallest gap may be less)
-        assert gaps[len(gaps) // 2] >= 0.095 and gaps[0] >= 0.05
+        # Politeness per host is kept: requests start 0.1 s apart. They arrive with
+        # the jitter of a loaded machine, so single gaps vary; the span cannot shrink.
+        assert gaps[len(gaps) // 2] >= 0.09
+        assert times[-1] - times[0] >= 0.09 * (len(times) - 1)
     # Each host's requests are spread over its own ~1.2 s; the two hosts overlap
     # instead of taking turns with the whole crawl (which would take twice as long).
     a0, a1 = a_times.times[0], a_times.times[-1]
