@@ -186,6 +186,27 @@ def run_capture(cli, *args: str):
     return res, doc
 
 
+def assert_archive_dedup(cli, url: str, archive_dir: Path) -> None:
+    """With --dedup archive a second capture stores revisits instead of the payloads."""
+    res2, doc2 = run_capture(cli, url, "--dedup", "archive")
+    assert res2.exit_code == 0
+    assert doc2["stats"]["deduplicated"] >= len(REQUISITES)
+    recs2 = all_records(archive_dir, doc2["capture_id"])
+    revisits = [r for r in recs2 if r["type"] == "revisit"]
+    assert revisits
+    for r in revisits:
+        h = r["h"]
+        assert h["WARC-Profile"].endswith("/warc/1.1/revisit/identical-payload-digest")
+        assert h["WARC-Refers-To"].startswith("<urn:uuid:")
+        assert h["WARC-Refers-To-Target-URI"] == h["WARC-Target-URI"]
+        assert h["WARC-Refers-To-Date"]
+    verify_digests(recs2)
+    warcio_check(warcs_of(archive_dir, doc2["capture_id"]))
+    db = sqlite3.connect(archive_dir / "ledger.sqlite")
+    assert db.execute("SELECT count(*) FROM payload_digests").fetchone()[0] >= len(REQUISITES)
+    assert db.execute("SELECT count(*) FROM captures").fetchone()[0] == 2
+
+
 def test_news_page_every_requisite_digests_and_dedup(cli, news, archive_dir):
     res, doc = run_capture(cli, news.url, "--depth", "1")
     assert res.exit_code == 0, res.output
@@ -231,24 +252,7 @@ def test_news_page_every_requisite_digests_and_dedup(cli, news, archive_dir):
     assert cj["pages"][0]["title"] == "Ten years on from Andijan"
     assert cj["warcs"][0]["name"] == f"{cid}-00000.warc.gz"
 
-    # with --dedup archive a second capture stores revisits instead of the payloads
-    res2, doc2 = run_capture(cli, news.url, "--dedup", "archive")
-    assert res2.exit_code == 0
-    assert doc2["stats"]["deduplicated"] >= len(REQUISITES)
-    recs2 = all_records(archive_dir, doc2["capture_id"])
-    revisits = [r for r in recs2 if r["type"] == "revisit"]
-    assert revisits
-    for r in revisits:
-        h = r["h"]
-        assert h["WARC-Profile"].endswith("/warc/1.1/revisit/identical-payload-digest")
-        assert h["WARC-Refers-To"].startswith("<urn:uuid:")
-        assert h["WARC-Refers-To-Target-URI"] == h["WARC-Target-URI"]
-        assert h["WARC-Refers-To-Date"]
-    verify_digests(recs2)
-    warcio_check(warcs_of(archive_dir, doc2["capture_id"]))
-    db = sqlite3.connect(archive_dir / "ledger.sqlite")
-    assert db.execute("SELECT count(*) FROM payload_digests").fetchone()[0] >= len(REQUISITES)
-    assert db.execute("SELECT count(*) FROM captures").fetchone()[0] == 2
+    assert_archive_dedup(cli, news.url, archive_dir)
 
     # cdxj-indexer indexes what we wrote
     tool = VENV_BIN / "cdxj-indexer"
