@@ -1,28 +1,43 @@
 """Benchmark: strongroom capture vs. Debian wget on the same local news site.
 
 Generates a 40-article news site in a temporary folder (srcset, <picture>,
-video posters, a gzip-encoded stylesheet whose url()s point at images),
-serves it on 127.0.0.1 with 50 ms latency per response, captures it with
-strongroom (default concurrency) and with ``wget -r -p --warc-file``, then
-reports pages/second, the ratio, and requisites found against the true set
-(read back from each tool's WARC with warcio).
+video posters, a gzip-encoded stylesheet whose url()s point at images) and
+serves it on 127.0.0.1 (TCP_NODELAY, as production servers). For each latency
+(default 0 ms and 50 ms per response) it makes ``--runs`` paired runs, the
+order within a pair alternating:
+
+- strongroom ``capture --depth 1`` at ``--concurrency 1`` (wget's parallelism:
+  one connection) and at the default 4;
+- the anchor: ``wget -r -l 1 -p --warc-file`` (one connection);
+- the ceiling, measured in the same run: ``wget -i`` fetching the URLs that
+  strongroom captured, to /dev/null, over one keep-alive connection: what the
+  server and the network alone cost at that parallelism.
+
+It reports pages/s (HTML pages captured / wall-clock seconds, process start
+included on both sides) as the median with min-max, CPU seconds per run, and
+requisites found against the true set (read back from each tool's WARC).
+Neither side fsyncs more than it does in production: strongroom fsyncs each
+WARC and capture.json once when publishing; wget never fsyncs.
 
 wget is asked for ``Accept-Encoding: gzip`` like a browser (and like
 strongroom): servers and CDNs commonly send gzip CSS, which wget stores but
 cannot look inside.
 
-Run:  .venv/bin/python bench/capture.py [--pages 40] [--latency 0.05]
+Run:  .venv/bin/python bench/capture.py [--pages 40] [--latency 0 0.05] [--runs 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -97,39 +112,60 @@ def warc_paths(files: list[Path], base: str) -> tuple[set[str], int, int]:
     return found, html, requests
 
 
-def run_strongroom(url: str, work: Path) -> tuple[float, list[Path]]:
+@dataclass
+class Run:
+    seconds: float
+    cpu: float
+    warcs: list[Path]
+
+
+def _timed(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall-clock and CPU seconds (user + system of the child) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, res
+
+
+def run_strongroom(url: str, work: Path, concurrency: int) -> Run:
     exe = REPO / ".venv" / "bin" / "strongroom"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "strongroom"]
-    started = time.monotonic()
-    res = subprocess.run(
-        [*cmd, "capture", url, "--depth", "1", "--archive", str(work / "archive"), "--json"],
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.monotonic() - started
+    archive = work / f"archive-{time.monotonic_ns()}"
+    elapsed, cpu, res = _timed(
+        [*cmd, "capture", url, "--depth", "1", "--concurrency", str(concurrency),
+         "--archive", str(archive), "--json"]
+    )  # fmt: skip
     if res.returncode not in (0, 1):
         raise SystemExit(f"strongroom failed ({res.returncode}): {res.stderr}")
     doc = json.loads(res.stdout)
-    return elapsed, sorted(Path(doc["path"]).glob("*.warc.gz"))
+    return Run(elapsed, cpu, sorted(Path(doc["path"]).glob("*.warc.gz")))
 
 
-def run_wget(url: str, work: Path) -> tuple[float, list[Path]]:
-    if not shutil.which("wget"):
-        raise SystemExit("wget is not installed (apt-get install wget)")
-    out = work / "wget"
+def run_wget(url: str, work: Path) -> Run:
+    out = work / f"wget-{time.monotonic_ns()}"
     out.mkdir()
-    started = time.monotonic()
-    subprocess.run(
+    elapsed, cpu, _ = _timed(
         [
             "wget", "-r", "-l", "1", "-p", "--no-verbose", "--no-proxy",
             "--header", "Accept-Encoding: gzip, deflate",
             f"--warc-file={out / 'wget'}", "-P", str(out / "files"), url,
-        ],
-        capture_output=True,
-        text=True,
+        ]
     )  # fmt: skip
-    elapsed = time.monotonic() - started
-    return elapsed, sorted(out.glob("*.warc.gz"))
+    return Run(elapsed, cpu, sorted(out.glob("*.warc.gz")))
+
+
+def run_ceiling(urls: list[str], work: Path) -> Run:
+    """Fetch every URL once over one keep-alive connection, keeping nothing."""
+    listing = work / "urls.txt"
+    listing.write_text("".join(u + "\n" for u in urls))
+    elapsed, cpu, _ = _timed(
+        ["wget", "-q", "--no-proxy", "--header", "Accept-Encoding: gzip, deflate",
+         "-O", "/dev/null", "-i", str(listing)]
+    )  # fmt: skip
+    return Run(elapsed, cpu, [])
 
 
 def _realistic_server() -> None:
@@ -143,63 +179,82 @@ def _realistic_server() -> None:
     strongroom.demosite._Handler.disable_nagle_algorithm = True
 
 
+def _urls(files: list[Path]) -> list[str]:
+    out = []
+    for f in files:
+        with open(f, "rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type in ("response", "revisit"):
+                    out.append(rec.rec_headers.get_header("WARC-Target-URI") or "")
+    return [u for u in dict.fromkeys(out) if u]
+
+
+def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    med, lo, hi = (fmt.format(v) for v in (statistics.median(values), min(values), max(values)))
+    return f"{med} ({lo}-{hi})"
+
+
+def bench_latency(work: Path, latency: float, runs: int, true_reqs: set[str]) -> Table:
+    tools = ("strongroom -c 1", "strongroom -c 4", "wget -r -p", "ceiling: wget -i")
+    rates: dict[str, list[float]] = {t: [] for t in tools}
+    cpus: dict[str, list[float]] = {t: [] for t in tools}
+    found: dict[str, set[str]] = {}
+    with SiteServer(root=work / "site", latency=latency) as srv:
+        base = srv.url
+        for i in range(runs):
+            order = tools[:3] if i % 2 == 0 else tools[2::-1]
+            for tool in order:
+                if tool == "wget -r -p":
+                    run = run_wget(base, work)
+                else:
+                    run = run_strongroom(base, work, 1 if tool.endswith("1") else 4)
+                got, pages, _ = warc_paths(run.warcs, base)
+                rates[tool].append(pages / run.seconds)
+                cpus[tool].append(run.cpu)
+                found[tool] = got
+                if tool == "strongroom -c 1":
+                    urls = _urls(run.warcs)
+            ceiling = run_ceiling(urls, work)
+            rates[tools[3]].append(pages / ceiling.seconds)
+            cpus[tools[3]].append(ceiling.cpu)
+    table = Table(
+        title=f"capture at {latency * 1000:.0f} ms latency: median (min-max) of {runs} paired runs"
+    )
+    for col in ("tool", "connections", "pages/s", "CPU s/run", "vs wget", "requisites found"):
+        table.add_column(col, justify="left" if col == "tool" else "right")
+    wget_med = statistics.median(rates["wget -r -p"])
+    for tool in tools:
+        got = found.get(tool, set()) & true_reqs
+        table.add_row(
+            tool,
+            "4" if tool.endswith("4") else "1",
+            _spread(rates[tool]),
+            _spread(cpus[tool], "{:.2f}"),
+            f"{statistics.median(rates[tool]) / wget_med:.2f}x",
+            f"{len(got)}/{len(true_reqs)}" if tool in found else "-",
+        )
+    return table
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=40)
-    ap.add_argument("--latency", type=float, default=0.05)
+    ap.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.05])
+    ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
+    if not shutil.which("wget"):
+        raise SystemExit("wget is not installed (apt-get install wget)")
     console = Console(width=160)
     _realistic_server()
     with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as tmp:
         work = Path(tmp)
         page_paths, true_reqs = build_site(work / "site", args.pages)
-        with SiteServer(root=work / "site", latency=args.latency) as srv:
-            base = srv.url
-            s_time, s_warcs = run_strongroom(base, work)
-            w_time, w_warcs = run_wget(base, work)
-        s_found, s_pages, s_reqs = warc_paths(s_warcs, base)
-        w_found, w_pages, w_reqs = warc_paths(w_warcs, base)
-    s_rate, w_rate = s_pages / s_time, w_pages / w_time
-    table = Table(
-        title=f"capture benchmark: {len(page_paths)} pages, {len(true_reqs)} requisites, "
-        f"{args.latency * 1000:.0f} ms latency"
-    )
-    for col in (
-        "tool",
-        "pages",
-        "requests",
-        "seconds",
-        "pages/s",
-        "requests/s",
-        "requisites found",
-        "missed",
-    ):
-        table.add_column(col, justify="right" if col not in ("tool", "missed") else "left")
-    for name, pages, reqs, secs, rate, found in (
-        ("strongroom (4 workers)", s_pages, s_reqs, s_time, s_rate, s_found),
-        ("wget -r -p", w_pages, w_reqs, w_time, w_rate, w_found),
-    ):
-        got = found & true_reqs
-        missed = sorted(true_reqs - found)
-        shown = ", ".join(missed[:3]) + (f" … (+{len(missed) - 3})" if len(missed) > 3 else "")
-        table.add_row(
-            name,
-            str(pages),
-            str(reqs),
-            f"{secs:.2f}",
-            f"{rate:.1f}",
-            f"{reqs / secs:.1f}",
-            f"{len(got)}/{len(true_reqs)} ({100 * len(got) / len(true_reqs):.0f}%)",
-            shown or "-",
+        console.print(
+            f"site: {len(page_paths)} pages, {len(true_reqs)} requisites; "
+            "pages/s = HTML pages captured / wall-clock seconds (process start included)"
         )
-    console.print(table)
-    console.print(
-        f"throughput ratio strongroom / wget: [bold]{s_rate / w_rate:.2f}x[/bold] pages/s"
-    )
-    console.print(
-        f"request throughput ratio: {(s_reqs / s_time) / (w_reqs / w_time):.2f}x requests/s "
-        f"(strongroom fetches {s_reqs - w_reqs} more requisites that wget cannot see)"
-    )
+        for latency in args.latency:
+            console.print(bench_latency(work, latency, args.runs, true_reqs))
     return 0
 
 

@@ -116,7 +116,7 @@ def test_symlinked_payload_is_refused(cli, archive_dir, tmp_path):
         ("[1, 2]", "expected a JSON object"),
         (json.dumps({"collection": {"id": "../../evil"}}), "safe identifier"),
         (json.dumps({"collection": "x"}), "'collection'"),
-        (json.dumps({"seeds": [{"no": "url"}]}), "'seeds'"),
+        (json.dumps({"seeds": [{"no": "url"}]}), "'seeds[0].url'"),
     ],
 )
 def test_hostile_capture_json(cli, archive_dir, tmp_path, content, expected):

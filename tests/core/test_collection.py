@@ -181,14 +181,30 @@ def test_valid_base_loads(tmp_path: Path) -> None:
         ('title = "A test collection"', 'titel = "A test collection"', "'titel'", "known fields"),
         ("depth = 0", "dealy = 1", "'capture.dealy'", "known fields"),
         ("depth = 0", 'depth = "0"', "'capture.depth'", "whole number"),
-        ("depth = 0", "depth = -1", "'capture.depth'", "whole number >= 0"),
+        ("depth = 0", "depth = -1", "'capture.depth'", "whole number from 0 to 10000"),
         ("depth = 0", "depth = true", "'capture.depth'", "whole number"),
         ("depth = 0", 'page_requisites = "yes"', "'capture.page_requisites'", "true or false"),
         ("depth = 0", 'scope = "everything"', "'capture.scope'", "one of page, prefix"),
-        ("depth = 0", "concurrency = 0", "'capture.concurrency'", ">= 1"),
-        ("depth = 0", "delay = inf", "'capture.delay'", "a number >= 0"),
-        ("depth = 0", "timeout = nan", "'capture.timeout'", "a number >= 0.1"),
-        ("depth = 0", "delay = -1.5", "'capture.delay'", "a number >= 0"),
+        ("depth = 0", "concurrency = 0", "'capture.concurrency'", "from 1 to 64"),
+        # absurd numbers are refused before any work starts (issue 11, finding 7)
+        (
+            "depth = 0",
+            "concurrency = 99999999999999999999",
+            "'capture.concurrency'",
+            "from 1 to 64, got 99999999999999999999",
+        ),
+        ("depth = 0", "concurrency = 65", "'capture.concurrency'", "from 1 to 64"),
+        ("depth = 0", "depth = 1000000", "'capture.depth'", "from 0 to 10000"),
+        ("depth = 0", "delay = 1e9", "'capture.delay'", "from 0 to 3600"),
+        ("depth = 0", "timeout = 1e300", "'capture.timeout'", "from 0.1 to 3600"),
+        ("depth = 0", "retries = 1000", "'capture.retries'", "from 0 to 20"),
+        ("depth = 0", "max_bytes = 1099511627777", "'capture.max_bytes'", "from 1 to"),
+        ("depth = 0", "max_pages_per_host = 0", "'capture.max_pages_per_host'", "from 1 to"),
+        ("depth = 0", "max_url_length = 4", "'capture.max_url_length'", "from 16 to 65536"),
+        ("depth = 0", "resource_time_limit = 1e7", "'capture.resource_time_limit'", "to 86400"),
+        ("depth = 0", "delay = inf", "'capture.delay'", "a number from 0 to 3600"),
+        ("depth = 0", "timeout = nan", "'capture.timeout'", "a number from 0.1 to 3600"),
+        ("depth = 0", "delay = -1.5", "'capture.delay'", "a number from 0 to 3600"),
         ('email = "curator@example.org"', 'email = "curator"', "'curator.email'", "e-mail address"),
         (
             'title = "A test collection"',
@@ -266,3 +282,40 @@ def test_deeply_nested_value_is_refused_clearly(tmp_path: Path) -> None:
     nested = "[" * 5000 + "]" * 5000
     message = error_for(tmp_path, VALID.replace("depth = 0", f"depth = {nested}"))
     assert "capture.depth" in message or "invalid TOML" in message
+
+
+@pytest.mark.parametrize(
+    ("toml", "field", "expected"),
+    [
+        ("[replication]\nmin_copies = 99999999999999999999", "replication.min_copies", "1 to 100"),
+        ("[replication]\nmin_jurisdictions = 0", "replication.min_jurisdictions", "1 to 100"),
+        ("[receive]\nmax_files = 1000000000000", "receive.max_files", "from 1 to"),
+        ("[receive]\nmax_name_length = 8", "receive.max_name_length", "from 16 to"),
+        ('[receive]\nmax_bytes = "' + "9" * 400 + '"', "receive.max_bytes", "a size"),
+        ('[receive]\nmax_bytes = "5000TB"', "receive.max_bytes", "1 byte to 1 PiB"),
+        ("[receive]\nmax_bytes = 0", "receive.max_bytes", "1 byte to 1 PiB"),
+    ],
+)
+def test_absurd_numbers_in_the_archive_config_are_refused(
+    tmp_path: Path, toml: str, field: str, expected: str
+) -> None:
+    from strongroom.core.archive import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(toml + "\n")
+    with pytest.raises(UsageError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert f"field '{field}'" in message and expected in message, message
+
+
+def test_absurd_collection_number_stops_the_capture_before_any_work(
+    cli, tmp_path: Path, archive_dir: Path
+) -> None:
+    text = VALID.replace("depth = 0", "concurrency = 99999999999999999999", 1)
+    res = cli("capture", "-c", write(tmp_path, text))
+    assert res.exit_code == 2 and "'capture.concurrency'" in res.stderr
+    assert not archive_dir.exists()  # nothing was created, nothing fetched
+    res = cli("capture", "http://127.0.0.1:9/", "--depth", "100000")
+    assert res.exit_code == 2 and "depth must be from 0 to 10000" in res.stderr
+    assert not archive_dir.exists()

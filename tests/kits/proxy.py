@@ -8,6 +8,7 @@ would send (451 with a ``blocked-by`` link, or a reset connection). Only
 
 from __future__ import annotations
 
+import base64
 import http.client
 import socket
 import struct
@@ -32,6 +33,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         target = urlsplit(self.path)
         srv = self.server
+        if srv.auth and self.headers.get("Proxy-Authorization") != srv.auth:
+            self.send_response(407)
+            self.send_header("Proxy-Authenticate", 'Basic realm="test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         srv.requests.append(self.path)
         mode = srv.blocked.get(target.netloc)
         if mode == "451":
@@ -87,19 +94,26 @@ class _ProxyServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.blocked: dict[str, str] = {}
         self.requests: list[str] = []
+        self.auth = ""  # the Proxy-Authorization value required, if any
 
 
 class Proxy:
     """``with Proxy() as p: p.block("127.0.0.1:8123")``; ``p.url`` for ``--proxy``."""
 
-    def __init__(self) -> None:
+    def __init__(self, user: str = "", password: str = "") -> None:
         self._srv = _ProxyServer()
         self.port = self._srv.server_address[1]
+        self.user, self.password = user, password
+        if user:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self._srv.auth = f"Basic {token}"
         self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The proxy URL, with ``user:password@`` when it requires them."""
+        creds = f"{self.user}:{self.password}@" if self.user else ""
+        return f"http://{creds}127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[str]:

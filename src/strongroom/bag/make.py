@@ -26,7 +26,6 @@ import csv
 import datetime as dt
 import errno
 import io
-import json
 import os
 import re
 import shutil
@@ -57,6 +56,7 @@ from strongroom.bag.manifest import (
     write_tag_manifests,
 )
 from strongroom.bag.payload import PayloadFile, ProgressFn, hash_payload, plan_payload
+from strongroom.capture.record import CaptureRecord
 from strongroom.core.archive import Archive
 from strongroom.core.collection import ACCESS_LEVELS, DEFAULT_COLLECTION_ID, Designation
 from strongroom.core.fsutil import TMP_PREFIX, fsync_tree, publish_dir, tmp_name
@@ -64,7 +64,6 @@ from strongroom.core.ledger import open_ledger, utcnow
 from strongroom.core.policy import default_access, designations_for_urls
 from strongroom.errors import UsageError
 
-MAX_CAPTURE_JSON = 64 * 1024 * 1024
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -113,29 +112,8 @@ def load_capture_meta(capture_dir: Path) -> dict[str, Any]:
             f"capture {capture_dir.name} is unfinished (no capture.json); "
             "it was interrupted or is still running"
         )
-    if path.stat().st_size > MAX_CAPTURE_JSON:
-        raise UsageError(f"{path}: too large to be a capture description")
-    try:
-        meta = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise UsageError(f"{path}: expected a JSON object")
-    coll = meta.get("collection") or {}
-    if not isinstance(coll, dict):
-        raise UsageError(f"{path}: field 'collection': expected an object")
-    cid = coll.get("id") or DEFAULT_COLLECTION_ID
-    if not isinstance(cid, str) or not _SAFE_ID.match(cid):
-        raise UsageError(f"{path}: field 'collection.id': expected a safe identifier, got {cid!r}")
-    seeds = meta.get("seeds") or []
-    if not isinstance(seeds, list) or not all(
-        isinstance(s, str) or (isinstance(s, dict) and isinstance(s.get("url"), str)) for s in seeds
-    ):
-        raise UsageError(f"{path}: field 'seeds': expected a list of seeds with a url")
-    for key in ("started", "ended", "software", "operator", "status"):
-        if key in meta and meta[key] is not None and not isinstance(meta[key], str):
-            raise UsageError(f"{path}: field {key!r}: expected a string")
-    return meta
+    # CaptureRecord checks every field and names the one it refuses.
+    return CaptureRecord.load(path).to_dict()
 
 
 def seed_urls(meta: dict[str, Any]) -> list[str]:
@@ -189,13 +167,17 @@ def warcs_csv(files: list[PayloadFile], seeds: list[str]) -> str:
     return buf.getvalue()
 
 
-def default_manifests_dir(meta: dict[str, Any]) -> Path:
-    """``<repo>/manifests`` for a capture of ``<repo>/collections/x.toml``, else ./manifests."""
+def default_manifests_dir(meta: dict[str, Any], base: Path | None = None) -> Path:
+    """``<repo>/manifests`` for a capture of ``<repo>/collections/x.toml``, else ./manifests.
+
+    The capture record names the collection file relative to ``base``, the
+    folder that holds the archive (never an absolute path).
+    """
     coll = meta.get("collection") or {}
     for key in ("path", "file"):
         p = coll.get(key) or meta.get(f"collection_{key}")
         if isinstance(p, str) and p:
-            cpath = Path(p)
+            cpath = (base or Path.cwd()) / p
             if cpath.parent.name == "collections":
                 return cpath.parent.parent / "manifests"
     return Path.cwd() / "manifests"
@@ -298,7 +280,9 @@ def prepare(
     if final.exists() or archive.custody_path(bag_id).exists():
         raise UsageError(f"bag {bag_id} already exists in {archive.bags}; refusing to replace it")
     archive.ensure()
-    manifests = Path(manifests_dir) if manifests_dir else default_manifests_dir(meta)
+    manifests = (
+        Path(manifests_dir) if manifests_dir else default_manifests_dir(meta, archive.root.parent)
+    )
     inv_path = inventory.inventory_path(manifests, collection_id)
     inventory.load_inventory(inv_path, collection_id)  # refuse a damaged inventory early
     inventory.check_writable(manifests)

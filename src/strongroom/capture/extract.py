@@ -64,7 +64,7 @@ def decode_content(body: bytes, encoding: str, limit: int = MAX_DECODED) -> tupl
             data = out
         elif c == "br":
             try:
-                import brotli  # type: ignore[import-not-found]
+                import brotli
             except ImportError:
                 return b"", "brotli content not decoded (brotli not installed)"
             try:
@@ -114,7 +114,10 @@ def clean_url(raw: str, base: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+    # A link's user:password would be sent (requests turns it into Authorization)
+    # and written into the WARC: fetch the same resource without it.
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def parse_srcset(value: str) -> list[str]:
@@ -163,6 +166,26 @@ def css_urls(text: str) -> list[str]:
     return [u for u in found if u]
 
 
+_LINK_RELS = {"stylesheet", "icon", "preload", "apple-touch-icon", "shortcut"}
+
+
+def _requisites(tag: str, a: dict[str, str]) -> list[str]:
+    """The resources a tag needs to render (src, srcset, posters, stylesheets)."""
+    if tag in ("img", "source"):
+        return [a.get("src", ""), *parse_srcset(a.get("srcset", ""))]
+    if tag == "link":
+        if set(a.get("rel", "").lower().split()) & _LINK_RELS:
+            return [a.get("href", ""), *parse_srcset(a.get("imagesrcset", ""))]
+        return []
+    if tag in ("video", "audio"):
+        return [a.get("poster", ""), a.get("src", "")]
+    if tag in ("script", "iframe", "embed", "track") or (
+        tag == "input" and a.get("type", "").lower() == "image"
+    ):
+        return [a.get("src", "")]
+    return []
+
+
 class _PageParser(HTMLParser):
     def __init__(self, base: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -175,39 +198,20 @@ class _PageParser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k.lower(): (v or "") for k, v in attrs}
-        add = self.raw.append
         if tag == "base" and a.get("href") and not self.base_seen:
             self.base_seen = True
             self.base = urljoin(self.base, a["href"])
-        elif tag == "a" or tag == "area":
+        elif tag in ("a", "area"):
             if a.get("href"):
-                add(("out", a["href"]))
-        elif tag == "img" or tag == "source":
-            add(("req", a.get("src", "")))
-            for u in parse_srcset(a.get("srcset", "")):
-                add(("req", u))
-        elif tag == "link":
-            rels = set(a.get("rel", "").lower().split())
-            if rels & {"stylesheet", "icon", "preload", "apple-touch-icon", "shortcut"}:
-                add(("req", a.get("href", "")))
-                for u in parse_srcset(a.get("imagesrcset", "")):
-                    add(("req", u))
-        elif tag == "script":
-            add(("req", a.get("src", "")))
-        elif tag in ("video", "audio"):
-            add(("req", a.get("poster", "")))
-            add(("req", a.get("src", "")))
-        elif tag in ("iframe", "embed", "track") or (
-            tag == "input" and a.get("type", "").lower() == "image"
-        ):
-            add(("req", a.get("src", "")))
+                self.raw.append(("out", a["href"]))
         elif tag == "style":
             self._in_style = True
         elif tag == "title":
             self._in_title = True
+        else:
+            self.raw.extend(("req", u) for u in _requisites(tag, a))
         if a.get("style"):
-            for u in css_urls(a["style"]):
-                add(("req", u))
+            self.raw.extend(("req", u) for u in css_urls(a["style"]))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "style":

@@ -1,11 +1,11 @@
 """HTTP fetching with wire-exact recording, for WARC capture.
 
-Why a recording socket layer instead of reading ``requests``' parsed response:
+Why a recording socket layer instead of reading a parsed response:
 ``http.client`` re-parses and normalises header lines (folding, case, order of
 duplicates) and hides ``Transfer-Encoding: chunked`` framing, so a response
 rebuilt from it is not what the server sent. ``warcio.capture_http`` records
 the wire, but it monkey-patches ``http.client`` globally, which is not
-thread-safe with our worker pool. So we keep the standard stack (``requests``
+thread-safe with our worker pool. So we keep the standard stack (urllib3
 for proxies incl. SOCKS5/Tor, TLS, keep-alive) and only swap the connection
 classes of the adapter's pools: their socket is wrapped (after TLS, so we see
 plaintext) in a delegate that copies every byte sent for the current request,
@@ -19,24 +19,27 @@ import io
 import ipaddress
 import re
 import socket
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
+from urllib.parse import unquote
 
-import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
+    ConnectTimeoutError,
     NewConnectionError,
     ProtocolError,
     ProxyError,
     ReadTimeoutError,
     SSLError,
 )
+
+from strongroom.core.collection import redact_url
 
 SPOOL_IN_MEMORY = 2 * 1024 * 1024  # larger responses spill to a temporary file
 READ_STEP = 64 * 1024
@@ -126,6 +129,27 @@ def _peer_ip(sock: Any) -> str | None:
         return None
 
 
+_CREDENTIAL_HEADERS = (b"proxy-authorization", b"authorization")
+
+
+def without_credentials(request: bytes) -> bytes:
+    """The request as sent, minus the headers that carry credentials.
+
+    A plain-HTTP proxy with ``user:password`` gets ``Proxy-Authorization`` in
+    every request on the wire; it must never reach a WARC record (and from it
+    every bag, share and WACZ). The warcinfo record says that a proxy was used.
+    """
+    end = request.find(b"\r\n\r\n")
+    head, rest = (request[:end], request[end:]) if end >= 0 else (request, b"")
+    lines = head.split(b"\r\n")
+    kept = [
+        line
+        for i, line in enumerate(lines)
+        if i == 0 or line.partition(b":")[0].strip().lower() not in _CREDENTIAL_HEADERS
+    ]
+    return request if len(kept) == len(lines) else b"\r\n".join(kept) + rest
+
+
 class _RecordingMixin:
     """Mixed into urllib3 connection classes (plain, TLS, SOCKS)."""
 
@@ -147,7 +171,7 @@ class _RecordingMixin:
         super().putrequest(*args, **kwargs)  # type: ignore[misc]
 
     def getresponse(self) -> Any:
-        ex = Exchange(request=bytes(self._rec.sent), peer=self._rec.peer)
+        ex = Exchange(request=without_credentials(bytes(self._rec.sent)), peer=self._rec.peer)
         self._rec.current = ex
         try:
             resp = super().getresponse()  # type: ignore[misc]
@@ -204,42 +228,70 @@ except ImportError:  # pragma: no cover - socks extra missing
     SOCKSProxyManager = None  # type: ignore[assignment,misc]
 
 
-class RecordingAdapter(HTTPAdapter):
-    """An HTTPAdapter whose pools record every exchange on the wire."""
+class Client:
+    """Keep-alive connection pools that record every exchange on the wire.
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+    urllib3 directly, not a requests Session: profiling a capture at 0 ms of
+    latency put a third of each request's CPU time in requests' per-request
+    machinery (preparing, merging settings, cookies, hooks), none of which a
+    crawler that never follows redirects itself needs. Environment proxies are
+    ignored: they would silently change the vantage point; only ``proxy`` counts.
+    """
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if SOCKSProxyManager is not None and isinstance(manager, SOCKSProxyManager):
-            manager.pool_classes_by_scheme = dict(_SOCKS_POOLS)
-        else:
-            manager.pool_classes_by_scheme = dict(_POOLS)
-        return manager
-
-
-def make_session(user_agent: str, proxy: str | None = None) -> requests.Session:
-    """A keep-alive Session that records the wire, honouring ``proxy`` only."""
-    s = requests.Session()
-    # Environment proxies would silently change the vantage point: only --proxy counts.
-    s.trust_env = False
-    adapter = RecordingAdapter(pool_connections=8, pool_maxsize=4, max_retries=0)
-    s.mount("http://", adapter)
-    s.mount("https://", adapter)
-    s.headers.clear()
-    s.headers.update(
-        {
+    def __init__(self, user_agent: str, proxy: str | None = None) -> None:
+        self.headers = {
             "User-Agent": user_agent,
             "Accept": "*/*",
             "Accept-Encoding": "gzip, deflate",
             "Connection": "keep-alive",
         }
-    )
-    if proxy:
-        s.proxies = {"http": proxy, "https": proxy}
-    return s
+        self.manager = _manager(proxy)
+
+    def get(self, url: str, timeout: float) -> Any:
+        """GET ``url`` once: no redirects, no retries, body left unread and encoded."""
+        return self.manager.urlopen(
+            "GET",
+            url,
+            headers=self.headers,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            decode_content=False,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        )
+
+    def close(self) -> None:
+        self.manager.clear()
+
+
+def _manager(proxy: str | None) -> Any:
+    """A pool manager whose pools record, direct or through an HTTP or SOCKS proxy."""
+    kw: dict[str, Any] = {"num_pools": 8, "maxsize": 4}
+    if not proxy:
+        manager: Any = urllib3.PoolManager(**kw)
+        manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager
+    parts = urllib3.util.parse_url(proxy)
+    if (parts.scheme or "").startswith("socks"):
+        if SOCKSProxyManager is None:  # pragma: no cover - socks extra missing
+            raise ValueError("SOCKS proxies need PySocks (pip install 'requests[socks]')")
+        manager = SOCKSProxyManager(proxy, **kw)  # reads user:password from the URL
+        manager.pool_classes_by_scheme = dict(_SOCKS_POOLS)
+        return manager
+    headers = {}
+    if parts.auth:
+        user, _, password = parts.auth.partition(":")
+        creds = f"{unquote(user)}:{unquote(password)}"
+        headers = urllib3.util.make_headers(proxy_basic_auth=creds)
+    bare = parts._replace(auth=None).url
+    manager = urllib3.ProxyManager(bare, proxy_headers=headers, **kw)
+    manager.pool_classes_by_scheme = dict(_POOLS)
+    return manager
+
+
+def make_session(user_agent: str, proxy: str | None = None) -> Client:
+    """A keep-alive client that records the wire, honouring ``proxy`` only."""
+    return Client(user_agent, proxy)
 
 
 @dataclass
@@ -258,6 +310,7 @@ class FetchResult:
     error: str = ""  # set when no response (or no usable response) was received
     retry_after: float | None = None
     elapsed: float = 0.0
+    received: int = 0  # body bytes read (after de-chunking)
 
     @property
     def ok(self) -> bool:
@@ -274,18 +327,43 @@ _SSL_REASON = re.compile(r"\[SSL[^\]]*\][^)'\"]*|certificate verify failed[^)'\"
 
 def explain(exc: BaseException, url: str, timeout: float) -> str:
     """A one-line reason a person can act on, for a network exception."""
-    text = str(exc)
+    text = redact_url(str(exc))  # a proxy URL in a message may carry user:password
     low = text.lower()
-    if isinstance(exc, requests.exceptions.SSLError | SSLError) or "certificate" in low:
+    # watch's live client uses requests; capture does not import it (it costs start-up)
+    rq = sys.modules.get("requests")
+    rx: Any = rq.exceptions if rq is not None else None
+    if rx is not None and isinstance(exc, rx.RequestException):
+        return _explain_requests(exc, rx, text, timeout) or _explain_text(exc, text, low)
+    if isinstance(exc, SSLError) or "certificate" in low:
         m = _SSL_REASON.search(text)
         reason = m.group(0) if m else text[:200]
         return "TLS error: " + re.sub(r"\s*\(_ssl\.c:\d+\)?$", "", reason.strip())
-    if isinstance(exc, requests.exceptions.ProxyError | ProxyError):
+    if isinstance(exc, ProxyError):
         return f"proxy error: {text[:200]}"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    # urllib3 makes NewConnectionError (refused, DNS) a ConnectTimeoutError too
+    if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
         return f"timed out connecting after {timeout:g}s"
-    if isinstance(exc, requests.exceptions.ReadTimeout | ReadTimeoutError | socket.timeout):
+    if isinstance(exc, ReadTimeoutError | socket.timeout):
         return f"timed out after {timeout:g}s waiting for the server"
+    return _explain_text(exc, text, low)
+
+
+def _explain_requests(exc: BaseException, rx: Any, text: str, timeout: float) -> str | None:
+    if isinstance(exc, rx.SSLError) or "certificate" in text.lower():
+        m = _SSL_REASON.search(text)
+        reason = m.group(0) if m else text[:200]
+        return "TLS error: " + re.sub(r"\s*\(_ssl\.c:\d+\)?$", "", reason.strip())
+    if isinstance(exc, rx.ProxyError):
+        return f"proxy error: {text[:200]}"
+    if isinstance(exc, rx.ConnectTimeout):
+        return f"timed out connecting after {timeout:g}s"
+    if isinstance(exc, rx.ReadTimeout):
+        return f"timed out after {timeout:g}s waiting for the server"
+    return None
+
+
+def _explain_text(exc: BaseException, text: str, low: str) -> str:
+    """Reasons read from the message, for errors without a telling type."""
     if any(
         k in low
         for k in (
@@ -306,7 +384,10 @@ def explain(exc: BaseException, url: str, timeout: float) -> str:
         return "malformed HTTP response: header too long or too many headers"
     if "remotedisconnected" in low:
         return "the server closed the connection without a response"
-    if isinstance(exc, NewConnectionError | requests.exceptions.ConnectionError):
+    rq = sys.modules.get("requests")
+    if isinstance(exc, NewConnectionError) or (
+        rq is not None and isinstance(exc, rq.exceptions.ConnectionError)
+    ):
         return f"connection failed: {text[:200]}"
     return f"{type(exc).__name__}: {text[:200]}"
 
@@ -359,8 +440,63 @@ def _tidy_spool(spool: IO[bytes], headers: dict[str, str], complete: bool) -> IO
     return spool
 
 
+def _read_body(
+    raw: Any,
+    result: FetchResult,
+    started: float,
+    time_limit: float,
+    max_bytes: int,
+    should_stop: Callable[[], bool],
+    timeout: float,
+) -> bool:
+    """Pull the body through the recording socket; True when it arrived whole.
+
+    The bytes themselves land in the spool as they cross the wire; here we only
+    enforce the limits and say how a cut body ended.
+    """
+    complete = False
+    try:
+        for chunk in raw.stream(READ_STEP, decode_content=False):
+            result.received += len(chunk)
+            if result.received > max_bytes:
+                result.truncated = "length"
+                break
+            if time.monotonic() - started > time_limit:
+                result.truncated = "time"
+                break
+            if should_stop():
+                result.truncated = "time"
+                result.error = "capture interrupted"
+                break
+        else:
+            complete = True
+    except ProtocolError as exc:
+        result.truncated = "disconnect"
+        if "invalidchunklength" in str(exc).lower():
+            n = result.received
+            result.error = f"malformed chunked encoding after {n} bytes (body incomplete)"
+        cl = result.headers.get("content-length")
+        detail = (
+            f"got {result.received} of {cl} bytes (Content-Length mismatch)"
+            if cl
+            else f"got {result.received} bytes"
+        )
+        result.error = result.error or f"connection broken mid-body: {detail}"
+    except (ReadTimeoutError, urllib3.exceptions.HTTPError, OSError) as exc:
+        result.truncated = "time"
+        why = explain(exc, result.url, timeout)
+        result.error = f"{why} (body incomplete after {result.received} bytes)"
+    finally:
+        if complete:
+            raw.release_conn()
+        else:
+            # A cut body leaves the connection in an unknown state: never reuse it.
+            raw.close()
+    return complete
+
+
 def fetch(
-    session: requests.Session,
+    session: Client,
     url: str,
     *,
     timeout: float,
@@ -377,23 +513,23 @@ def fetch(
     started = time.monotonic()
     result = FetchResult(url=url)
     try:
-        resp = session.get(url, stream=True, allow_redirects=False, timeout=(timeout, timeout))
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        resp = session.get(url, timeout)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         result.error = explain(exc, url, timeout)
         result.elapsed = time.monotonic() - started
         return result
     except ValueError as exc:  # e.g. malformed header values, bad URL pieces
         result.error = f"malformed response or URL: {str(exc)[:200]}"
         return result
-    raw = resp.raw
+    raw = resp
     ex: Exchange | None = getattr(raw, "strongroom_exchange", None)
     if ex is None:  # pragma: no cover - only if a foreign adapter slipped in
         resp.close()
         result.error = "internal: the response was not recorded"
         return result
     result.request, result.peer, result.spool = ex.request, ex.peer, ex.spool
-    result.status, result.reason = resp.status_code, resp.reason or ""
-    if 100 <= resp.status_code < 200:
+    result.status, result.reason = resp.status, resp.reason or ""
+    if 100 <= resp.status < 200:
         # http.client skips only "100 Continue"; any other interim response (e.g.
         # "103 Early Hints") is handed over as if final, leaving the real response
         # unread in the socket. Discard the connection and say so.
@@ -401,53 +537,18 @@ def fetch(
         ex.spool.close()
         result.spool = None
         result.error = (
-            f"server sent an interim {resp.status_code} response before the real one; "
+            f"server sent an interim {resp.status} response before the real one; "
             "this HTTP stack cannot skip it, so nothing was captured"
         )
         return result
-    result.headers = {k.lower(): v for k, v in resp.headers.items()}
+    result.headers = {k.lower(): v for k, v in resp.headers.itermerged()}
     ra = result.headers.get("retry-after", "").strip()
     if ra.isdigit():
         result.retry_after = float(ra)
-    received = 0
-    complete = False
-    try:
-        for chunk in raw.stream(READ_STEP, decode_content=False):
-            received += len(chunk)
-            if received > max_bytes:
-                result.truncated = "length"
-                break
-            if time.monotonic() - started > time_limit:
-                result.truncated = "time"
-                break
-            if should_stop():
-                result.truncated = "time"
-                result.error = "capture interrupted"
-                break
-        else:
-            complete = True
-    except ProtocolError as exc:
-        result.truncated = "disconnect"
-        if "invalidchunklength" in str(exc).lower():
-            result.error = f"malformed chunked encoding after {received} bytes (body incomplete)"
-        cl = result.headers.get("content-length")
-        detail = (
-            f"got {received} of {cl} bytes (Content-Length mismatch)"
-            if cl
-            else f"got {received} bytes"
-        )
-        result.error = result.error or f"connection broken mid-body: {detail}"
-    except (ReadTimeoutError, requests.RequestException, OSError) as exc:
-        result.truncated = "time"
-        result.error = f"{explain(exc, url, timeout)} (body incomplete after {received} bytes)"
-    finally:
-        if complete:
-            raw.release_conn()
-        else:
-            # A cut body leaves the connection in an unknown state: never reuse it.
-            raw.close()
+    complete = _read_body(raw, result, started, time_limit, max_bytes, should_stop, timeout)
     if result.truncated == "time" and not result.error:
-        result.error = f"resource took longer than {time_limit:g}s; body cut after {received} bytes"
+        cut = f"body cut after {result.received} bytes"
+        result.error = f"resource took longer than {time_limit:g}s; {cut}"
     result.spool = _tidy_spool(ex.spool, result.headers, complete)
     result.size = result.spool.seek(0, io.SEEK_END)
     result.spool.seek(0)

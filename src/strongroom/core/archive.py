@@ -17,6 +17,7 @@ Layout (``--archive DIR`` or ``STRONGROOM_ARCHIVE``, default ``./archive``)::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ def parse_size(text: str) -> int:
         mult = 1000 ** ("KMGT".index(unit[0]) + 1)
     else:
         mult = 1
+    if not math.isfinite(number * mult):  # "9" * 400 is a float overflow, not a size
+        raise UsageError(f"{str(text)[:40]!r} is too large to be a size")
     return int(number * mult)
 
 
@@ -110,9 +113,7 @@ def _node(r: _Reader) -> NodeConfig:
     juris = node.str("jurisdiction")
     if juris and not re.match(r"^[A-Z]{2}$", juris):
         raise node.fail("jurisdiction", "an ISO 3166 alpha-2 code such as DE")
-    seconds = node.int("lease_seconds", NodeConfig.lease_seconds, minimum=2)
-    if seconds > 7 * 86400:
-        raise node.fail("lease_seconds", "at most a week (604800)")
+    seconds = node.int("lease_seconds", NodeConfig.lease_seconds, minimum=2, maximum=7 * 86400)
     return NodeConfig(name=name, jurisdiction=juris, lease_seconds=seconds)
 
 
@@ -163,6 +164,8 @@ def load_config(path: Path) -> ArchiveConfig:
         max_bytes = parse_size(str(max_bytes))
     except UsageError:
         raise rec.fail("max_bytes", "a size such as 50GB") from None
+    if not 1 <= max_bytes <= 2**50:
+        raise rec.fail("max_bytes", "a size from 1 byte to 1 PiB, such as 50GB")
     d = ArchiveConfig()
     return ArchiveConfig(
         organization=org.str("name", d.organization),
@@ -173,14 +176,14 @@ def load_config(path: Path) -> ArchiveConfig:
         operator=cap.str("operator", d.operator),
         default_access=acc.choice("default", ACCESS_LEVELS, "public"),
         replication=ReplicationPolicy(
-            min_copies=rep.int("min_copies", 3, minimum=1),
-            min_jurisdictions=rep.int("min_jurisdictions", 2, minimum=1),
+            min_copies=rep.int("min_copies", 3, minimum=1, maximum=100),
+            min_jurisdictions=rep.int("min_jurisdictions", 2, minimum=1, maximum=100),
         ),
         receive=ReceiveLimits(
-            max_files=rec.int("max_files", ReceiveLimits.max_files, minimum=1),
+            max_files=rec.int("max_files", ReceiveLimits.max_files, minimum=1, maximum=10**8),
             max_bytes=max_bytes,
-            max_name_length=rec.int("max_name_length", 4096, minimum=16),
-            max_ratio=rec.int("max_ratio", ReceiveLimits.max_ratio, minimum=1),
+            max_name_length=rec.int("max_name_length", 4096, minimum=16, maximum=65_536),
+            max_ratio=rec.int("max_ratio", ReceiveLimits.max_ratio, minimum=1, maximum=100_000),
         ),
         node=_node(r),
         ledger_url=_ledger_url(r),

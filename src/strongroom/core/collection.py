@@ -8,8 +8,8 @@ archivist can fix it without reading code.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -150,25 +150,41 @@ def adhoc_collection(urls: list[str], settings: CaptureSettings | None = None) -
     )
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``, for messages."""
+    return re.sub(r"(?<=://)[^/?#@\s]*@", "***@", url)
+
+
 def validate_url(url: str, where: str = "url") -> str:
-    """Refuse anything but an absolute http(s) URL with a host; return it unchanged."""
+    """Refuse anything but an absolute http(s) URL with a host; return it unchanged.
+
+    A URL with a user name or password is refused too: the credentials would be
+    sent and recorded in the WARC, the capture record and the ledger. Messages
+    never repeat them.
+    """
     if not isinstance(url, str) or not url.strip():
         raise UsageError(f"{where}: expected an http:// or https:// URL, got nothing")
+    shown = redact_url(url)
     if any(c in url for c in "\r\n\t\x00 "):
         raise UsageError(
-            f"{where}: {url!r} is malformed (contains whitespace or control characters)"
+            f"{where}: {shown!r} is malformed (contains whitespace or control characters)"
         )
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        raise UsageError(f"{where}: {url!r} is malformed ({exc})") from None
+        raise UsageError(f"{where}: {shown!r} is malformed ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        shown = scheme + ":" if scheme else "no scheme"
-        raise UsageError(f"{where}: {url!r} uses {shown}; only http:// and https:// are captured")
+        what = scheme + ":" if scheme else "no scheme"
+        raise UsageError(f"{where}: {shown!r} uses {what}; only http:// and https:// are captured")
     if not parts.hostname:
-        raise UsageError(f"{where}: {url!r} has no host")
+        raise UsageError(f"{where}: {shown!r} has no host")
+    if "@" in parts.netloc:
+        raise UsageError(
+            f"{where}: {shown!r} holds a user name or password; credentials are never "
+            "recorded, so remove them from the URL"
+        )
     return url
 
 
@@ -186,7 +202,13 @@ class _Reader:
     def fail(self, key: str, expected: str) -> ConfigError:
         return ConfigError(self.path, self.name(key), expected)
 
-    def str(self, key: str, default: str | None = None, *, required: bool = False) -> str:
+    def str(
+        self,
+        key: builtins.str,
+        default: builtins.str | None = None,
+        *,
+        required: builtins.bool = False,
+    ) -> builtins.str:
         if key not in self.data:
             if required:
                 raise self.fail(key, "a string (it is required)")
@@ -196,32 +218,48 @@ class _Reader:
             raise self.fail(key, f"a string, got {type(v).__name__}")
         return v
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(
+        self, key: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
         v = self.str(key, default)
         if v not in choices:
             raise self.fail(key, f"one of {', '.join(choices)}; got {v!r}")
         return v
 
-    def int(self, key: str, default: int, minimum: int = 0) -> int:
+    def int(
+        self,
+        key: builtins.str,
+        default: builtins.int,
+        minimum: builtins.int = 0,
+        maximum: builtins.int = 2**53,
+    ) -> builtins.int:
         v = self.data.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            raise self.fail(key, f"a whole number >= {minimum}, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= maximum:
+            shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:40] + "..."
+            raise self.fail(key, f"a whole number from {minimum} to {maximum}, got {shown}")
         return v
 
-    def float(self, key: str, default: float, minimum: float = 0.0) -> float:
+    def float(
+        self,
+        key: builtins.str,
+        default: builtins.float,
+        minimum: builtins.float = 0.0,
+        maximum: builtins.float = 1e15,
+    ) -> builtins.float:
         v = self.data.get(key, default)
-        # Written as `not minimum <= v` so that nan is refused too; inf would mean "forever".
-        if isinstance(v, bool) or not isinstance(v, int | float) or not minimum <= v < math.inf:
-            raise self.fail(key, f"a number >= {minimum}, got {v!r}")
-        return float(v)
+        # Written as `not minimum <= v <= maximum` so that nan is refused too.
+        if isinstance(v, bool) or not isinstance(v, int | float) or not minimum <= v <= maximum:
+            shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:40] + "..."
+            raise self.fail(key, f"a number from {minimum:g} to {maximum:g}, got {shown}")
+        return builtins.float(v)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool) -> builtins.bool:
         v = self.data.get(key, default)
         if not isinstance(v, bool):
             raise self.fail(key, f"true or false, got {v!r}")
         return v
 
-    def date(self, key: str) -> dt.date | None:
+    def date(self, key: builtins.str) -> dt.date | None:
         if key not in self.data:
             return None
         v = self.data[key]
@@ -236,19 +274,19 @@ class _Reader:
                 pass
         raise self.fail(key, f"a date like 2024-02-20, got {v!r}")
 
-    def table(self, key: str) -> _Reader:
+    def table(self, key: builtins.str) -> _Reader:
         v = self.data.get(key, {})
         if not isinstance(v, dict):
             raise self.fail(key, "a table")
         return _Reader(self.path, v, f"{self.prefix}{key}.")
 
-    def tables(self, key: str) -> list[_Reader]:
+    def tables(self, key: builtins.str) -> list[_Reader]:
         v = self.data.get(key, [])
         if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
             raise self.fail(key, f"an array of tables ([[{key}]])")
         return [_Reader(self.path, x, f"{self.prefix}{key}[{i}].") for i, x in enumerate(v)]
 
-    def unknown(self, known: set[str]) -> None:
+    def unknown(self, known: set[builtins.str]) -> None:
         extra = sorted(set(self.data) - known)
         if extra:
             raise self.fail(extra[0], f"one of the known fields ({', '.join(sorted(known))})")
@@ -315,23 +353,57 @@ def validate_url_field(r: _Reader, key: str, value: str) -> None:
         raise r.fail(key, f"an http:// or https:// URL, got {value!r}") from None
 
 
+# The sane range of every number in [capture], shared by collection files and the
+# command line (CaptureOptions.apply): an absurd value is refused before any work
+# starts, never discovered as a 24 GB thread pool or a year-long sleep.
+CAPTURE_LIMITS: dict[str, tuple[float, float]] = {
+    "depth": (0, 10_000),
+    "delay": (0.0, 3600.0),
+    "concurrency": (1, 64),
+    "max_pages_per_host": (1, 10_000_000),
+    "max_url_length": (16, 65_536),
+    "timeout": (0.1, 3600.0),
+    "resource_time_limit": (0.1, 86_400.0),
+    "max_bytes": (1, 2**40),
+    "retries": (0, 20),
+}
+
+
+def check_capture_limits(settings: CaptureSettings) -> str | None:
+    """The first setting outside its range, as a message; None when all are sane."""
+    for name, (lo, hi) in CAPTURE_LIMITS.items():
+        v = getattr(settings, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+            return f"{name} must be from {lo:g} to {hi:g}, got {str(v)[:40]}"
+    return None
+
+
 def parse_capture_settings(r: _Reader) -> CaptureSettings:
     """Parse the ``[capture]`` table."""
     known = set(CaptureSettings.__dataclass_fields__)
     r.unknown(known)
     d = CaptureSettings()
+
+    def whole(name: str) -> int:
+        lo, hi = CAPTURE_LIMITS[name]
+        return r.int(name, getattr(d, name), minimum=int(lo), maximum=int(hi))
+
+    def number(name: str) -> float:
+        lo, hi = CAPTURE_LIMITS[name]
+        return r.float(name, getattr(d, name), minimum=lo, maximum=hi)
+
     return CaptureSettings(
         scope=r.choice("scope", SCOPES, d.scope),
-        depth=r.int("depth", d.depth),
+        depth=whole("depth"),
         page_requisites=r.bool("page_requisites", d.page_requisites),
-        delay=r.float("delay", d.delay),
-        concurrency=r.int("concurrency", d.concurrency, minimum=1),
-        max_pages_per_host=r.int("max_pages_per_host", d.max_pages_per_host, minimum=1),
-        max_url_length=r.int("max_url_length", d.max_url_length, minimum=16),
-        timeout=r.float("timeout", d.timeout, minimum=0.1),
-        resource_time_limit=r.float("resource_time_limit", d.resource_time_limit, minimum=0.1),
-        max_bytes=r.int("max_bytes", d.max_bytes, minimum=1),
-        retries=r.int("retries", d.retries),
+        delay=number("delay"),
+        concurrency=whole("concurrency"),
+        max_pages_per_host=whole("max_pages_per_host"),
+        max_url_length=whole("max_url_length"),
+        timeout=number("timeout"),
+        resource_time_limit=number("resource_time_limit"),
+        max_bytes=whole("max_bytes"),
+        retries=whole("retries"),
         obey_robots=r.bool("obey_robots", d.obey_robots),
         user_agent=r.str("user_agent", d.user_agent),
         operator=r.str("operator", d.operator),
@@ -386,7 +458,7 @@ def load_collection(path: Path) -> Collection:
         raise r.fail("seeds", "at least one [[seeds]] table with a url")
     watch = r.table("watch")
     watch.unknown({"edit_threshold"})
-    threshold = watch.float("edit_threshold", 0.0)
+    threshold = watch.float("edit_threshold", 0.0, maximum=1.0)
     if threshold >= 1.0:
         raise watch.fail("edit_threshold", "a fraction of changed text below 1.0, e.g. 0.05")
     return Collection(

@@ -8,7 +8,6 @@ target URI) and every intact one after it is still checked.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -19,72 +18,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from strongroom.verify.findings import Problem, WarcRecordDamage, show
-from strongroom.verify.manifests import hashlib_name
 
-HEAD_MAX = 1024 * 1024
 RESYNC_WINDOW = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _TARGET_URI = re.compile(rb"(?im)^WARC-Target-URI:[ \t]*<?([^\s>]+)>?[ \t]*\r?$")
-
-
-def _digest_bytes(value: str, size: int) -> bytes | None:
-    """Decode a WARC digest value in base32 (the usual), hex or base64; None if none fits."""
-    import base64
-    import binascii
-
-    for decode in (
-        lambda v: base64.b32decode(v.upper() + "=" * (-len(v) % 8)),
-        lambda v: bytes.fromhex(v),
-        lambda v: base64.b64decode(v + "=" * (-len(v) % 4), altchars=b"-_" if "-" in v else None),
-    ):
-        try:
-            raw = decode(value)
-        except (ValueError, binascii.Error):
-            continue
-        if len(raw) == size:
-            return raw
-    return None
-
-
-class _WarcDigest:
-    """A declared ``algo:value`` digest and a running hash to compare it with."""
-
-    def __init__(self, header: str) -> None:
-        algo, _, value = header.strip().partition(":")
-        self.header = header.strip()
-        self.algorithm = algo.lower()
-        name = hashlib_name(self.algorithm)
-        self.hash = hashlib.new(name) if name else None
-        self.expected = _digest_bytes(value.strip(), self.hash.digest_size) if self.hash else None
-
-    def update(self, data: bytes) -> None:
-        if self.hash is not None:
-            self.hash.update(data)
-
-    def matches(self) -> bool | None:
-        """True/False, or None when the declared digest cannot be understood."""
-        if self.hash is None or self.expected is None:
-            return None
-        return self.hash.digest() == self.expected
-
-
-def _read_upto(stream: Any, size: int) -> bytes:
-    parts, got = [], 0
-    while got < size:
-        chunk = stream.read(size - got)
-        if not chunk:
-            break
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
-
-
-def _split_http_head(first: bytes) -> tuple[bytes, int]:
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        i = first.find(sep)
-        if i >= 0:
-            return first[: i + len(sep)], i + len(sep)
-    return first, len(first)
 
 
 @dataclass
@@ -109,64 +46,6 @@ class _Findings:
                 target_uri=uri,
             )
         )
-
-
-class _RecordDigests:
-    """The declared block and payload digests of one record, and running hashes."""
-
-    def __init__(self, headers: Any) -> None:
-        rtype = (headers.get_header("WARC-Type") or "").lower()
-        self.bd = headers.get_header("WARC-Block-Digest")
-        self.pd = headers.get_header("WARC-Payload-Digest")
-        self.block = _WarcDigest(self.bd) if self.bd else None
-        self.payload = _WarcDigest(self.pd) if self.pd and rtype != "revisit" else None
-        self.raw_body = _WarcDigest(self.pd) if self.payload else None
-        self.is_http = "application/http" in (headers.get_header("Content-Type") or "").lower()
-        self.dech: Any = None
-
-    def read(self, stream: Any) -> None:
-        """Hash the record's block, and its payload (de-chunked when the head says so)."""
-        from strongroom.warc.write import Dechunker, is_chunked
-
-        # The first MiB holds the HTTP head; split it exactly as warc.split_head does
-        # when the record was written, so both sides agree on where the payload starts.
-        first = _read_upto(stream, HEAD_MAX)
-        if self.block:
-            self.block.update(first)
-        body = first
-        if self.is_http and self.payload:
-            head, head_len = _split_http_head(first)
-            body = first[head_len:]
-            if is_chunked(head):
-                self.dech = Dechunker()
-        pending = body
-        while pending:
-            if self.payload:
-                self.payload.update(self.dech.feed(pending) if self.dech else pending)
-                if self.dech and self.raw_body:
-                    self.raw_body.update(pending)
-            pending = stream.read(1024 * 1024)
-            if self.block and pending:
-                self.block.update(pending)
-
-    def report(self, found: _Findings, offset: int, uri: str) -> None:
-        if self.block and self.block.matches() is False:
-            what = f"block digest does not match WARC-Block-Digest {self.block.header}"
-            found.record("warc-block", offset, uri, what, self.block.algorithm)
-        elif self.block and self.block.matches() is None:
-            what = f"unreadable WARC-Block-Digest {show(self.bd or '')!r}"
-            found.record("warc-digest", offset, uri, what, None)
-        if not self.payload:
-            return
-        ok = self.payload.matches()
-        if ok is False and self.dech is not None and self.raw_body:
-            ok = self.raw_body.matches()  # what warcio and wget write for chunked bodies
-        if ok is False:
-            what = f"payload digest does not match WARC-Payload-Digest {self.payload.header}"
-            found.record("warc-payload", offset, uri, what, self.payload.algorithm)
-        elif ok is None:
-            what = f"unreadable WARC-Payload-Digest {show(self.pd or '')!r}"
-            found.record("warc-digest", offset, uri, what, None)
 
 
 def check_warc(path: Path, rel: str) -> tuple[list[Problem], int]:
@@ -284,11 +163,12 @@ def _records(stream: Any) -> Iterator[tuple[Any, int]]:
 
 
 def _check_record(rec: Any, offset: int, uri: str, found: _Findings) -> None:
+    from strongroom.warc.read import WarcRecord, check_digests
+
     found.records += 1
     found.last_uri = uri
-    digests = _RecordDigests(rec.rec_headers)
-    digests.read(rec.raw_stream)
-    digests.report(found, offset, uri)
+    for code, what, alg in check_digests(WarcRecord(Path(found.rel), offset, rec)).problems:
+        found.record(code, offset, uri, show(what), alg)
 
 
 def _why(exc: BaseException) -> str:

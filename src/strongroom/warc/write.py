@@ -21,7 +21,7 @@ import io
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -269,6 +269,9 @@ class WarcSink:
         self._tmp = tmp_name(self.folder / name)
         self._fh = open(self._tmp, "xb")  # noqa: SIM115 - closed in _close_current
         self._writer = WARCWriter(self._fh, gzip=True, warc_version=WARC_VERSION)
+        # warcio adds a (sha1) payload digest to every type it does not list here;
+        # a metadata record must not carry one (WARC 1.1; warcat and FastWARC flag it).
+        self._writer.NO_PAYLOAD_DIGEST_TYPES = (*WARCWriter.NO_PAYLOAD_DIGEST_TYPES, "metadata")
         self._stats = WarcStats(name=name)
         self._write_warcinfo()
 
@@ -456,8 +459,8 @@ class WarcSink:
         """
         with self.lock:
             self._ensure_open()
-            digest = sha256_digest(body)
-            hdrs = [("WARC-Block-Digest", digest), ("WARC-Payload-Digest", digest)]
+            # WARC 1.1 gives metadata records no payload, so no WARC-Payload-Digest.
+            hdrs = [("WARC-Block-Digest", sha256_digest(body))]
             if concurrent_to:
                 hdrs.insert(0, ("WARC-Concurrent-To", concurrent_to))
             w = self._write(
@@ -484,12 +487,3 @@ def parse_warc_fields(block: bytes) -> list[tuple[str, str]]:
         if sep:
             out.append((name.strip(), value.strip()))
     return out
-
-
-def iter_records(paths: Iterable[Path]) -> Iterator[Any]:
-    """Every record of some WARC files (a small convenience for tests and tools)."""
-    from warcio.archiveiterator import ArchiveIterator
-
-    for p in paths:
-        with open(p, "rb") as fh:
-            yield from ArchiveIterator(fh)

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin
 
 from strongroom.bag.baginfo import first, read_bag_info, values
@@ -140,23 +139,6 @@ class _Rec:
     offset: int = -1
 
 
-def _looks_like_warc(fh: Any) -> bool:
-    """True when a file starts with a WARC record, plain or gzipped.
-
-    warcio would read arbitrary text as a lenient ARC file; a bag's WARC must be a WARC.
-    """
-    import zlib
-
-    head = fh.read(4096)
-    fh.seek(0)
-    if head[:2] == b"\x1f\x8b":
-        try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 16)
-        except zlib.error:
-            return False
-    return head.startswith(b"WARC/")
-
-
 def _read_records(
     paths: Iterable[Path],
     wanted: Callable[[str, str, str], bool],
@@ -167,59 +149,38 @@ def _read_records(
     With ``bodies=False`` only headers are kept, so scanning a bag full of
     images and video costs no memory.
     """
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
+    from strongroom.warc.read import WarcReadError, iter_many
 
     out: list[_Rec] = []
-    for path in paths:
-        try:
-            with open(path, "rb") as fh:
-                if not _looks_like_warc(fh):
-                    raise UsageError(
-                        f"{path}: cannot read WARC (it does not start with a WARC record)"
-                    )
-                records = ArchiveIterator(fh)
-                for rec in records:
-                    if rec.rec_type not in ("response", "revisit"):
-                        continue
-                    h = rec.rec_headers
-                    uri = h.get_header("WARC-Target-URI") or ""
-                    rid = h.get_header("WARC-Record-ID") or ""
-                    digest = h.get_header("WARC-Payload-Digest") or ""
-                    if not wanted(uri, rid, digest):
-                        continue
-                    status = location = None
-                    ctype = ""
-                    if rec.http_headers is not None:
-                        try:
-                            status = int(rec.http_headers.get_statuscode())
-                        except (TypeError, ValueError):
-                            status = None
-                        location = rec.http_headers.get_header("Location")
-                        ctype = rec.http_headers.get_header("Content-Type") or ""
-                    body = None
-                    if rec.rec_type == "response" and bodies:
-                        # content_stream() removes chunking and gzip; the cap stops a bomb.
-                        body = rec.content_stream().read(MAX_BODY + 1)[:MAX_BODY]
-                    out.append(
-                        _Rec(
-                            rec_type=rec.rec_type,
-                            uri=uri,
-                            date=h.get_header("WARC-Date") or "",
-                            record_id=rid,
-                            status=status,
-                            location=location,
-                            content_type=ctype,
-                            body=body,
-                            refers_to_uri=h.get_header("WARC-Refers-To-Target-URI") or "",
-                            refers_to_date=h.get_header("WARC-Refers-To-Date") or "",
-                            payload_digest=digest,
-                            path=path,
-                            offset=records.get_record_offset(),
-                        )
-                    )
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-            raise UsageError(f"{path}: cannot read WARC ({exc})") from None
+    try:
+        for rec in iter_many(paths):
+            if rec.rec_type not in ("response", "revisit"):
+                continue
+            uri, rid, digest = rec.target_uri, rec.record_id, rec.payload_digest
+            if not wanted(uri, rid, digest):
+                continue
+            body = None
+            if rec.rec_type == "response" and bodies:
+                body = rec.body(MAX_BODY)[:MAX_BODY]  # de-chunked, decoded; the cap stops a bomb
+            out.append(
+                _Rec(
+                    rec_type=rec.rec_type,
+                    uri=uri,
+                    date=rec.date,
+                    record_id=rid,
+                    status=rec.http_status,
+                    location=rec.http_header("Location") or None,
+                    content_type=rec.http_header("Content-Type"),
+                    body=body,
+                    refers_to_uri=rec.header("WARC-Refers-To-Target-URI"),
+                    refers_to_date=rec.header("WARC-Refers-To-Date"),
+                    payload_digest=digest,
+                    path=rec.path,
+                    offset=rec.offset,
+                )
+            )
+    except WarcReadError as exc:
+        raise UsageError(f"{exc.path}: cannot read WARC ({exc.reason})") from None
     return out
 
 
@@ -255,20 +216,15 @@ def _resolve_revisit(archive: Archive, rec: _Rec, skip: Path | None) -> _Rec | N
 
 def _read_body_at(rec: _Rec) -> _Rec:
     """``rec`` with its body, read from its recorded place (one record, not the whole file)."""
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
+    from strongroom.warc.read import WarcReadError, record_at
 
     if rec.path is None or rec.offset < 0:
         return rec
     try:
-        with open(rec.path, "rb") as fh:
-            fh.seek(rec.offset)
-            for found in ArchiveIterator(fh):
-                body = found.content_stream().read(MAX_BODY + 1)[:MAX_BODY]
-                return dataclasses.replace(rec, body=body)
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        raise UsageError(f"{rec.path}: cannot read WARC ({exc})") from None
-    return rec
+        with record_at(rec.path, rec.offset) as found:
+            return dataclasses.replace(rec, body=found.body(MAX_BODY)[:MAX_BODY])
+    except WarcReadError as exc:
+        raise UsageError(f"{rec.path}: cannot read WARC ({exc.reason})") from None
 
 
 def _by_record_id(record_id: str) -> Callable[[str, str, str], bool]:

@@ -1,0 +1,208 @@
+"""Crawl workers: one HTTP request per task, its records written whole, its links read.
+
+A worker never sleeps for politeness or retries: it makes one request, writes
+the exchange, and hands back a result, a redirect hop or a retry time to the
+frontier, which schedules them in their host's turn.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.robotparser import RobotFileParser
+
+from strongroom.capture.extract import clean_url, extract, is_css, is_html
+from strongroom.capture.frontier import Done, Failure, Task
+from strongroom.capture.http import FetchResult, fetch, make_session
+from strongroom.core.collection import CaptureSettings
+from strongroom.warc.write import BlockInfo, WarcSink, digest_response
+
+MAX_REDIRECTS = 10
+EXTRACT_KEEP = 32 * 1024 * 1024  # payload bytes kept in memory for link extraction
+RETRY_AFTER_CAP = 30.0
+RETRY_STATUS = (429, 500, 502, 503, 504)
+
+Prior = Callable[[str], "tuple[str, str, str] | None"]
+
+
+class Recorder:
+    """Writes exchanges to the sink, deduplicating identical payloads (thread-safe)."""
+
+    def __init__(self, sink: WarcSink, capture_id: str, prior: Prior) -> None:
+        self.sink, self.capture_id, self.prior = sink, capture_id, prior
+        self.lock = threading.Lock()
+        self.stats = {"deduplicated": 0, "truncated": 0, "bytes": 0}
+        self.known: dict[str, tuple[str, str, str]] = {}  # digest -> (record id, uri, date)
+        self.unindexed: dict[str, list[tuple[Any, ...]]] = {}  # warc name -> ledger rows
+
+    def record(
+        self, url: str, res: FetchResult, seed: str, keep: int, counted: bool = True
+    ) -> tuple[BlockInfo, str]:
+        """Write one exchange (response or revisit + request); return (BlockInfo, record id).
+
+        ``counted`` is False for robots.txt, which is recorded but is not one of
+        the resources the user asked for, so it stays out of the stats table.
+        """
+        assert res.spool is not None
+        info = digest_response(res.spool, keep=keep)  # hashing outside the lock
+        eligible = (
+            not res.truncated
+            and 200 <= res.status < 300
+            and info.payload_size > 0
+            and not res.error
+        )
+        with self.lock:
+            prior = self._prior(info.payload_digest) if eligible else None
+            w = self.sink.write_exchange(
+                url,
+                res.request,
+                res.spool,
+                info,
+                peer=res.peer,
+                truncated=res.truncated,
+                seed=seed if url == seed else None,
+                revisit_of=prior,
+            )
+            self.stats["bytes"] += info.size
+            if prior is not None and counted:
+                self.stats["deduplicated"] += 1
+            elif eligible and prior is None:
+                self.known[info.payload_digest] = (w.record_id, url, w.date)
+                self.unindexed.setdefault(w.warc_file, []).append(
+                    (info.payload_digest, url, w.date, w.record_id, self.capture_id, w.warc_file)
+                )
+            if res.truncated == "length":
+                self.stats["truncated"] += 1
+        return info, w.record_id
+
+    def _prior(self, digest: str) -> tuple[str, str, str] | None:
+        return self.known.get(digest) or self.prior(digest)
+
+
+class Worker:
+    """The per-thread part of the crawl: a keep-alive session and the task loop."""
+
+    def __init__(
+        self,
+        settings: CaptureSettings,
+        recorder: Recorder,
+        user_agent: str,
+        proxy: str | None,
+        stop: threading.Event,
+    ) -> None:
+        self.settings, self.recorder = settings, recorder
+        self.user_agent, self.proxy, self.stop = user_agent, proxy, stop
+
+    def loop(self, tasks: queue.Queue[Task | None], results: queue.Queue[Done]) -> None:
+        session = make_session(self.user_agent, self.proxy)
+        try:
+            while True:
+                task = tasks.get()
+                if task is None:
+                    return
+                if self.stop.is_set():
+                    continue  # interrupted: do not start anything new
+                try:
+                    done = self.process(session, task)
+                except Exception as exc:  # a bug must not kill the crawl silently
+                    reason = f"internal error: {exc}"
+                    done = Done(task, failures=[Failure(task.origin, reason, task.page)])
+                results.put(done)
+        finally:
+            # Library callers (watch, workflow) run many captures in one process:
+            # do not leave keep-alive sockets open behind us.
+            session.close()
+
+    def _retry_in(self, task: Task, res: FetchResult) -> float | None:
+        """Seconds to wait before trying again, or None when this answer is final."""
+        retries = 0 if task.kind == "robots" else self.settings.retries
+        retryable = res.status in RETRY_STATUS or (res.error != "" and res.truncated != "length")
+        if not retryable or task.attempt >= retries or self.stop.is_set():
+            return None
+        wait = res.retry_after if res.retry_after is not None else 0.5 * 2**task.attempt
+        return min(wait, RETRY_AFTER_CAP, self.settings.resource_time_limit)
+
+    def process(self, session: Any, task: Task) -> Done:
+        s = self.settings
+        res = fetch(
+            session,
+            task.url,
+            timeout=s.timeout,
+            max_bytes=s.max_bytes,
+            time_limit=s.resource_time_limit,
+            should_stop=self.stop.is_set,
+        )
+        try:
+            wait = self._retry_in(task, res)
+            if wait is not None:
+                return Done(task, retry_in=wait)
+            if res.spool is None:
+                return Done(task, failures=[Failure(task.url, res.error, task.page)])
+            ctype = res.headers.get("content-type", "")
+            want = task.kind == "robots" or is_html(ctype) or is_css(ctype, task.url)
+            keep = EXTRACT_KEEP if want else 0
+            info, rid = self.recorder.record(task.url, res, task.seed, keep, task.kind != "robots")
+        finally:
+            res.close()
+        done = Done(task, final_url=task.url, status=res.status, record_id=rid)
+        if res.truncated and res.truncated != "length":
+            why = res.error or f"truncated ({res.truncated})"
+            done.failures.append(Failure(task.url, why, task.page))
+            return done
+        location = res.headers.get("location", "")
+        if 300 <= res.status < 400 and location and res.status != 304:
+            return _redirect(done, location)
+        return _finish(done, res, info, ctype, want)
+
+
+def _redirect(done: Done, location: str) -> Done:
+    """A hop to follow next, or the reason the redirect chain stops here."""
+    task = done.task
+    nxt = clean_url(location, task.url)
+    chain = (*task.chain, task.url)
+    if nxt is None:
+        why = f"redirect to an unsupported location {location[:200]!r}"
+    elif nxt in chain:
+        why = f"redirect loop after {len(chain)} hops (back to {nxt})"
+    elif len(chain) > MAX_REDIRECTS:
+        why = f"more than {MAX_REDIRECTS} redirects"
+    else:
+        done.hop = nxt
+        return done
+    done.failures.append(Failure(task.url, why, task.page))
+    return done
+
+
+def _finish(done: Done, res: FetchResult, info: BlockInfo, ctype: str, want: bool) -> Done:
+    """Robots rules, an HTTP error, or the links of a page or stylesheet."""
+    task = done.task
+    if task.kind == "robots":
+        done.robots = parse_robots(res.status, info.payload_sample, res.headers)
+        return done
+    if res.status >= 400:
+        done.failures.append(
+            Failure(task.url, f"HTTP {res.status} {res.reason}".strip(), task.page)
+        )
+        return done
+    if want and 200 <= res.status < 300:
+        enc = res.headers.get("content-encoding", "")
+        done.links = extract(info.payload_sample, ctype, enc, task.url)
+        done.title = done.links.title
+    return done
+
+
+def parse_robots(status: int, body: bytes, headers: dict[str, str]) -> RobotFileParser:
+    """robots.txt rules: 401/403 forbid all, other errors allow all (as crawlers do)."""
+    rp = RobotFileParser()
+    if status in (401, 403):
+        rp.disallow_all = True  # type: ignore[attr-defined]
+    elif 200 <= status < 300:
+        from strongroom.capture.extract import decode_content
+
+        text, _ = decode_content(body, headers.get("content-encoding", ""), 512 * 1024)
+        rp.parse(text.decode("utf-8", "replace").splitlines())
+    else:
+        rp.allow_all = True  # type: ignore[attr-defined]
+    return rp
