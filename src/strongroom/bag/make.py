@@ -59,7 +59,7 @@ from strongroom.bag.manifest import (
 from strongroom.bag.payload import PayloadFile, ProgressFn, hash_payload, plan_payload
 from strongroom.core.archive import Archive
 from strongroom.core.collection import ACCESS_LEVELS, DEFAULT_COLLECTION_ID, Designation
-from strongroom.core.fsutil import TMP_PREFIX, fsync_tree, publish_dir, tmp_name
+from strongroom.core.fsutil import TMP_PREFIX, durable_tree, publish_dir, tmp_name
 from strongroom.core.ledger import open_ledger, utcnow
 from strongroom.core.policy import default_access, designations_for_urls
 from strongroom.errors import UsageError
@@ -442,7 +442,7 @@ def _build_and_publish(plan: BagPlan, progress: ProgressFn | None) -> None:
     try:
         tmp.mkdir()
         write(plan, tmp, progress)
-        fsync_tree(tmp)  # nothing is published before its bytes are durable
+        durable_tree(tmp)  # nothing is published before its bytes are durable (one syncfs)
         with open_ledger(archive.root) as ledger:
             ledger.open_publication(plan.bag_id, publish.intent_of(plan))
         intent = True
