@@ -51,6 +51,7 @@ class BagRow:
     designations: list[str]
     fixity: list[dict[str, Any]] = field(default_factory=list)
     fixity_svg: str = ""
+    timestamp: str = ""  # RFC 3161: "timestamped <time> by <TSA>" or "timestamp pending"
     copies: list[dict[str, Any]] = field(default_factory=list)
     jurisdictions: list[str] = field(default_factory=list)
     compliant: bool | None = None
@@ -166,6 +167,16 @@ def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 90
     return "".join(parts)
 
 
+def _stamp_line(latest: tuple[str, dict[str, Any]] | None) -> str:
+    """One line on a bag's trusted timestamp, from the ledger's latest event."""
+    if latest is None:
+        return ""
+    outcome, detail = latest
+    if outcome == "pending":
+        return "RFC 3161 timestamp pending"
+    return f"timestamped {detail.get('time', '?')} by {detail.get('tsa', '?')} (RFC 3161)"
+
+
 def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data (also the ``--json`` document)."""
     from strongroom.core.policy import bag_designations
@@ -176,6 +187,7 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
     bags: list[BagRow] = []
     with open_ledger(archive.root) as ledger:
         created = {b: r["created"] for b, r in ledger.bags().items()}
+        stamps = ledger.latest_timestamps()
         for bag_id in archive.bag_ids():
             rb = read_bag(archive, bag_id)
             size, files = _bag_size(archive.bag_dir(bag_id))
@@ -195,6 +207,7 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
                 designations=[d.label() for d in bag_designations(archive, bag_id)],
                 fixity=runs,
                 fixity_svg=fixity_svg(runs, now),
+                timestamp=_stamp_line(stamps.get(bag_id)),
             )
             try:
                 from strongroom.share.replicate import replication_status
