@@ -53,7 +53,6 @@ from strongroom.bag.manifest import (
     check_algorithms,
     manifest_text,
     write_tag,
-    write_tag_bytes,
     write_tag_manifests,
 )
 from strongroom.bag.payload import PayloadFile, ProgressFn, hash_payload, plan_payload
@@ -389,7 +388,8 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
         ],
         embargo_until=_embargo(plan.meta),
     )
-    write_tag_bytes(tmp, "tags/premis.xml", premis.premis_xml(ctx))
+    (tmp / "tags").mkdir(exist_ok=True)
+    premis.write_premis(ctx, str(tmp / "tags" / "premis.xml"))  # streamed: flat memory
     write_tag(tmp, "tags/prov.jsonld", provenance.prov_jsonld(ctx))
     write_tag(tmp, "tags/warcs.csv", warcs_csv(plan.files, plan.seeds))
     shutil.copyfile(plan.capture_dir / "capture.json", tmp / "tags" / "capture.json")

@@ -92,26 +92,42 @@ class _Doc:
         self.el(e, f"{stem}Value", value)
         return e
 
-    def to_bytes(self) -> bytes:
-        return bytes(
-            self.etree.tostring(
-                self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True
-            )
-        )
+    def flush(self, xf: Any) -> None:
+        """Write the finished top-level elements out and forget them: the document is
+        streamed, so 10,000 objects never sit in memory at once."""
+        for child in list(self.root):
+            self.root.remove(child)
+            xf.write(child, pretty_print=True)
+
+
+def write_premis(ctx: Context, out: Any) -> None:
+    """Write the bag's PREMIS 3.0 document (UTF-8 XML) to ``out``, a path or binary file."""
+    doc = _Doc()
+    attrs = {"version": "3.0", f"{{{XSI_NS}}}schemaLocation": SCHEMA_LOCATION}
+    nsmap = {"premis": PREMIS_NS, "xsi": XSI_NS}
+    with doc.etree.xmlfile(out, encoding="UTF-8") as xf:
+        xf.write_declaration()
+        with xf.element(f"{{{PREMIS_NS}}}premis", attrs, nsmap=nsmap):
+            xf.write("\n")
+            _representation(doc, ctx)
+            derived_from = {p: r.warc_file for r in ctx.renderings for p in r.files}
+            warc_paths = {f.path.rsplit("/", 1)[-1]: f.path for f in ctx.files if f.is_warc}
+            for f in ctx.files:
+                _object(doc, f, warc_paths.get(derived_from.get(f.path, "")))
+                doc.flush(xf)
+            _events(doc, ctx)
+            _agents(doc, ctx)
+            _rights(doc, ctx)
+            doc.flush(xf)
 
 
 def premis_xml(ctx: Context) -> bytes:
-    """The bag's PREMIS 3.0 document, UTF-8 XML bytes."""
-    doc = _Doc()
-    _representation(doc, ctx)
-    derived_from = {p: r.warc_file for r in ctx.renderings for p in r.files}
-    warc_paths = {f.path.rsplit("/", 1)[-1]: f.path for f in ctx.files if f.is_warc}
-    for f in ctx.files:
-        _object(doc, f, warc_paths.get(derived_from.get(f.path, "")))
-    _events(doc, ctx)
-    _agents(doc, ctx)
-    _rights(doc, ctx)
-    return doc.to_bytes()
+    """The bag's PREMIS 3.0 document as bytes (for callers that want it in memory)."""
+    import io
+
+    buf = io.BytesIO()
+    write_premis(ctx, buf)
+    return buf.getvalue()
 
 
 BAG = "bag:"  # prefix of the representation's identifier in event and rights links
