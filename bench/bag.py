@@ -152,10 +152,10 @@ def one_pair(base: Path, capture: Path, order: int) -> dict[str, dict[str, float
     ours = [sys.executable, "-m", "strongroom", "bag", CAPTURE_ID, "--quiet",
             "--manifests", str(base / "manifests")]  # fmt: skip
     bagit_script = Path(sys.executable).parent / "bagit.py"
-    theirs = ["sh", "-c", f'"$0" "$1" --processes 2 --quiet "$2" && sync -f "$2"',
+    theirs = ["sh", "-c", '"$0" "$1" --processes 2 --quiet "$2" && sync -f "$2"',
               sys.executable, str(bagit_script), str(plain)]  # fmt: skip
     out: dict[str, dict[str, float]] = {}
-    for name in (("strongroom", "bagit") if order == 0 else ("bagit", "strongroom")):
+    for name in ("strongroom", "bagit") if order == 0 else ("bagit", "strongroom"):
         out[name] = measure(ours, env) if name == "strongroom" else measure(theirs)
     shutil.rmtree(base / "manifests", ignore_errors=True)
     return out
