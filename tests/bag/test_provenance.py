@@ -19,6 +19,7 @@ from strongroom.core.archive import Archive
 PROV = rdflib.Namespace("http://www.w3.org/ns/prov#")
 P = "{http://www.loc.gov/premis/v3}"
 NS = {"p": "http://www.loc.gov/premis/v3"}
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 WARC = f"{CAPTURE_ID}-00000.warc.gz"
 
 
@@ -97,7 +98,11 @@ def test_premis_xml_objects_have_the_manifest_fixity_size_and_pronom_format(bag)
         o.findtext("p:objectIdentifier/p:objectIdentifierValue", namespaces=NS): o
         for o in root.findall("p:object", NS)
     }
-    assert set(objects) == set(sha512)  # every payload file, nothing else
+    assert set(objects) == set(sha512) | {bag.name}  # every payload file, and the bag
+    bag_obj = objects.pop(bag.name)  # the representation (its identifier type is "bag")
+    assert bag_obj.get(f"{{{XSI}}}type") == "premis:representation"
+    included = {x.text for x in bag_obj.iterfind(".//p:relatedObjectIdentifierValue", NS)}
+    assert included == set(sha512)
     for path, obj in objects.items():
         fixity = {
             f.findtext("p:messageDigestAlgorithm", namespaces=NS): f.findtext(
@@ -169,7 +174,7 @@ def premis_xsd() -> Path | None:
 # what strongroom writes (the structural check when the XSD is not at hand).
 STRUCTURE = {
     "premis": ["object+", "event*", "agent*", "rights*"],
-    "object": ["objectIdentifier+", "objectCharacteristics+", "relationship*"],
+    "object": ["objectIdentifier+", "objectCharacteristics*", "relationship*"],
     "objectIdentifier": ["objectIdentifierType", "objectIdentifierValue"],
     "objectCharacteristics": ["compositionLevel", "fixity*", "size", "format+"],
     "fixity": ["messageDigestAlgorithm", "messageDigest", "messageDigestOriginator"],
@@ -229,8 +234,8 @@ def structural_problems(el: etree._Element) -> list[str]:
 def test_premis_xml_is_valid_premis_3(bag):
     doc = etree.parse(str(bag / "tags/premis.xml"))
     assert structural_problems(doc.getroot()) == []
-    for obj in doc.getroot().findall("p:object", NS):
-        assert obj.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "premis:file"
+    kinds = [o.get(f"{{{XSI}}}type") for o in doc.getroot().findall("p:object", NS)]
+    assert kinds[0] == "premis:representation" and set(kinds[1:]) == {"premis:file"}
     xsd = premis_xsd()
     if xsd is None:
         pytest.skip("PREMIS 3.0 XSD not on this machine: structural check only (above)")

@@ -69,6 +69,9 @@ def test_new_bag_gets_a_token_that_openssl_and_verify_accept(cli, archive_dir, t
     with open_ledger(archive_dir) as ledger:
         kinds = [(e["event_type"], e["outcome"]) for e in ledger.events(BAG_ID)]
     assert ("timestamp", "success") in kinds
+    report = tmp_path / "report.html"
+    assert cli("report", "-o", report).exit_code == 0
+    assert "by CN=Good TSA (RFC 3161)" in report.read_text()
 
 
 def test_token_over_other_data_is_a_problem(cli, archive_dir, tmp_path, tsa):

@@ -52,14 +52,13 @@ from strongroom.bag.manifest import (
     check_algorithms,
     manifest_text,
     write_tag,
-    write_tag_bytes,
     write_tag_manifests,
 )
 from strongroom.bag.payload import PayloadFile, ProgressFn, hash_payload, plan_payload
 from strongroom.capture.record import CaptureRecord
 from strongroom.core.archive import Archive
 from strongroom.core.collection import ACCESS_LEVELS, DEFAULT_COLLECTION_ID, Designation
-from strongroom.core.fsutil import TMP_PREFIX, fsync_tree, publish_dir, tmp_name
+from strongroom.core.fsutil import TMP_PREFIX, durable_tree, publish_dir, tmp_name
 from strongroom.core.ledger import open_ledger, utcnow
 from strongroom.core.policy import default_access, designations_for_urls
 from strongroom.errors import UsageError
@@ -373,7 +372,8 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
         ],
         embargo_until=_embargo(plan.meta),
     )
-    write_tag_bytes(tmp, "tags/premis.xml", premis.premis_xml(ctx))
+    (tmp / "tags").mkdir(exist_ok=True)
+    premis.write_premis(ctx, str(tmp / "tags" / "premis.xml"))  # streamed: flat memory
     write_tag(tmp, "tags/prov.jsonld", provenance.prov_jsonld(ctx))
     write_tag(tmp, "tags/warcs.csv", warcs_csv(plan.files, plan.seeds))
     shutil.copyfile(plan.capture_dir / "capture.json", tmp / "tags" / "capture.json")
@@ -426,7 +426,7 @@ def _build_and_publish(plan: BagPlan, progress: ProgressFn | None) -> None:
     try:
         tmp.mkdir()
         write(plan, tmp, progress)
-        fsync_tree(tmp)  # nothing is published before its bytes are durable
+        durable_tree(tmp)  # nothing is published before its bytes are durable (one syncfs)
         with open_ledger(archive.root) as ledger:
             ledger.open_publication(plan.bag_id, publish.intent_of(plan))
         intent = True

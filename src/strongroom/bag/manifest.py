@@ -89,15 +89,19 @@ def write_tag_bytes(bag: Path, rel: str, data: bytes) -> None:
 def tag_files(bag: Path) -> list[str]:
     """Every tag file a tag manifest covers: not the tag manifests, nor what sits
     beside them (the signature ``.sig``, the timestamp token ``.tsr``)."""
+    import os
+
     names = []
-    for p in sorted(bag.rglob("*")):
-        rel = p.relative_to(bag).as_posix()
-        if rel == "data" or rel.startswith("data/") or not p.is_file():
-            continue
-        if rel.startswith("tagmanifest-"):
-            continue
-        names.append(rel)
-    return names
+    for dirpath, dirnames, filenames in os.walk(bag):
+        rel_dir = os.path.relpath(dirpath, bag)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d != "data"]  # never walk the payload
+        for name in filenames:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+            if rel.startswith("tagmanifest-") or not os.path.isfile(os.path.join(dirpath, name)):
+                continue
+            names.append(rel)
+    return sorted(names)
 
 
 def write_tag_manifests(bag: Path, algorithms: Sequence[str]) -> None:

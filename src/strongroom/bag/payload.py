@@ -73,21 +73,28 @@ def plan_payload(capture_dir: Path) -> list[PayloadFile]:
     if deriv.is_symlink():
         raise UsageError(f"{deriv}: is a symlink; refusing to follow it")
     if deriv.is_dir():
-        for dirpath, dirnames, filenames in os.walk(deriv):
-            for d in list(dirnames):
-                if os.path.islink(os.path.join(dirpath, d)):
-                    raise UsageError(f"{os.path.join(dirpath, d)}: symlinks are refused")
-            dirnames.sort()
-            for name in sorted(filenames):
-                p = Path(dirpath) / name
-                if name.startswith(TMP_PREFIX):
-                    continue
-                if p.is_symlink() or not p.is_file():
-                    raise UsageError(f"{p}: not a regular file (symlinks are refused)")
-                files.append(
-                    PayloadFile(p, "derivatives/" + p.relative_to(deriv).as_posix(), False)
-                )
+        _walk_derivatives(deriv, "derivatives/", files)
     return files
+
+
+def _walk_derivatives(folder: Path, prefix: str, out: list[PayloadFile]) -> None:
+    """Regular files below ``folder``, sorted; symlinks and special files refused.
+
+    os.scandir's entries carry the file type, so 10,000 files cost no extra stat.
+    """
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for e in entries:
+        if e.name.startswith(TMP_PREFIX):
+            continue
+        if e.is_symlink():
+            raise UsageError(f"{e.path}: symlinks are refused")
+        if e.is_dir(follow_symlinks=False):
+            _walk_derivatives(Path(e.path), f"{prefix}{e.name}/", out)
+        elif e.is_file(follow_symlinks=False):
+            out.append(PayloadFile(Path(e.path), prefix + e.name, False))
+        else:
+            raise UsageError(f"{e.path}: not a regular file (symlinks are refused)")
 
 
 # --- the one pass over each payload file ----------------------------------------
@@ -286,8 +293,7 @@ class _OnePass:
                 raise UsageError(f"{self.src.name}: {what} (the last gzip member is cut off)")
             self.framer.finish()
         if self.out is not None:
-            self.out.flush()
-            os.fsync(self.out.fileno())
+            self.out.flush()  # made durable with the whole bag (fsutil.durable_tree)
         return {h.name: h.hexdigest() for h in self.hashers}
 
     def _gunzip(self, data: bytes | memoryview) -> None:

@@ -92,25 +92,68 @@ class _Doc:
         self.el(e, f"{stem}Value", value)
         return e
 
-    def to_bytes(self) -> bytes:
-        return bytes(
-            self.etree.tostring(
-                self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True
-            )
-        )
+    def flush(self, xf: Any) -> None:
+        """Write the finished top-level elements out and forget them: the document is
+        streamed, so 10,000 objects never sit in memory at once."""
+        for child in list(self.root):
+            self.root.remove(child)
+            xf.write(child, pretty_print=True)
+
+
+def write_premis(ctx: Context, out: Any) -> None:
+    """Write the bag's PREMIS 3.0 document (UTF-8 XML) to ``out``, a path or binary file."""
+    doc = _Doc()
+    attrs = {"version": "3.0", f"{{{XSI_NS}}}schemaLocation": SCHEMA_LOCATION}
+    nsmap = {"premis": PREMIS_NS, "xsi": XSI_NS}
+    with doc.etree.xmlfile(out, encoding="UTF-8") as xf:
+        xf.write_declaration()
+        with xf.element(f"{{{PREMIS_NS}}}premis", attrs, nsmap=nsmap):
+            xf.write("\n")
+            _representation(doc, ctx)
+            derived_from = {p: r.warc_file for r in ctx.renderings for p in r.files}
+            warc_paths = {f.path.rsplit("/", 1)[-1]: f.path for f in ctx.files if f.is_warc}
+            for f in ctx.files:
+                _object(doc, f, warc_paths.get(derived_from.get(f.path, "")))
+                doc.flush(xf)
+            _events(doc, ctx)
+            _agents(doc, ctx)
+            _rights(doc, ctx)
+            doc.flush(xf)
 
 
 def premis_xml(ctx: Context) -> bytes:
-    """The bag's PREMIS 3.0 document, UTF-8 XML bytes."""
-    doc = _Doc()
-    derived_from = {p: r.warc_file for r in ctx.renderings for p in r.files}
-    warc_paths = {f.path.rsplit("/", 1)[-1]: f.path for f in ctx.files if f.is_warc}
+    """The bag's PREMIS 3.0 document as bytes (for callers that want it in memory)."""
+    import io
+
+    buf = io.BytesIO()
+    write_premis(ctx, buf)
+    return buf.getvalue()
+
+
+BAG = "bag:"  # prefix of the representation's identifier in event and rights links
+
+
+def _representation(doc: _Doc, ctx: Context) -> None:
+    """The bag as a PREMIS representation that includes every file.
+
+    Events and rights that concern the whole bag link to it once, rather than
+    to each of (possibly) 10,000 files.
+    """
+    rep = doc.el(doc.root, "object")
+    rep.set(f"{{{XSI_NS}}}type", "premis:representation")
+    doc.pair(rep, "objectIdentifier", "bag", ctx.bag_id)
+    rel = doc.el(rep, "relationship")
+    doc.el(rel, "relationshipType", "structural")
+    doc.el(rel, "relationshipSubType", "includes")
     for f in ctx.files:
-        _object(doc, f, warc_paths.get(derived_from.get(f.path, "")))
-    _events(doc, ctx)
-    _agents(doc, ctx)
-    _rights(doc, ctx)
-    return doc.to_bytes()
+        doc.pair(rel, "relatedObjectIdentifier", ID_TYPE, f.path)
+
+
+def _link_object(doc: _Doc, parent: Any, ref: str) -> None:
+    if ref.startswith(BAG):
+        doc.pair(parent, "linkingObjectIdentifier", "bag", ref[len(BAG) :])
+    else:
+        doc.pair(parent, "linkingObjectIdentifier", ID_TYPE, ref)
 
 
 def _object(doc: _Doc, f: FileFacts, source: str | None) -> None:
@@ -166,11 +209,12 @@ def _event(
         la = doc.pair(ev, "linkingAgentIdentifier", "local", agent)
         doc.el(la, "linkingAgentRole", role)
     for path in objects:
-        doc.pair(ev, "linkingObjectIdentifier", ID_TYPE, path)
+        _link_object(doc, ev, path)
 
 
 def _events(doc: _Doc, ctx: Context) -> None:
-    everything = [f.path for f in ctx.files]
+    everything = [BAG + ctx.bag_id]  # the representation: every file
+    in_bag = {f.path for f in ctx.files}
     warcs = [f.path for f in ctx.files if f.is_warc]
     status = str(ctx.capture.get("status") or "complete")
     _event(
@@ -200,7 +244,7 @@ def _events(doc: _Doc, ctx: Context) -> None:
             doc, ctx, "derivation", f"derivation/{i}", r.time,
             f"screenshot and text of {r.url} rendered from its WARC record, offline",
             [("software", "executing program"), ("renderer", "rendering program")],
-            sources + [p for p in r.files if p in everything],
+            sources + [p for p in r.files if p in in_bag],
         )  # fmt: skip
     _ingestion(doc, ctx, everything)
     _event(
@@ -284,8 +328,7 @@ def _rights(doc: _Doc, ctx: Context) -> None:
         doc.el(term, "startDate", ctx.packed[:10])
         doc.el(term, "endDate", ctx.embargo_until)
     doc.el(granted, "rightsGrantedNote", _ACCESS_NOTES.get(ctx.access, ctx.access))
-    for f in ctx.files:
-        doc.pair(st, "linkingObjectIdentifier", ID_TYPE, f.path)
+    _link_object(doc, st, BAG + ctx.bag_id)
     for i, d in enumerate(ctx.designations, start=1):
         st = doc.el(rights, "rightsStatement")
         doc.pair(st, "rightsStatementIdentifier", "local", f"{ctx.bag_id}/designation/{i}")
@@ -294,5 +337,4 @@ def _rights(doc: _Doc, ctx: Context) -> None:
         doc.el(stat, "statuteJurisdiction", d.jurisdiction or "unknown")
         doc.el(stat, "statuteCitation", d.label)
         doc.el(stat, "statuteNote", f"publisher designated {d.kind}; access is {ctx.access}")
-        for f in ctx.files:
-            doc.pair(st, "linkingObjectIdentifier", ID_TYPE, f.path)
+        _link_object(doc, st, BAG + ctx.bag_id)

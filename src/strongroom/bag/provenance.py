@@ -19,6 +19,7 @@ events go to the custody log, so the bag never changes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,10 @@ from urllib.parse import quote
 
 PROV_NS = "http://www.w3.org/ns/prov#"
 SR_NS = "urn:strongroom:vocab#"
-MAX_DERIVATIVE_JSON = 1024 * 1024  # a rendering event is a few hundred bytes
+MAX_DERIVATIVE_JSON = 1024 * 1024
+_PLAIN = re.compile(
+    r"^[A-Za-z0-9/:._-]*$"
+)  # needs no percent-encoding  # a rendering event is a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class Context:
 
     def iri(self, *parts: str) -> str:
         """A URN for something in this bag (path parts percent-encoded)."""
-        tail = "/".join(quote(p, safe="/:._-") for p in parts)
+        tail = "/".join(p if _PLAIN.match(p) else quote(p, safe="/:._-") for p in parts)
         return f"urn:strongroom:{quote(self.bag_id, safe='._-')}/{tail}"
 
 
@@ -143,144 +147,158 @@ def _rendering(event: Any) -> Rendering | None:
     return Rendering(url=url, warc_file=warc, time=made, files=files, renderer=renderer)
 
 
+CONTEXT = {
+    "prov": PROV_NS,
+    "sr": SR_NS,
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    # PROV-O relations whose values are nodes, so that {"@id": ...} is not needed
+    **{
+        k: {"@id": f"prov:{k}", "@type": "@id"}
+        for k in (
+            "wasGeneratedBy",
+            "used",
+            "wasAssociatedWith",
+            "wasDerivedFrom",
+            "wasAttributedTo",
+            "actedOnBehalfOf",
+            "hadMember",
+        )
+    },
+    **{
+        k: {"@id": f"prov:{k}", "@type": "xsd:dateTime"}
+        for k in ("startedAtTime", "endedAtTime", "generatedAtTime")
+    },
+    "label": "rdfs:label",
+    "comment": "rdfs:comment",
+    "size": {"@id": "sr:size", "@type": "xsd:integer"},
+}
+
+
 def prov_jsonld(ctx: Context) -> str:
-    """The bag's provenance as PROV-O JSON-LD (stable, sorted output)."""
-    return _ProvGraph(ctx).build()
+    """The bag's provenance as PROV-O JSON-LD (stable, sorted output).
+
+    We write the JSON-LD document directly, with a ``@context`` that maps every
+    key to its PROV-O (or RDFS) IRI, rather than building an rdflib graph and
+    serialising it: rdflib's in-memory store and JSON-LD serialiser cost about
+    20 ms per payload file, minutes for a capture of 10,000 files. The tests
+    read the file with two independent JSON-LD processors, rdflib and pyld.
+    """
+    nodes = _ProvNodes(ctx).build()
+    doc = {"@context": CONTEXT, "@graph": sorted(nodes.values(), key=lambda n: n["@id"])}
+    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-class _ProvGraph:
-    """Builds the PROV-O graph of one bag with rdflib."""
+class _ProvNodes:
+    """The PROV-O nodes of one bag, as JSON-LD node objects keyed by IRI."""
 
     def __init__(self, ctx: Context) -> None:
-        from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
-
         self.ctx = ctx
-        self.RDF, self.RDFS, self.XSD, self.Literal, self.URIRef = RDF, RDFS, XSD, Literal, URIRef
-        self.prov, self.sr = Namespace(PROV_NS), Namespace(SR_NS)
-        self.g = Graph()
-        self.g.bind("prov", self.prov)
-        self.g.bind("sr", self.sr)
+        self.nodes: dict[str, dict[str, Any]] = {}
 
-    def node(self, *parts: str) -> Any:
-        return self.URIRef(self.ctx.iri(*parts))
+    def node(self, part: str, *types: str, **props: Any) -> dict[str, Any]:
+        n = self.nodes.setdefault(self.ctx.iri(part), {"@id": self.ctx.iri(part)})
+        if types:
+            n["@type"] = sorted(set(n.get("@type", [])) | set(types))
+        n.update(props)
+        return n
 
-    def when(self, value: str) -> Any:
-        return self.Literal(value, datatype=self.XSD.dateTime)
+    def link(self, node: dict[str, Any], rel: str, target: str) -> None:
+        """Add one relation (the context makes its value a node reference)."""
+        values = node.setdefault(rel, [])
+        if self.ctx.iri(target) not in values:
+            values.append(self.ctx.iri(target))
 
-    def text(self, value: str) -> Any:
-        return self.Literal(value)
-
-    def add(self, s: Any, p: Any, o: Any) -> None:
-        self.g.add((s, p, o))
-
-    def thing(self, s: Any, *types: Any) -> Any:
-        for t in types:
-            self.add(s, self.RDF.type, t)
-        return s
-
-    def build(self) -> str:
-        ctx, prov = self.ctx, self.prov
+    def build(self) -> dict[str, dict[str, Any]]:
+        ctx = self.ctx
         self._agents()
-        capture = self.thing(self.node("activity/capture"), prov.Activity)
-        self.add(capture, self.RDFS.label, self.text(f"web capture {ctx.capture_id}"))
-        for key, pred in (("started", prov.startedAtTime), ("ended", prov.endedAtTime)):
+        capture = self.node(
+            "activity/capture", "prov:Activity", label=f"web capture {ctx.capture_id}"
+        )
+        for key, prop in (("started", "startedAtTime"), ("ended", "endedAtTime")):
             if ctx.capture.get(key):
-                self.add(capture, pred, self.when(str(ctx.capture[key])))
-        self.add(capture, prov.wasAssociatedWith, self.node("agent/crawler"))
-        self.add(capture, prov.wasAssociatedWith, self.node("agent/operator"))
-        pages = self._pages(capture)
-        warcs = self._files(capture)
-        self._renderings(pages, warcs)
+                capture[prop] = str(ctx.capture[key])
+        self.link(capture, "wasAssociatedWith", "agent/crawler")
+        self.link(capture, "wasAssociatedWith", "agent/operator")
+        for i, url in enumerate(ctx.seeds, start=1):
+            self.node(f"seed/{i}", "prov:Entity", "sr:SeedURL", **{"sr:url": url})
+            self.link(capture, "used", f"seed/{i}")
+            page = self.node(f"page/{i}", "prov:Entity", "sr:WebPage", **{"sr:url": url})
+            self.link(page, "wasGeneratedBy", "activity/capture")
+            self.link(page, "wasDerivedFrom", f"seed/{i}")
+        self._files()
+        self._renderings()
         self._bagging()
-        XSD, RDFS = self.XSD, self.RDFS
-        context = {"prov": PROV_NS, "sr": SR_NS, "xsd": str(XSD), "rdfs": str(RDFS)}
-        data = json.loads(self.g.serialize(format="json-ld", context=context, sort_keys=True))
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return self.nodes
 
     def _agents(self) -> None:
-        ctx, prov = self.ctx, self.prov
+        ctx = self.ctx
         for part, kind, label in (
-            ("agent/software", prov.SoftwareAgent, ctx.software),
-            ("agent/crawler", prov.SoftwareAgent, ctx.crawler),
-            ("agent/operator", prov.Person, ctx.operator),
-            ("agent/organization", prov.Organization, ctx.organization),
+            ("agent/software", "prov:SoftwareAgent", ctx.software),
+            ("agent/crawler", "prov:SoftwareAgent", ctx.crawler),
+            ("agent/operator", "prov:Person", ctx.operator),
+            ("agent/organization", "prov:Organization", ctx.organization),
         ):
-            agent = self.thing(self.node(part), prov.Agent, kind)
-            self.add(agent, self.RDFS.label, self.text(label))
-            if kind == prov.SoftwareAgent and "/" in label:  # "strongroom/0.1.0"
-                self.add(agent, self.sr.version, self.text(label.rpartition("/")[2]))
-        operator = self.node("agent/operator")
-        self.add(operator, self.RDFS.comment, self.text("pseudonym of the capture operator"))
-        self.add(operator, prov.actedOnBehalfOf, self.node("agent/organization"))
+            agent = self.node(part, "prov:Agent", kind, label=label)
+            if kind == "prov:SoftwareAgent" and "/" in label:  # "strongroom/0.1.0"
+                agent["sr:version"] = label.rpartition("/")[2]
+        operator = self.node("agent/operator", comment="pseudonym of the capture operator")
+        self.link(operator, "actedOnBehalfOf", "agent/organization")
 
-    def _pages(self, capture: Any) -> dict[str, Any]:
-        """One entity per seed URL (which the capture used) and per captured page."""
-        prov, sr = self.prov, self.sr
-        pages: dict[str, Any] = {}
-        for i, url in enumerate(self.ctx.seeds, start=1):
-            seed = self.thing(self.node(f"seed/{i}"), prov.Entity, sr.SeedURL)
-            self.add(seed, sr.url, self.text(url))
-            self.add(capture, prov.used, seed)
-            page = self.thing(self.node(f"page/{i}"), prov.Entity, sr.WebPage)
-            self.add(page, sr.url, self.text(url))
-            self.add(page, prov.wasGeneratedBy, capture)
-            self.add(page, prov.wasDerivedFrom, seed)
-            pages[url] = page
-        return pages
-
-    def _files(self, capture: Any) -> dict[str, Any]:
+    def _files(self) -> None:
         """One entity per WARC file (generated by the capture) and per derivative."""
-        ctx, prov, sr = self.ctx, self.prov, self.sr
-        warcs: dict[str, Any] = {}
+        ctx = self.ctx
         for f in ctx.files:
-            e = self.thing(
-                self.node(f.path), prov.Entity, sr.WARCFile if f.is_warc else sr.Derivative
-            )
-            self.add(e, sr.path, self.text(f.path))
-            self.add(e, sr.size, self.Literal(f.size, datatype=self.XSD.integer))
+            kind = "sr:WARCFile" if f.is_warc else "sr:Derivative"
+            e = self.node(f.path, "prov:Entity", kind, size=f.size, **{"sr:path": f.path})
             for a, d in sorted(f.digests.items()):
-                self.add(e, sr[a], self.text(d))
+                e[f"sr:{a}"] = d
             if f.is_warc:
-                self.add(e, prov.wasGeneratedBy, capture)
+                self.link(e, "wasGeneratedBy", "activity/capture")
                 if ctx.capture.get("ended"):
-                    self.add(e, prov.generatedAtTime, self.when(str(ctx.capture["ended"])))
-                warcs[f.path.rsplit("/", 1)[-1]] = e
-        return warcs
+                    e["generatedAtTime"] = str(ctx.capture["ended"])
 
-    def _renderings(self, pages: dict[str, Any], warcs: dict[str, Any]) -> None:
+    def _renderings(self) -> None:
         """The screenshot activity of each rendered page, and what it generated."""
-        prov = self.prov
-        in_bag = {f.path for f in self.ctx.files}
-        for i, r in enumerate(self.ctx.renderings, start=1):
-            act = self.thing(self.node(f"activity/screenshot/{i}"), prov.Activity)
-            self.add(act, self.RDFS.label, self.text(f"screenshot and text of {r.url}"))
-            self.add(act, prov.endedAtTime, self.when(r.time))
-            self.add(act, prov.wasAssociatedWith, self.node("agent/software"))
+        ctx = self.ctx
+        pages = {url: f"page/{i}" for i, url in enumerate(ctx.seeds, start=1)}
+        warcs = {f.path.rsplit("/", 1)[-1]: f.path for f in ctx.files if f.is_warc}
+        in_bag = {f.path for f in ctx.files}
+        for i, r in enumerate(ctx.renderings, start=1):
+            act = self.node(
+                f"activity/screenshot/{i}",
+                "prov:Activity",
+                label=f"screenshot and text of {r.url}",
+                endedAtTime=r.time,
+            )
+            self.link(act, "wasAssociatedWith", "agent/software")
             page, warc = pages.get(r.url), warcs.get(r.warc_file)
             if warc is not None:
-                self.add(act, prov.used, warc)
+                self.link(act, "used", warc)
             for path in r.files:
                 if path not in in_bag:
                     continue
-                d = self.node(path)
-                self.add(d, prov.wasGeneratedBy, act)
-                self.add(d, prov.generatedAtTime, self.when(r.time))
+                d = self.node(path, generatedAtTime=r.time)
+                self.link(d, "wasGeneratedBy", f"activity/screenshot/{i}")
                 for source in (page, warc):
                     if source is not None:
-                        self.add(d, prov.wasDerivedFrom, source)
+                        self.link(d, "wasDerivedFrom", source)
 
     def _bagging(self) -> None:
-        ctx, prov = self.ctx, self.prov
-        bagging = self.thing(self.node("activity/bagging"), prov.Activity)
-        self.add(bagging, self.RDFS.label, self.text("message digest calculation and packing"))
-        self.add(bagging, prov.startedAtTime, self.when(ctx.digest_started))
-        self.add(bagging, prov.endedAtTime, self.when(ctx.packed))
-        self.add(bagging, prov.wasAssociatedWith, self.node("agent/software"))
-        bag = self.thing(self.node("bag"), prov.Entity, self.sr.Bag)
-        self.add(bag, self.RDFS.label, self.text(ctx.bag_id))
-        self.add(bag, prov.wasGeneratedBy, bagging)
-        self.add(bag, prov.generatedAtTime, self.when(ctx.packed))
-        self.add(bag, prov.wasAttributedTo, self.node("agent/organization"))
-        for f in ctx.files:
-            self.add(bagging, prov.used, self.node(f.path))
-            self.add(bag, prov.hadMember, self.node(f.path))
+        ctx = self.ctx
+        bagging = self.node(
+            "activity/bagging",
+            "prov:Activity",
+            label="message digest calculation and packing",
+            startedAtTime=ctx.digest_started,
+            endedAtTime=ctx.packed,
+        )
+        self.link(bagging, "wasAssociatedWith", "agent/software")
+        bag = self.node(
+            "bag", "prov:Entity", "sr:Bag", label=ctx.bag_id, generatedAtTime=ctx.packed
+        )
+        self.link(bag, "wasGeneratedBy", "activity/bagging")
+        self.link(bag, "wasAttributedTo", "agent/organization")
+        # plain lists, not self.link: 10,000 files must not cost 10,000 list scans
+        bagging["used"] = [ctx.iri(f.path) for f in ctx.files]
+        bag["hadMember"] = [ctx.iri(f.path) for f in ctx.files]

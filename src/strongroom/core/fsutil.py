@@ -116,6 +116,32 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
+def durable_tree(root: Path) -> None:
+    """Make every file and folder below ``root`` durable, in as few calls as we can.
+
+    One ``syncfs(2)`` on the file system that holds ``root`` flushes all of it
+    (and whatever else is dirty there) in one go: 10,000 small files cost one
+    call instead of 20,000 fsyncs. Where syncfs is not available (not Linux)
+    every file and folder is fsynced one by one.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        fsync_tree(root)
+        return
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(root))
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def staging_dir(final: Path) -> Iterator[Path]:
     """Build a folder under a temporary name beside ``final``; publish it on success.

@@ -653,14 +653,17 @@ class Ledger(SharedRounds):
         )
         return [(r["bag_id"], json.loads(r["detail"])) for r in rows if r["outcome"] == "pending"]
 
+    def latest_timestamps(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """bag id -> (outcome, detail) of its latest ``timestamp`` event (one query)."""
+        rows = self.query(
+            "SELECT bag_id, outcome, detail FROM events WHERE id IN (SELECT MAX(id) FROM events"
+            " WHERE event_type = 'timestamp' AND bag_id IS NOT NULL GROUP BY bag_id)"
+        )
+        return {r["bag_id"]: (r["outcome"], json.loads(r["detail"])) for r in rows}
+
     def pending_timestamps(self) -> list[str]:
         """Bags whose latest ``timestamp`` event is ``pending`` (no TSA answered yet)."""
-        rows = self.query(
-            "SELECT bag_id, outcome FROM events WHERE id IN (SELECT MAX(id) FROM events"
-            " WHERE event_type = 'timestamp' AND bag_id IS NOT NULL GROUP BY bag_id)"
-            " ORDER BY bag_id"
-        )
-        return [r["bag_id"] for r in rows if r["outcome"] == "pending"]
+        return sorted(b for b, (o, _d) in self.latest_timestamps().items() if o == "pending")
 
     def events(
         self,

@@ -61,6 +61,7 @@ class BagRow:
     designations: list[str]
     fixity: list[dict[str, Any]] = field(default_factory=list)
     fixity_svg: str = ""
+    timestamp: str = ""  # RFC 3161: "timestamped <time> by <TSA>" or "timestamp pending"
     copies: list[dict[str, Any]] = field(default_factory=list)
     jurisdictions: list[str] = field(default_factory=list)
     compliant: bool | None = None
@@ -183,6 +184,16 @@ def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 90
     return "".join(parts)
 
 
+def _stamp_line(latest: tuple[str, dict[str, Any]] | None) -> str:
+    """One line on a bag's trusted timestamp, from the ledger's latest event."""
+    if latest is None:
+        return ""
+    outcome, detail = latest
+    if outcome == "pending":
+        return "RFC 3161 timestamp pending"
+    return f"timestamped {detail.get('time', '?')} by {detail.get('tsa', '?')} (RFC 3161)"
+
+
 def _bag_row(
     archive: Archive, ledger: Ledger, bag_id: str, created: str, now: dt.datetime
 ) -> BagRow:
@@ -244,6 +255,9 @@ def _replay_url(bag_dir: Path, collection_id: str, access: str, seeds: list[str]
 def _bag_rows(archive: Archive, ledger: Ledger, now: dt.datetime) -> list[BagRow]:
     created = {b: r["created"] for b, r in ledger.bags().items()}
     rows = [_bag_row(archive, ledger, b, created.get(b, ""), now) for b in archive.bag_ids()]
+    stamps = ledger.latest_timestamps()
+    for row in rows:
+        row.timestamp = _stamp_line(stamps.get(row.bag_id))
     # Thumbnails for the newest bags only, so that the page stays light.
     for row in sorted(rows, key=lambda r: r.created, reverse=True)[:MAX_THUMBNAILS]:
         row.thumbnail = thumbnail_uri(archive, row.bag_id)
