@@ -38,7 +38,7 @@ from sharekit import make_archive, make_bag  # noqa: E402
 
 from strongroom.core.archive import Archive  # noqa: E402
 from strongroom.core.ledger import open_ledger  # noqa: E402
-from strongroom.core.rounds import precise_now  # noqa: E402
+from strongroom.core.shared import precise_now  # noqa: E402
 
 
 def spread(values: list[float], unit: str = "s", scale: float = 1.0) -> str:

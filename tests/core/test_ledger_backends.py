@@ -118,7 +118,7 @@ def test_leases_one_holder_at_a_time_until_done_or_expired(ledger):
     ledger.finish("verify", "b1", "kyiv-1")
     # Done in this round: nobody takes it again until a later round begins.
     assert not ledger.claim("verify", "b1", "berlin-1", round_start=start, ttl=60)
-    from strongroom.core.rounds import precise_now
+    from strongroom.core.shared import precise_now
 
     assert ledger.claim("verify", "b1", "berlin-1", round_start=precise_now(), ttl=60)
     # An expired claim (its node died) is free for another node.

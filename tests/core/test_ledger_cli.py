@@ -9,7 +9,7 @@ from sharekit import make_archive, make_bag
 
 from strongroom.core.backends import LedgerLocation
 from strongroom.core.ledger import Ledger
-from strongroom.core.rounds import TABLES
+from strongroom.core.shared import TABLES
 
 
 def rows(led: Ledger) -> dict[str, list[tuple]]:

@@ -212,14 +212,21 @@ def record_intent(archive: Archive, intent: dict[str, Any]) -> None:
         for action, outcome, detail in _events(intent):
             if action in done and action in logged:
                 continue
+            # The ledger (local to this archive) also keeps where the inventory is, so
+            # verify finds it from any folder; the custody log, which travels with
+            # the bag, never holds a local path (it could name the capturer).
+            local = detail | (
+                {"inventory": _inventory_file(intent)} if action == "creation" else {}
+            )
             if action in done:  # the custody line landed, its ledger row did not
                 ledger.record_event(action, outcome, bag_id=bag_id, actor=intent["operator"],
-                                    detail=detail)  # fmt: skip
+                                    detail=local)  # fmt: skip
             else:
                 custody.record_event(
                     archive, bag_id, action, outcome=outcome, detail=detail,
                     inputs=_inputs(intent) if action == "creation" else None,
                     actor=intent["operator"], ledger=ledger,
+                    ledger_detail=(_inputs(intent) if action == "creation" else {}) | local,
                 )  # fmt: skip
             crash_point(f"after-{action}")
     inventory.record_bag(
@@ -239,19 +246,20 @@ def record_intent(archive: Archive, intent: dict[str, Any]) -> None:
     crash_point("after-inventory")
 
 
+def _inventory_file(intent: dict[str, Any]) -> str:
+    return str((Path(intent["manifests"]) / f"{intent['collection_id']}.json").absolute())
+
+
 def _inputs(intent: dict[str, Any]) -> dict[str, Any]:
     return {"capture_id": intent["capture_id"], "collection_id": intent["collection_id"]}
 
 
 def _events(intent: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """The (action, outcome, detail) of the events a new bag's record holds."""
-    inventory_file = Path(intent["manifests"]) / f"{intent['collection_id']}.json"
     creation = {
         "payload_oxum": intent["oxum"],
         "algorithms": intent["algorithms"],
         "signed": intent["fingerprint"] is not None,
-        # verify finds the inventory here, whatever its working folder
-        "inventory": str(inventory_file.absolute()),
     }
     stamp = intent.get("stamp")
     if stamp is not None:

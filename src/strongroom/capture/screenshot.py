@@ -29,13 +29,16 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from strongroom import SOFTWARE
 from strongroom.core.archive import Archive
 from strongroom.core.fsutil import atomic_write_bytes, atomic_write_text
 from strongroom.errors import ProblemFound, UsageError
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # The flags the project mandates for every Chromium it starts (see issue 7).
@@ -48,7 +51,7 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-VIEWPORT = {"width": 1280, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 MAX_SCREENSHOT_HEIGHT = 16_000  # Chromium cannot paint taller surfaces reliably
 MAX_TEXT = 4 * 1024 * 1024
 MAX_RESOURCE = 256 * 1024 * 1024  # larger WARC bodies are not handed to the browser

@@ -153,7 +153,6 @@ def capture_cmd(
       strongroom capture URL --proxy socks5h://127.0.0.1:9050 --json
       strongroom capture -i urls.txt       # one URL a line; '-' reads stdin
     """
-    from pathlib import Path
 
     from strongroom.capture.crawl import capture
     from strongroom.core.archive import Archive

@@ -71,7 +71,7 @@ def copy_cmd(target: str, archive: str, as_json: bool, quiet: bool) -> int:
     """
     from strongroom.core.backends import LedgerLocation, parse_ledger_url, redact
     from strongroom.core.ledger import Ledger
-    from strongroom.core.rounds import copy_ledger
+    from strongroom.core.shared import copy_ledger
 
     out = make_output(as_json, quiet)
     arch = open_archive(archive).require()

@@ -263,3 +263,17 @@ def database_errors() -> tuple[type[BaseException], ...]:
         return (sqlite3.Error, psycopg.Error)
     except ImportError:  # pragma: no cover
         return (sqlite3.Error,)
+
+
+def write_problem(path: Path, exc: BaseException) -> UsageError:
+    """A person's message for a failed ledger write: full disk, read-only, locked."""
+    text = str(exc)
+    if "full" in text:
+        hint = "the disk is full; free space and run the command again"
+    elif "readonly" in text or "read-only" in text:
+        hint = "the ledger cannot be written (read-only file or file system)"
+    elif "locked" in text:
+        hint = "another strongroom process holds the ledger; try again"
+    else:
+        hint = text
+    return UsageError(f"cannot write ledger {path}: {hint}")

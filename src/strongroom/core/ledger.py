@@ -1,4 +1,4 @@
-"""The archive's SQLite ledger: one database for every record that is not a bag.
+"""The archive's ledger (SQLite, or a shared PostgreSQL): every record that is not a bag.
 
 It holds the payload-digest index used for WARC deduplication, the history of
 every fixity check, every watch result, every known copy of every bag, and a
@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,87 +24,17 @@ from strongroom.core.backends import (
     is_operational,
     locate,
     redact,
+    write_problem,
 )
-from strongroom.core.rounds import SharedRounds
+from strongroom.core.rows import CustodyHead, FixityLatest, PayloadRow, WatchLatest, WatchRow
 from strongroom.core.schema import MIGRATE_1_2, SCHEMA_VERSION, render
+from strongroom.core.shared import SharedRounds
 from strongroom.errors import UsageError
 
 
 def utcnow() -> str:
     """Current UTC time as ISO 8601 with a Z suffix and second precision."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class CustodyHead:
-    """Where a custody log ended (and was last verified), as the ledger remembers it."""
-
-    bag_id: str
-    seq: int
-    hash: str
-    start: int
-    end: int
-    verified_seq: int = 0
-    verified_hash: str | None = None
-    verified_start: int = 0
-    verified_end: int = 0
-
-
-@dataclass(frozen=True)
-class FixityLatest:
-    """The latest fixity run of a bag, and the start of its latest good full/deep check."""
-
-    result: str
-    ended: str
-    last_good: str | None
-    runs: int
-
-
-@dataclass(frozen=True)
-class WatchLatest:
-    """A URL's latest watch status, since when it holds, and when it was last checked."""
-
-    url: str
-    result_id: int
-    status: str
-    since: str
-    checked_at: str
-
-
-PayloadRow = tuple[str, str, str, str, str, str]  # digest, uri, date, record id, capture, warc
-
-
-def _sqlite_problem(path: Path, exc: BaseException) -> UsageError:
-    """A person's message for a failed ledger write: full disk, read-only, locked."""
-    text = str(exc)
-    if "full" in text:
-        hint = "the disk is full; free space and run the command again"
-    elif "readonly" in text or "read-only" in text:
-        hint = "the ledger cannot be written (read-only file or file system)"
-    elif "locked" in text:
-        hint = "another strongroom process holds the ledger; try again"
-    else:
-        hint = text
-    return UsageError(f"cannot write ledger {path}: {hint}")
-
-
-@dataclass(frozen=True)
-class WatchRow:
-    """One watch result as the ledger stores it (see ``watch_results``)."""
-
-    url: str
-    collection_id: str
-    bag_id: str | None
-    status: str
-    previous_status: str | None
-    http_status: int | None
-    final_url: str | None
-    similarity: float | None
-    vantage: str
-    evidence: dict[str, Any]
-    checked_at: str
-    actor: str
-    detail: dict[str, Any]
 
 
 class Ledger(SharedRounds):
@@ -152,7 +81,7 @@ class Ledger(SharedRounds):
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             if isinstance(exc, sqlite3.OperationalError):
-                raise _sqlite_problem(self.path, exc) from None
+                raise write_problem(self.path, exc) from None
             raise UsageError(f"ledger {self.path} is not a usable SQLite database: {exc}") from None
         except UsageError:
             self.conn.close()
@@ -271,7 +200,7 @@ class Ledger(SharedRounds):
         except database_errors() as exc:
             if not is_operational(exc):
                 raise
-            raise _sqlite_problem(self.path, exc) from None
+            raise write_problem(self.path, exc) from None
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         """Internal: run one read. Outside this module, use the named methods."""
@@ -739,10 +668,26 @@ def _json_list(text: str | None) -> list[Any]:
 
 
 def ledger_location(archive_root: Path) -> LedgerLocation:
-    """Where the archive's ledger is: ``STRONGROOM_LEDGER``, ``[ledger] url``, or SQLite."""
-    from strongroom.core.archive import Archive
+    """Where the archive's ledger is: ``STRONGROOM_LEDGER``, ``[ledger] url``, or SQLite.
 
-    return locate(Path(archive_root), Archive(archive_root).config.ledger_url)
+    Only ``[ledger] url`` is read here, with tomllib, so that the ledger stays
+    below the archive in the import graph (the archive's full, checked reading
+    of ``config.toml`` is ``core.archive.load_config``, which every command runs).
+    """
+    import tomllib
+
+    path = Path(archive_root) / "config.toml"
+    url = ""
+    if path.is_file() and not path.is_symlink():
+        try:
+            table = tomllib.loads(path.read_text("utf-8")).get("ledger", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"{path}: cannot be read as TOML ({exc})") from None
+        value = table.get("url", "") if isinstance(table, dict) else ""
+        if not isinstance(value, str):
+            raise UsageError(f"{path}: [ledger] url must be a string")
+        url = value
+    return locate(Path(archive_root), url)
 
 
 def open_ledger(archive_root: Path, *, migrate: bool = False) -> Ledger:

@@ -2,7 +2,7 @@
 
 ``verify --due`` and ``watch --all`` run the same way on one machine and on
 many: before each bag (or seed) the node claims its lease in the ledger (see
-``core/rounds.py``), works on it while a background thread keeps the lease
+``core/shared.py``), works on it while a background thread keeps the lease
 alive, and marks it done. An item another node holds is skipped and listed.
 A node killed mid-item stops renewing; when its lease expires, any node, or
 its own next run, takes the item.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import Ledger, open_ledger
-from strongroom.core.rounds import precise_now
+from strongroom.core.shared import precise_now
 
 
 @dataclass

@@ -35,7 +35,7 @@ class LedgerBag:
 
 def ledger_bag(archive: Archive, bag_id: str) -> LedgerBag | None:
     """The ledger's row for one bag, or None when the ledger does not know it."""
-    if not archive.ledger_path.exists():
+    if not archive.has_ledger():
         return None
     from strongroom.core.ledger import open_ledger
 
@@ -56,7 +56,7 @@ def ledger_bag(archive: Archive, bag_id: str) -> LedgerBag | None:
 
 def ledger_bags(archive: Archive) -> dict[str, LedgerBag]:
     """Every bag the ledger knows, by id (empty when the archive has no ledger yet)."""
-    if not archive.ledger_path.exists():
+    if not archive.has_ledger():
         return {}
     from strongroom.core.ledger import open_ledger
 

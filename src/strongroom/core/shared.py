@@ -1,4 +1,4 @@
-"""The ledger's methods for an archive larger than one machine: nodes, leases, copying.
+"""The ledger's methods for an archive shared by several nodes: holdings, leases, copying.
 
 Part of the ledger (``Ledger`` mixes these in), kept apart so that each file
 stays readable. Nightly work is shared through *leases*: before a node checks

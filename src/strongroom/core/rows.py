@@ -1,0 +1,64 @@
+"""The typed rows the ledger hands out, so that its callers need no SQL and no dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CustodyHead:
+    """Where a custody log ended (and was last verified), as the ledger remembers it."""
+
+    bag_id: str
+    seq: int
+    hash: str
+    start: int
+    end: int
+    verified_seq: int = 0
+    verified_hash: str | None = None
+    verified_start: int = 0
+    verified_end: int = 0
+
+
+@dataclass(frozen=True)
+class FixityLatest:
+    """The latest fixity run of a bag, and the start of its latest good full/deep check."""
+
+    result: str
+    ended: str
+    last_good: str | None
+    runs: int
+
+
+@dataclass(frozen=True)
+class WatchLatest:
+    """A URL's latest watch status, since when it holds, and when it was last checked."""
+
+    url: str
+    result_id: int
+    status: str
+    since: str
+    checked_at: str
+
+
+PayloadRow = tuple[str, str, str, str, str, str]  # digest, uri, date, record id, capture, warc
+
+
+@dataclass(frozen=True)
+class WatchRow:
+    """One watch result as the ledger stores it (see ``watch_results``)."""
+
+    url: str
+    collection_id: str
+    bag_id: str | None
+    status: str
+    previous_status: str | None
+    http_status: int | None
+    final_url: str | None
+    similarity: float | None
+    vantage: str
+    evidence: dict[str, Any]
+    checked_at: str
+    actor: str
+    detail: dict[str, Any]
