@@ -20,7 +20,7 @@ from strongroom.bag.baginfo import read_bag_info, values
 from strongroom.core.archive import Archive
 from strongroom.demosite import SiteServer
 from strongroom.errors import PolicyRefused, ProblemFound
-from strongroom.replay import pywb as replay
+from strongroom.replay import wacz
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_a_more_closed_dependency_refuses_the_export(bags, tmp_path) -> None:
     set_access(archive, bags["first"], "restricted", reason="test")
     try:
         with pytest.raises(PolicyRefused, match=r"depends on .* which is restricted"):
-            replay.export_wacz(archive, bags["dependent"], tmp_path / "x.wacz")
+            wacz.export_wacz(archive, bags["dependent"], tmp_path / "x.wacz")
         assert not (tmp_path / "x.wacz").exists()
     finally:
         set_access(archive, bags["first"], "public", reason="test done")
@@ -119,7 +119,7 @@ def test_a_missing_dependency_is_reported_by_verify_deep_and_refused_by_export(
     assert f"depends on {bags['first']}, which is not in" in r.output
     assert "neither in this bag nor in its declared closure" in r.output
     with pytest.raises(ProblemFound, match=r"closure .* is incomplete"):
-        replay.export_wacz(copy, bags["dependent"], tmp_path / "x.wacz")
+        wacz.export_wacz(copy, bags["dependent"], tmp_path / "x.wacz")
     # a dependency re-made under the same id no longer matches its pinned digest
     shutil.copytree(src.bag_dir(bags["alone"]), copy.bag_dir(bags["first"]))
     r = cli("verify", bags["dependent"], "--deep", "--archive", copy.root)

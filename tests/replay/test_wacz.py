@@ -14,7 +14,7 @@ from strongroom.bag import custody
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 from strongroom.demosite import SiteServer
-from strongroom.replay import pywb as replay
+from strongroom.replay import wacz
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_export_writes_a_wacz_that_validates(cli, bags, tmp_path) -> None:
     r = cli("export", bags["public"], "--wacz", "-o", out, "--archive", bags["archive"].root)
     assert r.exit_code == 0, r.output
     assert str(out) in r.stdout
-    ok, messages = replay.validate_wacz(out)
+    ok, messages = wacz.validate_wacz(out)
     assert ok, messages
     assert "1.1.1" in messages
     with zipfile.ZipFile(out) as z:
@@ -78,7 +78,7 @@ def test_override_with_reason_exports_and_is_logged(cli, bags, tmp_path) -> None
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["override"] is True and doc["access"] == "dark"
-    assert replay.validate_wacz(out)[0]
+    assert wacz.validate_wacz(out)[0]
     entries = custody.read_entries(archive.custody_path(bags["dark"]))
     assert entries[-1]["action"] == "export"
     assert entries[-1]["inputs"]["reason"] == "court order 12/2025"

@@ -472,6 +472,18 @@ def make_derivatives(
     """
     capture_dir = Path(capture_dir)
     exe = find_chromium(chromium)
+    index, urls = _pages_to_render(capture_dir)
+    out_dir = capture_dir / "derivatives"
+    written: list[Path] = []
+    with browser_context(exe, timeout) as ctx:
+        version = ctx.browser.version if getattr(ctx, "browser", None) else "unknown"
+        for url in urls:
+            written += _render_one(ctx, url, index, out_dir, version)
+    return written
+
+
+def _pages_to_render(capture_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """(the WARCs' page index, the pages to render), or why there are none."""
     meta = load_capture_json(capture_dir)
     warcs = sorted(
         p
@@ -495,84 +507,90 @@ def make_derivatives(
         )
     if not urls:
         raise ProblemFound(f"{capture_dir}: no captured HTML page to render")
-    out_dir = capture_dir / "derivatives"
-    written: list[Path] = []
-    with browser_context(exe, timeout) as ctx:
-        version = ctx.browser.version if getattr(ctx, "browser", None) else "unknown"
-        for url in urls:
-            ref = index[url]
-            shot, text, _seen = render_page(ctx, url, index)
-            stamped = _stamp(ctx, shot, ref)
-            made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            png = add_png_text(
-                stamped,
-                {
-                    "Title": f"Capture of {url}",
-                    "URL": url,
-                    "WARC-Date": ref.warc_date,
-                    "WARC-Record-ID": ref.record_id,
-                    "WARC-Filename": ref.warc_file.name,
-                    "Creation Time": made,
-                    "Software": f"{SOFTWARE}; Chromium {version}",
-                },
-            )
-            stem = slug_for(url)
-            png_path = out_dir / f"{stem}.png"
-            txt_path = out_dir / f"{stem}.txt"
-            txt = text.encode("utf-8")
-            atomic_write_bytes(png_path, png)
-            atomic_write_bytes(txt_path, txt)
-            w, h = png_size(png)
-            source = {
-                "warc_file": ref.warc_file.name,
-                "record_id": ref.record_id,
-                "target_uri": url,
-                "warc_date": ref.warc_date,
-            }
-            event = {
-                "premis:eventType": "rendering",
-                "premis:eventDateTime": made,
-                "premis:eventDetail": (
-                    "Page rendered from its WARC response record in headless Chromium; "
-                    "every request answered from the WARC, none sent to the live web. "
-                    "Screenshot shows the capture time in a banner above the page."
-                ),
-                "premis:eventOutcome": "success",
-                "premis:linkingAgent": [
-                    {"name": SOFTWARE, "role": "executing program"},
-                    {"name": f"Chromium {version}", "role": "rendering program"},
-                ],
-                "source": source,
-                "derivatives": [
-                    {
-                        "file": png_path.name,
-                        "role": "screenshot",
-                        "format": "image/png",
-                        "width": w,
-                        "height": h,
-                        "size": len(png),
-                        "sha256": _sha256(png),
-                        "relationship": {
-                            "premis:relationshipType": "derivation",
-                            "premis:relationshipSubType": "has source",
-                            "relatedObject": source,
-                        },
-                    },
-                    {
-                        "file": txt_path.name,
-                        "role": "extracted text",
-                        "format": "text/plain; charset=utf-8",
-                        "size": len(txt),
-                        "sha256": _sha256(txt),
-                        "relationship": {
-                            "premis:relationshipType": "derivation",
-                            "premis:relationshipSubType": "has source",
-                            "relatedObject": source,
-                        },
-                    },
-                ],
-            }
-            json_path = out_dir / f"{stem}.json"
-            atomic_write_text(json_path, json.dumps(event, indent=2, sort_keys=True) + "\n")
-            written += [png_path, txt_path, json_path]
-    return written
+    return index, urls
+
+
+def _render_one(
+    ctx: Any, url: str, index: dict[str, Any], out_dir: Path, version: str
+) -> list[Path]:
+    """One page's dated screenshot, its text, and the PREMIS event that says how."""
+    ref = index[url]
+    shot, text, _seen = render_page(ctx, url, index)
+    stamped = _stamp(ctx, shot, ref)
+    made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    png = add_png_text(
+        stamped,
+        {
+            "Title": f"Capture of {url}",
+            "URL": url,
+            "WARC-Date": ref.warc_date,
+            "WARC-Record-ID": ref.record_id,
+            "WARC-Filename": ref.warc_file.name,
+            "Creation Time": made,
+            "Software": f"{SOFTWARE}; Chromium {version}",
+        },
+    )
+    stem = slug_for(url)
+    png_path = out_dir / f"{stem}.png"
+    txt_path = out_dir / f"{stem}.txt"
+    txt = text.encode("utf-8")
+    atomic_write_bytes(png_path, png)
+    atomic_write_bytes(txt_path, txt)
+    source = {
+        "warc_file": ref.warc_file.name,
+        "record_id": ref.record_id,
+        "target_uri": url,
+        "warc_date": ref.warc_date,
+    }
+    event = _rendering_event(made, version, source, png_path.name, png, txt_path.name, txt)
+    json_path = out_dir / f"{stem}.json"
+    atomic_write_text(json_path, json.dumps(event, indent=2, sort_keys=True) + "\n")
+    return [png_path, txt_path, json_path]
+
+
+def _rendering_event(
+    made: str, version: str, source: dict[str, str], png_name: str, png: bytes,
+    txt_name: str, txt: bytes,
+) -> dict[str, Any]:  # fmt: skip
+    """The PREMIS ``rendering`` event of one page's screenshot and text."""
+    w, h = png_size(png)
+    derived = {
+        "premis:relationshipType": "derivation",
+        "premis:relationshipSubType": "has source",
+        "relatedObject": source,
+    }
+    return {
+        "premis:eventType": "rendering",
+        "premis:eventDateTime": made,
+        "premis:eventDetail": (
+            "Page rendered from its WARC response record in headless Chromium; "
+            "every request answered from the WARC, none sent to the live web. "
+            "Screenshot shows the capture time in a banner above the page."
+        ),
+        "premis:eventOutcome": "success",
+        "premis:linkingAgent": [
+            {"name": SOFTWARE, "role": "executing program"},
+            {"name": f"Chromium {version}", "role": "rendering program"},
+        ],
+        "source": source,
+        "derivatives": [
+            {
+                "file": png_name,
+                "role": "screenshot",
+                "format": "image/png",
+                "width": w,
+                "height": h,
+                "size": len(png),
+                "sha256": _sha256(png),
+                "relationship": derived,
+            },
+            {
+                "file": txt_name,
+                "role": "extracted text",
+                "format": "text/plain; charset=utf-8",
+                "size": len(txt),
+                "sha256": _sha256(txt),
+                "relationship": derived,
+            },
+        ],
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -91,20 +92,7 @@ def replay_cmd(
             doc = built.as_dict(base) | {"base": base, "serving": server is not None}
             out.emit_json(doc)
         else:
-            lines: list[str] = []
-            for seed in built.seeds:
-                note = ""
-                if seed.access == "restricted" and not as_staff:
-                    note = f"  (restricted: needs {replay.STAFF_HEADER}: {replay.STAFF_USER})"
-                elif seed.embargo_until:
-                    note = f"  (embargoed until {seed.embargo_until}: staff only)"
-                lines.append(f"{replay.replay_url(base, seed)}{note}")
-            for line in dict.fromkeys(lines):  # two bags captured in one second: one URL
-                out.info(line)
-            if built.dark:
-                out.info(f"not shown (dark): {', '.join(built.dark)}")
-            if server:
-                out.info(f"pywb serving {built.root} on {base}/ (Ctrl-C to stop)")
+            _show_seeds(out, built, base, as_staff, serving=server is not None)
         if server:
             import signal
 
@@ -118,6 +106,26 @@ def replay_cmd(
     finally:
         if server:
             server.stop()
+
+
+def _show_seeds(out: Any, built: Any, base: str, as_staff: bool, *, serving: bool) -> None:
+    """One replay URL per seed, with why a reader may not see it; then what is hidden."""
+    from strongroom.replay import pywb as replay
+
+    lines: list[str] = []
+    for seed in built.seeds:
+        note = ""
+        if seed.access == "restricted" and not as_staff:
+            note = f"  (restricted: needs {replay.STAFF_HEADER}: {replay.STAFF_USER})"
+        elif seed.embargo_until:
+            note = f"  (embargoed until {seed.embargo_until}: staff only)"
+        lines.append(f"{replay.replay_url(base, seed)}{note}")
+    for line in dict.fromkeys(lines):  # two bags captured in one second: one URL
+        out.info(line)
+    if built.dark:
+        out.info(f"not shown (dark): {', '.join(built.dark)}")
+    if serving:
+        out.info(f"pywb serving {built.root} on {base}/ (Ctrl-C to stop)")
 
 
 @click.command("export")
@@ -156,12 +164,12 @@ def export_cmd(
     """
     from strongroom.core.archive import Archive
     from strongroom.core.ui import human_bytes, plural
-    from strongroom.replay import pywb as replay
+    from strongroom.replay import wacz
 
     out = make_output(as_json, quiet)
     if not as_wacz:
         raise UsageError("choose a format: --wacz")
-    res = replay.export_wacz(Archive(archive), bag, output, override=override, reason=reason)
+    res = wacz.export_wacz(Archive(archive), bag, output, override=override, reason=reason)
     if out.json:
         out.emit_json(res.as_dict())
         return

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import json
 import os
 import re
@@ -344,33 +343,7 @@ def build(
     """
     today = today or dt.datetime.now(dt.UTC).date()
     bags = [read_bag(archive, b) for b in bag_ids]
-    colls: dict[str, ReplayCollection] = {}
-    dark: list[ReplayBag] = []
-    from strongroom.share.policy import replay_audience
-
-    for bag in bags:
-        group = replay_audience(archive, bag.bag_id)  # the one exit policy decides
-        if group is None:
-            dark.append(bag)
-            continue
-        name = bag.collection_id if group == "public" else f"{bag.collection_id}-restricted"
-        coll = colls.setdefault(name, ReplayCollection(name, bag.collection_id, group))
-        coll.bags.append(bag)
-        until = max((d for d in (embargo_until, bag.embargo_until) if d), default=None)
-        if until and until > today:
-            coll.embargo_until = max(coll.embargo_until or until, until)
-    for coll in colls.values():
-        shown = {u for b in coll.bags for u in (*b.seeds, *b.pages)}
-        coll.excluded_urls = sorted(
-            {
-                u
-                for b in dark
-                if b.collection_id == coll.collection_id
-                for u in (*b.seeds, *b.pages)
-                if u not in shown
-            }
-        )
-
+    colls, dark = _group(archive, bags, embargo_until, today)
     root = Path(root) if root else archive.replay
     root.mkdir(parents=True, exist_ok=True)
     final = root / "collections"
@@ -379,35 +352,7 @@ def build(
     seeds: list[ReplaySeed] = []
     try:
         for coll in colls.values():
-            cdir = staging / coll.name
-            (cdir / "indexes").mkdir(parents=True)
-            (cdir / "acl").mkdir()
-            warcs = [w for b in coll.bags for w in b.warcs]
-            index = cdir / "indexes" / "index.cdxj"
-            if warcs:
-                _index(warcs, index)
-                extra = _revisit_sources(archive, index, coll, bags)
-                if extra:
-                    # Dedup makes a later capture's revisit point at an earlier bag's
-                    # record; pywb resolves it through the index, so the earlier
-                    # (never stricter) bags are indexed here too.
-                    coll.sources = extra
-                    _index(warcs + [w for b in extra for w in b.warcs], index)
-            else:
-                index.write_text("", "utf-8")
-            (cdir / "acl" / "access.aclj").write_text(
-                "".join(line + "\n" for line in acl_lines(coll)), "utf-8"
-            )
-            ts = _first_capture(index)
-            for bag in coll.bags:
-                names = {w.name for w in bag.warcs}
-                for url in bag.seeds:
-                    stamps = [t for (u, n), t in ts.items() if u == url and n in names]
-                    if stamps:
-                        seeds.append(
-                            ReplaySeed(url, coll.name, min(stamps), bag.bag_id, bag.access)
-                        )
-                        seeds[-1].embargo_until = coll.embargo_until
+            seeds += _write_collection(archive, staging / coll.name, coll, bags)
         fsync_tree(staging)
         old = tmp_name(final)
         if final.exists():
@@ -419,6 +364,75 @@ def build(
         raise
     atomic_write_text(root / "config.yaml", _config_yaml(list(colls.values())))
     return ReplayBuild(root, list(colls.values()), seeds, [b.bag_id for b in dark])
+
+
+def _group(
+    archive: Archive, bags: list[ReplayBag], embargo_until: dt.date | None, today: dt.date
+) -> tuple[dict[str, ReplayCollection], list[ReplayBag]]:
+    """Bags into pywb collections by audience (the one exit policy decides); dark apart."""
+    from strongroom.share.policy import replay_audience
+
+    colls: dict[str, ReplayCollection] = {}
+    dark: list[ReplayBag] = []
+    for bag in bags:
+        group = replay_audience(archive, bag.bag_id)
+        if group is None:
+            dark.append(bag)
+            continue
+        name = bag.collection_id if group == "public" else f"{bag.collection_id}-restricted"
+        coll = colls.setdefault(name, ReplayCollection(name, bag.collection_id, group))
+        coll.bags.append(bag)
+        until = max((d for d in (embargo_until, bag.embargo_until) if d), default=None)
+        if until and until > today:
+            coll.embargo_until = max(coll.embargo_until or until, until)
+    for coll in colls.values():
+        # A dark capture's URLs are excluded outright, even when another bag of
+        # the collection would otherwise answer for them.
+        shown = {u for b in coll.bags for u in (*b.seeds, *b.pages)}
+        coll.excluded_urls = sorted(
+            {
+                u
+                for b in dark
+                if b.collection_id == coll.collection_id
+                for u in (*b.seeds, *b.pages)
+                if u not in shown
+            }
+        )
+    return colls, dark
+
+
+def _write_collection(
+    archive: Archive, cdir: Path, coll: ReplayCollection, bags: list[ReplayBag]
+) -> list[ReplaySeed]:
+    """One pywb collection folder: its index, its access rules; return its seed URLs."""
+    (cdir / "indexes").mkdir(parents=True)
+    (cdir / "acl").mkdir()
+    warcs = [w for b in coll.bags for w in b.warcs]
+    index = cdir / "indexes" / "index.cdxj"
+    if warcs:
+        _index(warcs, index)
+        extra = _revisit_sources(archive, index, coll, bags)
+        if extra:
+            # Dedup makes a later capture's revisit point at an earlier bag's
+            # record; pywb resolves it through the index, so the earlier
+            # (never stricter) bags are indexed here too.
+            coll.sources = extra
+            _index(warcs + [w for b in extra for w in b.warcs], index)
+    else:
+        index.write_text("", "utf-8")
+    (cdir / "acl" / "access.aclj").write_text(
+        "".join(line + "\n" for line in acl_lines(coll)), "utf-8"
+    )
+    ts = _first_capture(index)
+    seeds: list[ReplaySeed] = []
+    for bag in coll.bags:
+        names = {w.name for w in bag.warcs}
+        for url in bag.seeds:
+            stamps = [t for (u, n), t in ts.items() if u == url and n in names]
+            if stamps:
+                seeds.append(ReplaySeed(url, coll.name, min(stamps), bag.bag_id, bag.access))
+                seeds[-1].embargo_until = coll.embargo_until
+    return seeds
 
 
 def _config_yaml(colls: list[ReplayCollection]) -> str:
@@ -569,163 +583,3 @@ def replay_url(base: str, seed: ReplaySeed) -> str:
     return (
         base + f"/{seed.collection}/{seed.timestamp}/" + quote(seed.url, safe=":/?&=%#;,+@!$'()*~")
     )
-
-
-# --- WACZ -------------------------------------------------------------------------
-@dataclass
-class WaczResult:
-    path: Path
-    bag_id: str
-    access: str
-    pages: int
-    warcs: int
-    size: int
-    override: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "bag_id": self.bag_id,
-            "access": self.access,
-            "pages": self.pages,
-            "warcs": self.warcs,
-            "size": self.size,
-            "override": self.override,
-        }
-
-
-def export_wacz(
-    archive: Archive,
-    bag_id: str,
-    output: Path,
-    *,
-    override: bool = False,
-    reason: str = "",
-    actor: str | None = None,
-) -> WaczResult:
-    """Package a bag's WARCs as a WACZ 1.1.1 file with the ``wacz`` library.
-
-    The exit policy of :mod:`strongroom.share.policy` decides, as for a share or
-    a tar export: a WACZ may go anywhere, so only public bags go without
-    ``override`` and a ``reason``; an override is logged in the bag's custody
-    log and the ledger. The bag is only read.
-    """
-    from strongroom.share.policy import Exit, check_exit
-
-    bag_id = bag_id.rstrip("/").rsplit("/", 1)[-1]
-    archive.require()
-    bag = read_bag(archive, bag_id)
-    # the one exit policy (share, tar export, WACZ, replay): a WACZ may go anywhere
-    check_exit(archive, bag_id, Exit("export"), override=override, reason=reason or None)
-    if not bag.warcs:
-        raise ProblemFound(f"bag {bag_id} has no WARC files under data/warc/")
-    deps = _export_closure(archive, bag, override, reason)
-    output = Path(output).absolute()
-    if output.exists() and output.is_dir():
-        raise UsageError(f"{output} is a folder; give a file name ending in .wacz")
-    if not output.name.endswith(".wacz"):
-        raise UsageError(f"{output}: the output file name must end in .wacz")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    pages = list(dict.fromkeys([*bag.pages, *bag.seeds]))
-    tmp = tmp_name(output)
-    pages_file = tmp.with_name(tmp.name + ".pages.jsonl")
-    lines = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Pages"})]
-    from strongroom.bag.pages import page_entries  # <title> and text, for search
-
-    entries = page_entries(archive.bag_dir(bag_id), bag.warcs, pages)
-    lines += [json.dumps(e, ensure_ascii=False) for e in entries]
-    pages_file.write_text("\n".join(lines) + "\n", "utf-8")
-    args = ["create", "-o", str(tmp), "--title", bag.title or bag_id, "--desc", bag_id]
-    args += ["-p", str(pages_file)] if pages else ["--detect-pages"]
-    args += [str(w) for w in (*bag.warcs, *(w for d in deps for w in d.warcs))]
-    log = io.StringIO()
-    try:
-        from wacz.main import main as wacz_main
-
-        with contextlib.redirect_stdout(log):
-            rc = wacz_main(args)
-        if rc not in (0, None) or not tmp.exists():
-            raise ProblemFound(f"wacz could not package {bag_id}: {log.getvalue()[-500:]}")
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, output)
-    except ProblemFound:
-        raise
-    except Exception as exc:  # the wacz library raises plain exceptions on bad WARCs
-        raise ProblemFound(f"wacz could not package {bag_id}: {exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            pages_file.unlink()
-    size = _record_wacz(archive, bag, deps, output, override, reason, actor)
-    return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
-
-
-def _record_wacz(
-    archive: Archive,
-    bag: ReplayBag,
-    deps: list[ReplayBag],
-    output: Path,
-    override: bool,
-    reason: str,
-    actor: str | None,
-) -> int:
-    """The export in the bag's custody log and the ledger; return the WACZ's size."""
-    from strongroom.bag import custody
-
-    size = output.stat().st_size
-    detail = {
-        "file": str(output),
-        "format": "WACZ 1.1.1",
-        "size": size,
-        "access": bag.access,
-        "override": override,
-        **({"closure": [d.bag_id for d in deps]} if deps else {}),
-    }
-    inputs = {"reason": reason.strip()} if override else {}
-    custody.record_event(
-        archive, bag.bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
-    )
-    return size
-
-
-def _export_closure(
-    archive: Archive, bag: ReplayBag, override: bool, reason: str
-) -> list[ReplayBag]:
-    """The bags whose records ``bag``'s revisits need, each under the same exit policy.
-
-    A dependency that may not leave may not leave inside this WACZ either (unless
-    ``override``): the export is refused, naming it.
-    """
-    from strongroom.bag.closure import closure
-    from strongroom.share.policy import Exit, ExitRefused, check_exit, exit_reasons
-
-    deps = [read_bag(archive, d) for d in closure(archive, bag.bag_id)]
-    for d in deps:
-        why = exit_reasons(archive, d.bag_id, Exit("export"))
-        if why and not override:
-            raise ExitRefused(
-                f"bag {bag.bag_id} depends on {d.bag_id} (its revisits point there), which is "
-                f"{d.access}; its records cannot leave with this export ({'; '.join(why)})."
-                " Export with --override --reason, or re-capture the page so the bag stands"
-                " alone",
-                why,
-            )
-        check_exit(archive, d.bag_id, Exit("export"), override=override, reason=reason or None)
-        if not d.warcs:
-            raise ProblemFound(f"bag {bag.bag_id} depends on {d.bag_id}, which has no WARC files")
-    return deps
-
-
-def validate_wacz(path: Path) -> tuple[bool, str]:
-    """Run the wacz library's validator; return (ok, its messages)."""
-    from wacz.main import main as wacz_main
-
-    log = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(log):
-            rc = wacz_main(["validate", "-f", str(path)])
-    except Exception as exc:
-        return False, f"{log.getvalue()}{exc}"
-    return rc == 0, log.getvalue()
