@@ -64,6 +64,10 @@ def node_roots(first: Path, count: int, work: Path) -> list[Path]:
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir()
         shutil.copytree(first / "keys", root / "keys")
+        # Every node reads the same inventory (in practice: a checkout of the
+        # collections' git repository on each node).
+        if (first / "manifests").is_dir():
+            shutil.copytree(first / "manifests", root / "manifests")
         subprocess.run(["cp", "-al", str(first / "bags"), str(root / "bags")], check=True)
         (root / "config.toml").write_text(
             (first / "config.toml").read_text().replace('"node1"', f'"node{n}"')

@@ -127,6 +127,10 @@ def test_tsa_down_bags_anyway_then_pending_is_completed_later(
     assert res.exit_code == 0, res.output  # pending is not a fault of the bag
     res = cli("timestamp", "--pending")  # still down: exit 1, still pending, say why
     assert res.exit_code == 1 and "still pending" in res.output
+    res = cli("report", "--json")  # the report's attention panel names it, and what to run
+    items = {i["kind"]: i for i in json.loads(res.stdout)["attention"]}
+    assert items["timestamps"]["items"] == [BAG_ID]
+    assert "strongroom timestamp --pending" in items["timestamps"]["command"]
     tagmanifest = (bag / "tagmanifest-sha512.txt").read_bytes()
 
     cfg = archive_dir / "config.toml"

@@ -45,6 +45,10 @@ def nodes(tmp_path: Path, url: str, count: int, lease: int = 60, size: int = 1) 
         root = tmp_path / f"node{n}"
         root.mkdir()
         shutil.copytree(first / "keys", root / "keys")
+        # Every node reads the same inventory (in practice: a checkout of the
+        # collections' git repository on each node).
+        if (first / "manifests").is_dir():
+            shutil.copytree(first / "manifests", root / "manifests")
         subprocess.run(["cp", "-al", str(first / "bags"), str(root / "bags")], check=True)
         (root / "config.toml").write_text(
             (first / "config.toml").read_text().replace('"node1"', f'"node{n}"')
@@ -84,6 +88,20 @@ def test_three_nodes_at_once_verify_every_bag_exactly_once(tmp_path, pg_url):
     # Each node says which bags it left to the others.
     docs = [json.loads(out) for out, _err in outputs]
     assert all("elsewhere" in d for d in docs), docs
+    # status and the report show the nodes and what each holds.
+    status = subprocess.run(
+        [sys.executable, "-m", "strongroom", "status", "--archive", str(roots[0])],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert f"node2 (DE, {BAGS} bags)" in status.stdout, status.stdout + status.stderr
+    report = subprocess.run(
+        [sys.executable, "-m", "strongroom", "report", "--json", "--archive", str(roots[0]),
+         "-o", str(tmp_path / "report.html")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    held_in_report = {n["name"]: n["bags"] for n in json.loads(report.stdout)["nodes"]}
+    assert held_in_report == {"node1": BAGS, "node2": BAGS, "node3": BAGS}
+    assert "node3" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.slow

@@ -182,7 +182,7 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
       strongroom status -c collections/andijan-2005.toml --json
     """
     from strongroom.core.ui import out as console
-    from strongroom.report.status import seed_statuses, status_table, summary_line
+    from strongroom.report.status import nodes_line, seed_statuses, status_table, summary_line
 
     out = make_output(as_json, quiet)
     archive_obj = open_archive(archive)
@@ -194,6 +194,8 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
         out.info("no seeds yet: capture and bag something first (strongroom archive -c FILE)")
         return EXIT_OK
     out.info(summary_line(rows, archive_obj))
+    if nodes := nodes_line(archive_obj):
+        out.info(nodes)
     out.table(status_table(rows, archive_obj, console.width))
     return EXIT_OK
 

@@ -2,7 +2,8 @@
 
 Each item names what is wrong and the command that deals with it, so that the
 report reads as a to-do list: invalid bags, bags overdue for fixity, takedowns
-and edits since the last report, bags below the copy policy, unsigned bags.
+and edits since the last report, bags below the copy policy, unsigned bags,
+bags whose trusted timestamp is still pending.
 When nothing needs action, the list is empty and the page says so.
 """
 
@@ -99,7 +100,7 @@ def attention(
 
 
 def _policy_items(archive: Archive, bags: list[BagRow]) -> list[dict[str, Any]]:
-    """Overdue, below the copy policy, unsigned."""
+    """Overdue, below the copy policy, unsigned, waiting for a timestamp."""
     from strongroom.core.ui import plural
 
     found: list[dict[str, Any]] = []
@@ -146,6 +147,17 @@ def _policy_items(archive: Archive, bags: list[BagRow]) -> list[dict[str, Any]]:
                 unsigned,
                 ("" if has_key else "strongroom keys init, then ")
                 + "strongroom archive -c COLLECTION.toml   (new bags of these pages are signed)",
+            )
+        )
+    pending = [b.bag_id for b in bags if "pending" in b.timestamp]
+    if pending:
+        found.append(
+            _item(
+                "timestamps",
+                "warn",
+                f"{plural(len(pending), 'bag')} waiting for a trusted timestamp (made offline)",
+                pending,
+                "strongroom timestamp --pending   (hourly from cron, once a TSA answers)",
             )
         )
     return found

@@ -184,6 +184,12 @@ def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 90
     return "".join(parts)
 
 
+def _nodes(archive: Archive) -> list[dict[str, Any]]:
+    """The nodes that share the ledger, with the bags each holds (empty on one machine)."""
+    with open_ledger(archive.root) as ledger:
+        return [{"name": name} | n for name, n in ledger.nodes().items()]
+
+
 def _stamp_line(latest: tuple[str, dict[str, Any]] | None) -> str:
     """One line on a bag's trusted timestamp, from the ledger's latest event."""
     if latest is None:
@@ -341,6 +347,7 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
         },
         "since": since,
         "attention": attention(archive, bags, [*takedowns, *edits], since),
+        "nodes": _nodes(archive),
     }
 
 
@@ -398,6 +405,7 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
                 "takedowns": data["takedowns"],
                 "access_counts": data["access_counts"],
                 "attention": data["attention"],
+                "nodes": data.get("nodes", []),
             },
             default=str,
         )

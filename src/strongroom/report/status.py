@@ -226,6 +226,19 @@ def summary_line(rows: list[SeedStatus], archive: Archive) -> str:
     )
 
 
+def nodes_line(archive: Archive) -> str:
+    """The nodes sharing this archive's ledger and the bags each holds ("" when none reported)."""
+    with open_ledger(archive.root) as ledger:
+        nodes = ledger.nodes()
+    if not nodes:
+        return ""
+    parts = [
+        f"{name} ({n['jurisdiction'] or 'jurisdiction not set'}, {n['bags']} bags)"
+        for name, n in nodes.items()
+    ]
+    return "nodes: " + ", ".join(parts)
+
+
 def _cells(r: SeedStatus, min_copies: int) -> tuple[str, str, str, str]:
     """The plain text of the fixed columns: live, fixity, access, copies."""
     copies = f"{r.copies}/{min_copies}" if r.latest_bag else "-"
