@@ -76,6 +76,9 @@ class CaptureOptions:
     dedup: str | None = None
     extra_seeds: tuple[str, ...] = ()
     warc_roll_size: int = ROLL_SIZE
+    # Drive each page in Chromium (capture/browser.py); None keeps the collection's choice.
+    browser: bool | None = None
+    chromium: str | None = None
     # Runs after the WARCs are published and before capture.json is written, so a
     # later step (screenshots, text) can add files under <capture>/derivatives/.
     post_process: Callable[[Path], None] | None = None
@@ -164,6 +167,8 @@ class _Done:
     links: Links = field(default_factory=Links)
     failures: list[Failure] = field(default_factory=list)
     robots: RobotFileParser | None = None
+    fetched: list[str] = field(default_factory=list)  # recorded by the browser already
+    browser: dict[str, Any] | None = None
 
 
 def new_capture_id() -> str:
@@ -242,6 +247,12 @@ class _Crawl:
         self.page_order: list[str] = []
         self.pending = 0
         self.done = 0
+        self.records: dict[str, Any] = {}  # url -> Written, of this capture's records
+        self.browser: Any = None
+        if options.browser if options.browser is not None else settings.browser:
+            from strongroom.capture.browser import BrowserCapture
+
+            self.browser = BrowserCapture(self, options.chromium)
         self.sink = WarcSink(folder, capture_id, self.warcinfo(), options.warc_roll_size)
         self.sink.on_publish(self._index_published)
 
@@ -262,6 +273,9 @@ class _Crawl:
             "robots": "obey" if self.settings.obey_robots else "ignore (--ignore-robots)",
             "proxy": _redact(self.options.proxy) or "none",
             "digest-convention": DIGEST_CONVENTION,
+            "browser": f"{self.browser.version} (headless, driven by Playwright)"
+            if self.browser
+            else "none (static capture)",
             "capture-settings": json.dumps(self.settings.as_dict(), sort_keys=True),
         }
 
@@ -384,6 +398,7 @@ class _Crawl:
                 revisit_of=prior,
             )
             self.stats["bytes"] += info.size
+            self.records[url] = w
             if prior is not None and counted:
                 self.stats["deduplicated"] += 1
             elif eligible:
@@ -461,7 +476,24 @@ class _Crawl:
                 url,
             )
             done.title = done.links.title
+            if self.browser is not None and task.kind == "page" and is_html(ctype):
+                self._browse(done, url, res.headers, info.payload_sample, rid)
         return done
+
+    def _browse(
+        self, done: _Done, url: str, headers: dict[str, str], body: bytes, rid: str
+    ) -> None:
+        """Load the recorded page in Chromium; its requests are recorded by our recorder."""
+        from strongroom.capture.browser import page_answer
+
+        page = self.browser.render(url, done.task.seed, page_answer(headers, body), rid)
+        done.links.requisites += [u for u in page.requisites if u not in done.links.requisites]
+        done.failures += [Failure(u, reason, done.task.page) for u, reason in page.failures]
+        if page.error:
+            done.failures.append(Failure(url, page.error, done.task.page))
+        with self.lock:
+            self.skipped += [Failure(u, reason, done.task.page) for u, reason in page.skipped]
+        done.fetched, done.browser = page.fetched, page.summary()
 
     # --- frontier (main thread) ------------------------------------------
     def admit(self, url: str, kind: str, depth: int, page: str, seed: str) -> None:
@@ -535,6 +567,7 @@ class _Crawl:
             if ok:
                 self.stats["fetched"] += 1
         self.failures.extend(d.failures)
+        self.seen.update(d.fetched)
         if d.final_url and d.final_url != t.url:
             self.seen.add(d.final_url)
         if t.kind == "robots":
@@ -561,6 +594,7 @@ class _Crawl:
                 title=d.title,
                 record_id=d.record_id,
                 outlinks=d.links.outlinks,
+                browser=d.browser,
             )
         page = self.pages.get(t.page)
         if self.settings.page_requisites:
@@ -600,6 +634,8 @@ class _Crawl:
             self.stop.set()
             for _ in workers:
                 self.tasks.put(None)
+            if self.browser is not None:
+                self.browser.close()
 
     def finish(self, status: str) -> None:
         """Write per-page metadata records, then close and publish the WARC."""
@@ -725,6 +761,10 @@ def capture(
                 f"--proxy: {_redact(options.proxy) or options.proxy!r} is not a proxy URL; use "
                 "http://host:port or socks5h://host:port"
             )
+    if options.browser if options.browser is not None else settings.browser:
+        from strongroom.capture.screenshot import find_chromium
+
+        find_chromium(options.chromium)  # exit 2 with install advice, before anything is made
     archive.ensure()
     # The ledger first: when it cannot be reached, nothing is captured (no folder).
     ledger = open_ledger(archive.root)
@@ -747,6 +787,11 @@ def capture(
                     "final_url": crawl.pages[u].get("final_url", u),
                     "status": crawl.pages[u].get("status", 0),
                     "title": crawl.pages[u].get("title", ""),
+                    **(
+                        {"browser": crawl.pages[u]["browser"]}
+                        if crawl.pages[u].get("browser")
+                        else {}
+                    ),
                 }
                 for u in crawl.page_order
             ]
@@ -778,6 +823,7 @@ def capture(
                 "skipped": [f.as_dict() for f in crawl.skipped],
                 "pages": pages,
                 "depends_on_captures": sorted(crawl.depends_on),
+                "browser": crawl.browser.version if crawl.browser else None,
             }
             atomic_write_text(
                 folder / "capture.json", json.dumps(doc, indent=2, sort_keys=True) + "\n"

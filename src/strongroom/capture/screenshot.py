@@ -21,10 +21,13 @@ import datetime as dt
 import hashlib
 import html
 import json
+import os
 import re
 import shutil
+import signal
 import struct
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,12 +46,13 @@ CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
 )
-VIEWPORT = {"width": 1280, "height": 900}
+VIEWPORT: Any = {"width": 1280, "height": 900}
 MAX_SCREENSHOT_HEIGHT = 16_000  # Chromium cannot paint taller surfaces reliably
 MAX_TEXT = 4 * 1024 * 1024
 MAX_RESOURCE = 256 * 1024 * 1024  # larger WARC bodies are not handed to the browser
@@ -82,9 +86,31 @@ def find_chromium(chromium: str | None = None) -> str:
         if path:
             return path
     raise ChromiumMissing(
-        f"Chromium not found ({chromium or DEFAULT_CHROMIUM}); screenshots need Debian's "
-        "Chromium: sudo apt-get install chromium"
+        f"Chromium not found ({chromium or DEFAULT_CHROMIUM}); screenshots and browser "
+        "capture need Debian's Chromium: sudo apt-get install chromium"
     )
+
+
+def kill_profile_processes(profile: str) -> list[int]:
+    """SIGKILL the Chromium processes started with ``--user-data-dir=<profile>``.
+
+    Only our own throwaway profile matches, so no other browser is touched;
+    the children (renderers, zygote) go with their browser process.
+    """
+    killed: list[int] = []
+    needle = f"--user-data-dir={profile}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline.split(b"\0"):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
 
 
 # --- the WARC as an in-memory URL index ---------------------------------------
@@ -324,8 +350,14 @@ def png_text(data: bytes) -> dict[str, str]:
 
 # --- rendering ---------------------------------------------------------------
 @contextlib.contextmanager
-def browser_context(chromium: str | None = None, timeout: float = 60) -> Iterator[Any]:
-    """A Playwright persistent context on Debian's Chromium with an empty profile."""
+def browser_context(
+    chromium: str | None = None, timeout: float = 60, *, profile_out: list[str] | None = None
+) -> Iterator[Any]:
+    """A Playwright persistent context on Debian's Chromium with an empty profile.
+
+    ``profile_out`` receives the profile folder, by which the Chromium
+    processes can be found and ended (see ``browser.kill_profile_processes``).
+    """
     exe = find_chromium(chromium)
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -334,6 +366,8 @@ def browser_context(chromium: str | None = None, timeout: float = 60) -> Iterato
         tempfile.TemporaryDirectory(prefix="strongroom-chromium-") as profile,
         sync_playwright() as pw,
     ):
+        if profile_out is not None:
+            profile_out.append(profile)
         try:
             ctx = pw.chromium.launch_persistent_context(
                 profile,
@@ -380,11 +414,11 @@ padding:10px 16px;border-bottom:4px solid #c8102e;word-break:break-all}}
 .b strong{{color:#ffd166}} img{{display:block}}
 </style></head><body><div class="b">Archived capture &middot; captured
 <strong>{date}</strong> (WARC-Date) &middot; {url}<br>
-<small>Rendered from WARC record {rid} by {software}; not the live web.</small></div>
+<small>{how} {rid} by {software}.</small></div>
 <img src="https://strongroom.invalid/shot.png" width="{w}" height="{h}"></body></html>"""
 
 
-def _stamp(ctx: Any, shot: bytes, ref: RecordRef) -> bytes:
+def _stamp(ctx: Any, shot: bytes, ref: RecordRef, live: bool = False) -> bytes:
     """Put the capture banner above the page image, composed in a second tab.
 
     Composing outside the page (rather than injecting an element into it) leaves
@@ -403,6 +437,11 @@ def _stamp(ctx: Any, shot: bytes, ref: RecordRef) -> bytes:
                 date=html.escape(ref.warc_date),
                 url=html.escape(ref.uri),
                 rid=html.escape(ref.record_id),
+                how=(
+                    "Live render during capture; every request recorded, page record"
+                    if live
+                    else "Rendered from WARC record; not the live web. Record"
+                ),
                 software=html.escape(SOFTWARE),
                 w=w,
                 h=h,
@@ -458,14 +497,123 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_LIVE_DETAIL = (
+    "Page rendered live in headless Chromium during its capture: what the reader saw. "
+    "Every request the browser made was fetched and recorded by strongroom's recorder; "
+    "the screenshot was taken after the capture behaviours ran, with the capture time in "
+    "a banner above the page."
+)
+_WARC_DETAIL = (
+    "Page rendered from its WARC response record in headless Chromium; "
+    "every request answered from the WARC, none sent to the live web. "
+    "Screenshot shows the capture time in a banner above the page."
+)
+
+
+def write_derivatives(
+    out_dir: Path, ref: RecordRef, stamped: bytes, text: str, version: str, *, live: bool
+) -> list[Path]:
+    """Write ``<slug>.png``, ``.txt`` and the PREMIS ``.json`` for one page, atomically."""
+    url = ref.uri
+    made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    browser = version if version.startswith("Chromium") else f"Chromium {version}"
+    png = add_png_text(
+        stamped,
+        {
+            "Title": f"Capture of {url}",
+            "URL": url,
+            "WARC-Date": ref.warc_date,
+            "WARC-Record-ID": ref.record_id,
+            "WARC-Filename": ref.warc_file.name,
+            "Creation Time": made,
+            "Software": f"{SOFTWARE}; {browser}",
+            "Rendering": "live capture" if live else "from WARC",
+        },
+    )
+    stem = slug_for(url)
+    png_path, txt_path = out_dir / f"{stem}.png", out_dir / f"{stem}.txt"
+    txt = text.encode("utf-8")
+    atomic_write_bytes(png_path, png)
+    atomic_write_bytes(txt_path, txt)
+    w, h = png_size(png)
+    source = {
+        "warc_file": ref.warc_file.name,
+        "record_id": ref.record_id,
+        "target_uri": url,
+        "warc_date": ref.warc_date,
+    }
+    relationship = {
+        "premis:relationshipType": "derivation",
+        "premis:relationshipSubType": "has source",
+        "relatedObject": source,
+    }
+    shot: dict[str, Any] = {"file": png_path.name, "role": "screenshot", "format": "image/png"}
+    shot |= {"width": w, "height": h, "size": len(png), "sha256": _sha256(png)}
+    words: dict[str, Any] = {
+        "file": txt_path.name,
+        "role": "extracted text",
+        "format": "text/plain; charset=utf-8",
+    }
+    words |= {"size": len(txt), "sha256": _sha256(txt)}
+    event = {
+        "premis:eventType": "rendering",
+        "premis:eventDateTime": made,
+        "premis:eventDetail": _LIVE_DETAIL if live else _WARC_DETAIL,
+        "premis:eventOutcome": "success",
+        "premis:linkingAgent": [
+            {"name": SOFTWARE, "role": "executing program"},
+            {"name": browser, "role": "rendering program"},
+        ],
+        "rendering": "live-capture" if live else "from-warc",
+        "source": source,
+        "derivatives": [
+            shot | {"relationship": relationship},
+            words | {"relationship": relationship},
+        ],
+    }
+    json_path = out_dir / f"{stem}.json"
+    atomic_write_text(json_path, json.dumps(event, indent=2, sort_keys=True) + "\n")
+    return [png_path, txt_path, json_path]
+
+
+@contextlib.contextmanager
+def _interruptible(profile: list[str]) -> Iterator[threading.Event]:
+    """Ctrl-C/SIGTERM while Chromium renders: end Chromium at once and remember it.
+
+    The capture's last phase ignores both signals (so capture.json is never
+    half-written), and Chromium started in that phase would inherit that.
+    Raising inside Playwright's event loop would leave it in a broken state,
+    so the handler only kills our own Chromium (by profile) and sets a flag;
+    the Playwright call then fails, and the caller raises KeyboardInterrupt.
+    """
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(_sig: int, _frame: Any) -> None:
+        flag.set()
+        for p in profile:
+            kill_profile_processes(p)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def make_derivatives(
     capture_dir: Path, *, chromium: str | None = None, timeout: float = 60
 ) -> list[Path]:
     """Render each captured page of ``capture_dir`` from its WARCs; return files written.
 
-    Writes ``derivatives/<slug>.png``, ``.txt`` and ``.json`` per page, each
-    atomically. Raises ``ChromiumMissing`` (before touching anything) when
-    Chromium is not installed, ``ProblemFound`` when the WARCs are unreadable.
+    Pages that already have derivatives from the live render of a browser
+    capture keep them. Raises ``ChromiumMissing`` (before touching anything)
+    when Chromium is not installed, ``ProblemFound`` when the WARCs are
+    unreadable, and ``KeyboardInterrupt`` after Ctrl-C/SIGTERM, with the files
+    of this call removed again (nothing half-made stays).
     """
     capture_dir = Path(capture_dir)
     exe = find_chromium(chromium)
@@ -493,83 +641,41 @@ def make_derivatives(
     if not urls:
         raise ProblemFound(f"{capture_dir}: no captured HTML page to render")
     out_dir = capture_dir / "derivatives"
+    todo = [u for u in urls if not (out_dir / f"{slug_for(u)}.json").exists()]
     written: list[Path] = []
-    with browser_context(exe, timeout) as ctx:
+    profile: list[str] = []
+    with _interruptible(profile) as interrupted:
+        try:
+            if todo:
+                written = _render_all(exe, timeout, profile, index, todo, out_dir, interrupted)
+        except Exception:
+            if not interrupted.is_set():
+                raise
+        if interrupted.is_set():
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise KeyboardInterrupt
+    return written
+
+
+def _render_all(
+    exe: str,
+    timeout: float,
+    profile: list[str],
+    index: dict[str, RecordRef],
+    urls: list[str],
+    out_dir: Path,
+    interrupted: threading.Event,
+) -> list[Path]:
+    written: list[Path] = []
+    with browser_context(exe, timeout, profile_out=profile) as ctx:
         version = ctx.browser.version if getattr(ctx, "browser", None) else "unknown"
         for url in urls:
+            if interrupted.is_set():
+                break
             ref = index[url]
             shot, text, _seen = render_page(ctx, url, index)
             stamped = _stamp(ctx, shot, ref)
-            made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            png = add_png_text(
-                stamped,
-                {
-                    "Title": f"Capture of {url}",
-                    "URL": url,
-                    "WARC-Date": ref.warc_date,
-                    "WARC-Record-ID": ref.record_id,
-                    "WARC-Filename": ref.warc_file.name,
-                    "Creation Time": made,
-                    "Software": f"{SOFTWARE}; Chromium {version}",
-                },
-            )
-            stem = slug_for(url)
-            png_path = out_dir / f"{stem}.png"
-            txt_path = out_dir / f"{stem}.txt"
-            txt = text.encode("utf-8")
-            atomic_write_bytes(png_path, png)
-            atomic_write_bytes(txt_path, txt)
-            w, h = png_size(png)
-            source = {
-                "warc_file": ref.warc_file.name,
-                "record_id": ref.record_id,
-                "target_uri": url,
-                "warc_date": ref.warc_date,
-            }
-            event = {
-                "premis:eventType": "rendering",
-                "premis:eventDateTime": made,
-                "premis:eventDetail": (
-                    "Page rendered from its WARC response record in headless Chromium; "
-                    "every request answered from the WARC, none sent to the live web. "
-                    "Screenshot shows the capture time in a banner above the page."
-                ),
-                "premis:eventOutcome": "success",
-                "premis:linkingAgent": [
-                    {"name": SOFTWARE, "role": "executing program"},
-                    {"name": f"Chromium {version}", "role": "rendering program"},
-                ],
-                "source": source,
-                "derivatives": [
-                    {
-                        "file": png_path.name,
-                        "role": "screenshot",
-                        "format": "image/png",
-                        "width": w,
-                        "height": h,
-                        "size": len(png),
-                        "sha256": _sha256(png),
-                        "relationship": {
-                            "premis:relationshipType": "derivation",
-                            "premis:relationshipSubType": "has source",
-                            "relatedObject": source,
-                        },
-                    },
-                    {
-                        "file": txt_path.name,
-                        "role": "extracted text",
-                        "format": "text/plain; charset=utf-8",
-                        "size": len(txt),
-                        "sha256": _sha256(txt),
-                        "relationship": {
-                            "premis:relationshipType": "derivation",
-                            "premis:relationshipSubType": "has source",
-                            "relatedObject": source,
-                        },
-                    },
-                ],
-            }
-            json_path = out_dir / f"{stem}.json"
-            atomic_write_text(json_path, json.dumps(event, indent=2, sort_keys=True) + "\n")
-            written += [png_path, txt_path, json_path]
+            written += write_derivatives(out_dir, ref, stamped, text, version, live=False)
     return written

@@ -61,7 +61,8 @@ def archive_cmd(
     """Capture, bag and verify every seed of a collection: the main job.
 
     Each seed becomes its own capture and its own signed BagIt bag under
-    <archive>/bags/, with a screenshot rendered from the WARC, an entry in the
+    <archive>/bags/. Pages are loaded in headless Chromium when it is installed
+    (--no-browser: static capture), with a screenshot of the live render, an entry in the
     inventory manifests/<collection>.json, and a first fixity check in the
     ledger. A re-capture whose payloads all equal the seed's latest bag makes
     no new bag ("unchanged since BAG", in the ledger and custody log) unless
@@ -76,16 +77,21 @@ def archive_cmd(
     """
     from pathlib import Path
 
+    from strongroom.capture.browser import choose_browser
     from strongroom.core.archive import Archive
     from strongroom.core.collection import load_collection
     from strongroom.workflow import JobOptions, archive_collection
 
     output = make_output(as_json, quiet)
     collection = load_collection(Path(collection_path))
+    capture = options_from(params)
+    capture.browser, warning = choose_browser(capture.browser, collection.capture.browser, True)
+    if warning:
+        output.warn(warning)
     algos = ("sha512", *[a for a in algorithms if a != "sha512"])
     job = JobOptions(
         manifests_dir=Path(manifests_dir) if manifests_dir else None,
-        capture=options_from(params),
+        capture=capture,
         algorithms=algos,
         screenshot=not no_screenshot,
         verify=not no_verify,
