@@ -55,10 +55,20 @@ def png(name: str, width: int = 24, height: int = 16) -> bytes:
     raw = zlib.compress(row * height)
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def ts_segment(name: str, packets: int = 32) -> bytes:
+    """MPEG-TS null packets (PID 0x1FFF), which players skip: a harmless stand-in
+    for video that keeps the fixture small (random bytes can crash a demuxer)."""
+    tag = hashlib.sha256(name.encode()).digest()  # each segment has its own digest
+    packet = b"\x47\x1f\xff\x10" + (tag * 6)[:184]
+    return packet * packets
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -145,7 +155,7 @@ class JsNewsSite:
         if path.startswith("/img/") and suffix == ".png":
             return 200, ctype, png(path)
         if path.startswith("/media/") and suffix == ".ts":
-            return 200, ctype, hashlib.sha256(path.encode()).digest() * 64
+            return 200, ctype, ts_segment(path)
         if path.startswith("/embed/") and suffix == ".png":
             return 200, ctype, png(path, 32, 32)
         file = (SITE / path.lstrip("/")).resolve()
@@ -155,3 +165,53 @@ class JsNewsSite:
         if suffix == ".html":
             body = body.replace(b"{{ORIGIN}}", self.url.rstrip("/").encode())
         return 200, ctype, body
+
+
+def ground_truth(url: str, chromium: str = "/usr/bin/chromium") -> list[str]:
+    """Every http(s) URL that Chromium itself requests for ``url``, straight from the site.
+
+    The page gets what a reader does to it (the same behaviours a browser
+    capture runs: scroll, lazy loading, "load more", <details>, media, frames),
+    but no recorder sits in between: this is what the archive must hold.
+    """
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from strongroom.capture.behaviours import run_behaviours
+    from strongroom.capture.screenshot import CHROMIUM_FLAGS
+
+    requested: list[str] = []
+    last = [time.monotonic()]
+
+    def on_request(req: object) -> None:
+        u = getattr(req, "url", "")
+        last[0] = time.monotonic()
+        if u.startswith(("http://", "https://")) and u not in requested:
+            requested.append(u)
+
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=chromium,
+            headless=True,
+            args=list(CHROMIUM_FLAGS),
+            service_workers="block",
+        )
+        try:
+            page = ctx.new_page()
+            page.on("request", on_request)
+            page.goto(url, wait_until="load", timeout=30_000)
+
+            def idle(quiet: float, limit: float) -> bool:
+                end = time.monotonic() + limit
+                while time.monotonic() < end:
+                    if time.monotonic() - last[0] >= quiet:
+                        return True
+                    page.wait_for_timeout(100)
+                return False
+
+            run_behaviours(page, budget=45, should_stop=lambda: False, idle=idle)
+        finally:
+            ctx.close()
+    return requested

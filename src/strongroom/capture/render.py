@@ -114,8 +114,14 @@ def media_fetch(bc: Any, job: Any, sources: list[str]) -> list[dict[str, Any]]:
         text = answer.body.decode("utf-8", "replace")
         parsed = media.parse_hls(text, url) if kind == "hls" else media.parse_dash(text, url)
         if parsed.variants:
-            played = [v for v in parsed.variants if v in result.requested]
-            stack += played or parsed.variants[:1]
+            # Every variant playlist (a few lines each), so a player may choose
+            # any; segments only for the renditions that played (or the first).
+            played = [v for v in parsed.variants if v in result.requested] or parsed.variants[:1]
+            stack += played
+            for other in parsed.variants:
+                if other not in played and other not in job.answers:
+                    bc.fetch(job, other)
+                    seen_lists.add(other)
         got = 0
         for seg in parsed.segments:
             if job.media_bytes >= limit or bc.crawl.stop.is_set():
