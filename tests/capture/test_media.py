@@ -42,9 +42,10 @@ def test_hls_master_lists_variants_and_media_lists_segments_keys_and_init() -> N
 
 def test_dash_segment_template_number_timeline_and_list() -> None:
     number = """<MPD mediaPresentationDuration="PT10S"><Period><AdaptationSet>
-    <SegmentTemplate media="v/$RepresentationID$/$Number%03d$.m4s" initialization="v/$RepresentationID$/init.mp4"
-      startNumber="1" duration="4" timescale="1"/>
-    <Representation id="720p" bandwidth="2000000"/><Representation id="360p"/></AdaptationSet></Period></MPD>"""
+    <SegmentTemplate media="v/$RepresentationID$/$Number%03d$.m4s"
+      initialization="v/$RepresentationID$/init.mp4" startNumber="1" duration="4" timescale="1"/>
+    <Representation id="720p" bandwidth="2000000"/><Representation id="360p"/>
+    </AdaptationSet></Period></MPD>"""
     got = media.parse_dash(number, "https://n.example/a/manifest.mpd")
     assert got.segments == [
         "https://n.example/a/v/720p/init.mp4",

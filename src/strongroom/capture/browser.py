@@ -337,17 +337,29 @@ class BrowserCapture:
         return "blocked by robots.txt (use --ignore-robots to capture it anyway)"
 
     def _robots_for(self, hostkey: str) -> Any:
-        """Fetch, record and parse a host's robots.txt the crawl has not read yet."""
-        from strongroom.capture.crawl import _allow_all, _parse_robots
+        """Fetch, record and parse a host's robots.txt the crawl has not read yet.
+
+        The same reading as the crawl's: 401/403 forbid all, other errors and
+        an unreachable host allow all.
+        """
+        from urllib.robotparser import RobotFileParser
 
         crawl = self.crawl
+        rp = RobotFileParser()
         res = crawl._fetch_retrying(hostkey + "/robots.txt", 0)
         try:
             if res.spool is None:
-                return _allow_all()
+                rp.allow_all = True  # type: ignore[attr-defined]
+                return rp
             info, _ = crawl._record(hostkey + "/robots.txt", res, "", 512 * 1024, False)
         finally:
             res.close()
-        rp = _parse_robots(res.status, info.payload_sample, res.headers)
+        if res.status in (401, 403):
+            rp.disallow_all = True  # type: ignore[attr-defined]
+        elif 200 <= res.status < 300:
+            text, _ = decode_content(info.payload_sample, res.headers.get("content-encoding", ""))
+            rp.parse(text.decode("utf-8", "replace").splitlines())
+        else:
+            rp.allow_all = True  # type: ignore[attr-defined]
         crawl.robots.setdefault(hostkey, rp)
         return rp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -91,15 +92,7 @@ def replay_cmd(
             doc = built.as_dict(base) | {"base": base, "serving": server is not None}
             out.emit_json(doc)
         else:
-            lines: list[str] = []
-            for seed in built.seeds:
-                note = ""
-                if seed.access == "restricted" and not as_staff:
-                    note = f"  (restricted: needs {replay.STAFF_HEADER}: {replay.STAFF_USER})"
-                elif seed.embargo_until:
-                    note = f"  (embargoed until {seed.embargo_until}: staff only)"
-                lines.append(f"{replay.replay_url(base, seed)}{note}")
-            for line in dict.fromkeys(lines):  # two bags captured in one second: one URL
+            for line in _seed_lines(built, base, as_staff):
                 out.info(line)
             if built.dark:
                 out.info(f"not shown (dark): {', '.join(built.dark)}")
@@ -118,6 +111,21 @@ def replay_cmd(
     finally:
         if server:
             server.stop()
+
+
+def _seed_lines(built: Any, base: str, as_staff: bool) -> list[str]:
+    """One line per seed replay URL, saying when it is staff only."""
+    from strongroom.replay import pywb as replay
+
+    lines: list[str] = []
+    for seed in built.seeds:
+        note = ""
+        if seed.access == "restricted" and not as_staff:
+            note = f"  (restricted: needs {replay.STAFF_HEADER}: {replay.STAFF_USER})"
+        elif seed.embargo_until:
+            note = f"  (embargoed until {seed.embargo_until}: staff only)"
+        lines.append(f"{replay.replay_url(base, seed)}{note}")
+    return list(dict.fromkeys(lines))  # two bags captured in one second: one URL
 
 
 @click.command("export")
