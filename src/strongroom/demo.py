@@ -169,6 +169,8 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
     The inventory manifests go to ``<archive>/manifests`` so that running the
     demo from a checkout never dirties the repository's own ``manifests/``.
     """
+    from strongroom.capture.browser import choose_browser
+    from strongroom.capture.crawl import CaptureOptions
     from strongroom.demosite import Override
     from strongroom.replay import pywb as replay
     from strongroom.report import html as report
@@ -192,8 +194,18 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
         result.site_url = server.url
         result.collection_id = collection.id
         output.info(f"demo site serving on {server.url}")
+        # The demo archives the way `strongroom archive` does: with the browser
+        # when Chromium is installed, statically (and one warning) otherwise.
+        use_browser, warning = choose_browser(None, collection.capture.browser, True)
+        if warning:
+            output.warn(warning)
         job = archive_collection(
-            archive, collection, JobOptions(manifests_dir=result.manifests_dir), notify=output.info
+            archive,
+            collection,
+            JobOptions(
+                manifests_dir=result.manifests_dir, capture=CaptureOptions(browser=use_browser)
+            ),
+            notify=output.info,
         )
         by_url = {s.url: s for s in job.seeds}
         for seed in collection.seeds:
@@ -220,18 +232,18 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
         output.info("simulating a takedown: the demo RFE/RL article now answers 410 Gone")
         server.set_override(RFERL_PATH, Override(status=410, body=TAKEDOWN_BODY))
         second = watch.watch(archive, collection)
-        for seed in result.seeds:
-            seed.first_watch = next((r.status for r in first.results if r.url == seed.url), "")
-            seed.second_watch = next((r.status for r in second.results if r.url == seed.url), "")
+        for shown in result.seeds:
+            shown.first_watch = next((r.status for r in first.results if r.url == shown.url), "")
+            shown.second_watch = next((r.status for r in second.results if r.url == shown.url), "")
     finally:
         with contextlib.suppress(OSError):
             server.stop()
     built = replay.build(archive, [s.bag_id for s in result.seeds if s.bag_id])
     base = f"http://127.0.0.1:{REPLAY_PORT}"
     for rs in built.seeds:
-        for seed in result.seeds:
-            if seed.bag_id == rs.bag_id:
-                seed.replay_url = replay.replay_url(base, rs)
+        for shown in result.seeds:
+            if shown.bag_id == rs.bag_id:
+                shown.replay_url = replay.replay_url(base, rs)
     result.replay_command = f"strongroom replay --archive {archive.root}"
     result.report_path, _data = report.write_report(archive)
     return result

@@ -79,6 +79,7 @@ class CaptureOptions:
     # Drive each page in Chromium (capture/browser.py); None keeps the collection's choice.
     browser: bool | None = None
     chromium: str | None = None
+    browser_screenshots: bool = True  # screenshot + text of the live render
     # Runs after the WARCs are published and before capture.json is written, so a
     # later step (screenshots, text) can add files under <capture>/derivatives/.
     post_process: Callable[[Path], None] | None = None

@@ -54,7 +54,8 @@ def render_job(bc: Any, ctx: Any, job: Any, result: Any) -> None:
         if crawl.stop.is_set():
             return
         result.dom_record_id = write_dom(crawl.sink, job.url, page.content(), job.record_id)
-        result.derivatives = _live_derivatives(bc, ctx, page, job)
+        if crawl.options.browser_screenshots:
+            result.derivatives = _live_derivatives(bc, ctx, page, job)
     finally:
         with contextlib.suppress(Exception):
             page.close()

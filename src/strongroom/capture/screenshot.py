@@ -497,6 +497,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_EXTS = (".png", ".txt", ".json")
 _LIVE_DETAIL = (
     "Page rendered live in headless Chromium during its capture: what the reader saw. "
     "Every request the browser made was fetched and recorded by strongroom's recorder; "
@@ -607,11 +608,11 @@ def _interruptible(profile: list[str]) -> Iterator[threading.Event]:
 def make_derivatives(
     capture_dir: Path, *, chromium: str | None = None, timeout: float = 60
 ) -> list[Path]:
-    """Render each captured page of ``capture_dir`` from its WARCs; return files written.
+    """Render each captured page of ``capture_dir`` from its WARCs; return its derivatives.
 
     Pages that already have derivatives from the live render of a browser
-    capture keep them. Raises ``ChromiumMissing`` (before touching anything)
-    when Chromium is not installed, ``ProblemFound`` when the WARCs are
+    capture keep them (they are in the returned list too). Raises
+    ``ChromiumMissing`` (before touching anything) when Chromium is not installed, ``ProblemFound`` when the WARCs are
     unreadable, and ``KeyboardInterrupt`` after Ctrl-C/SIGTERM, with the files
     of this call removed again (nothing half-made stays).
     """
@@ -656,7 +657,8 @@ def make_derivatives(
                 with contextlib.suppress(OSError):
                     path.unlink()
             raise KeyboardInterrupt
-    return written
+    kept = [out_dir / f"{slug_for(u)}{ext}" for u in urls if u not in todo for ext in _EXTS]
+    return [p for p in kept if p.exists()] + written
 
 
 def _render_all(

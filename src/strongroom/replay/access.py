@@ -40,7 +40,9 @@ CSP = (
 )
 # Replay URL /<coll>/<14 digits or fewer><modifier>/<url>; these modifiers show
 # the rewritten page or its parts. id_/ir_ (raw bytes) and queries are not here.
-_CONTENT = re.compile(r"^/[^/]+/(\d{0,14})(mp_|if_|fr_|js_|cs_|im_|oe_|sw_|wkr_)?/[a-zA-Z]")
+_CONTENT = re.compile(
+    r"^/[^/]+/(?:\d{1,14}(?:mp_|if_|fr_|js_|cs_|im_|oe_|sw_|wkr_)?/)?https?:/", re.I
+)
 
 NGINX_SNIPPET = f"""\
 # Public replay: never pass a staff header through from the outside.
