@@ -157,6 +157,21 @@ def _ensure_key(archive: Archive) -> tuple[str, bool]:
     return init_keys(archive.keys, comment="strongroom-demo").fingerprint, True
 
 
+def _job_options(collection: Any, result: Any, output: Any) -> Any:
+    """The main job as `strongroom archive` runs it: with the browser when Chromium
+    is installed, statically (and one warning) otherwise."""
+    from strongroom.capture.browser import choose_browser
+    from strongroom.capture.crawl import CaptureOptions
+    from strongroom.workflow import JobOptions
+
+    use_browser, warning = choose_browser(None, collection.capture.browser, True)
+    if warning:
+        output.warn(warning)
+    return JobOptions(
+        manifests_dir=result.manifests_dir, capture=CaptureOptions(browser=use_browser)
+    )
+
+
 def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
     """The whole workflow on the demo site: archive, watch, a takedown, replay, report.
 
@@ -169,13 +184,11 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
     The inventory manifests go to ``<archive>/manifests`` so that running the
     demo from a checkout never dirties the repository's own ``manifests/``.
     """
-    from strongroom.capture.browser import choose_browser
-    from strongroom.capture.crawl import CaptureOptions
     from strongroom.demosite import Override
     from strongroom.replay import pywb as replay
     from strongroom.report import html as report
     from strongroom.watch import run as watch
-    from strongroom.workflow import JobOptions, archive_collection
+    from strongroom.workflow import archive_collection
 
     archive.ensure()
     result = DemoResult(
@@ -194,18 +207,8 @@ def run_demo(archive: Archive, output: Output, port: int = 0) -> DemoResult:
         result.site_url = server.url
         result.collection_id = collection.id
         output.info(f"demo site serving on {server.url}")
-        # The demo archives the way `strongroom archive` does: with the browser
-        # when Chromium is installed, statically (and one warning) otherwise.
-        use_browser, warning = choose_browser(None, collection.capture.browser, True)
-        if warning:
-            output.warn(warning)
         job = archive_collection(
-            archive,
-            collection,
-            JobOptions(
-                manifests_dir=result.manifests_dir, capture=CaptureOptions(browser=use_browser)
-            ),
-            notify=output.info,
+            archive, collection, _job_options(collection, result, output), notify=output.info
         )
         by_url = {s.url: s for s in job.seeds}
         for seed in collection.seeds:

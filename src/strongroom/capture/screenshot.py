@@ -612,9 +612,10 @@ def make_derivatives(
 
     Pages that already have derivatives from the live render of a browser
     capture keep them (they are in the returned list too). Raises
-    ``ChromiumMissing`` (before touching anything) when Chromium is not installed, ``ProblemFound`` when the WARCs are
-    unreadable, and ``KeyboardInterrupt`` after Ctrl-C/SIGTERM, with the files
-    of this call removed again (nothing half-made stays).
+    ``ChromiumMissing`` (before touching anything) when Chromium is not
+    installed, ``ProblemFound`` when the WARCs are unreadable, and
+    ``KeyboardInterrupt`` after Ctrl-C/SIGTERM, with the files of this call
+    removed again (nothing half-made stays).
     """
     capture_dir = Path(capture_dir)
     exe = find_chromium(chromium)
