@@ -22,6 +22,7 @@ from strongroom.replay.collection import (
     ReplayBuild,
     ReplayCollection,
     ReplaySeed,
+    _index,
     build,
     read_bag,
     replay_url,
@@ -30,7 +31,7 @@ from strongroom.replay.collection import (
 from strongroom.replay.serve import ReplayServer, free_port, is_loopback, start
 from strongroom.replay.wacz import WaczResult, export_wacz, validate_wacz
 
-__all__ = [
+__all__ = [  # _index: the CDXJ indexer, for tools and test kits that build a pywb folder
     "CSP",
     "DEFAULT_PORT",
     "NGINX_SNIPPET",
@@ -42,6 +43,7 @@ __all__ = [
     "ReplaySeed",
     "ReplayServer",
     "WaczResult",
+    "_index",
     "acl_lines",
     "build",
     "export_wacz",
