@@ -189,8 +189,9 @@ def warcs_csv(files: list[PayloadFile], seeds: list[str]) -> str:
     return buf.getvalue()
 
 
-def default_manifests_dir(meta: dict[str, Any]) -> Path:
-    """``<repo>/manifests`` for a capture of ``<repo>/collections/x.toml``, else ./manifests."""
+def default_manifests_dir(meta: dict[str, Any]) -> Path | None:
+    """``<repo>/manifests`` for a capture of ``<repo>/collections/x.toml``, else None
+    (the archive then keeps its inventory in ``<archive>/manifests``)."""
     coll = meta.get("collection") or {}
     for key in ("path", "file"):
         p = coll.get(key) or meta.get(f"collection_{key}")
@@ -198,7 +199,7 @@ def default_manifests_dir(meta: dict[str, Any]) -> Path:
             cpath = Path(p)
             if cpath.parent.name == "collections":
                 return cpath.parent.parent / "manifests"
-    return Path.cwd() / "manifests"
+    return None
 
 
 def _operator(archive: Archive, meta: dict[str, Any]) -> str:
@@ -298,7 +299,7 @@ def prepare(
     if final.exists() or archive.custody_path(bag_id).exists():
         raise UsageError(f"bag {bag_id} already exists in {archive.bags}; refusing to replace it")
     archive.ensure()
-    manifests = Path(manifests_dir) if manifests_dir else default_manifests_dir(meta)
+    manifests = archive.inventory_dir(manifests_dir, suggested=default_manifests_dir(meta))
     inv_path = inventory.inventory_path(manifests, collection_id)
     inventory.load_inventory(inv_path, collection_id)  # refuse a damaged inventory early
     inventory.check_writable(manifests)

@@ -111,7 +111,9 @@ def _check_arguments(
         raise UsageError("name bags (ids or paths), or use --all, or --due (one of them)")
     if (interval or budget) and not due:
         raise UsageError("--interval and --budget only apply with --due")
-    if inventory is not None and not inventory.is_file():
+    if inventory is not None and not (
+        inventory.is_file() or inventory.is_dir() or inventory.with_suffix("").is_dir()
+    ):
         raise UsageError(f"--inventory {inventory}: no such file")
 
 

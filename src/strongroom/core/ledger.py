@@ -441,6 +441,11 @@ class Ledger:
         rows = self.query("SELECT * FROM bags")
         return {r["bag_id"]: dict(r) | {"seeds": _json_list(r["seeds"])} for r in rows}
 
+    def bag_collection(self, bag_id: str) -> str | None:
+        """The collection the ledger recorded for a bag, or None if it does not know it."""
+        rows = self.query("SELECT collection_id FROM bags WHERE bag_id = ?", (bag_id,))
+        return str(rows[0][0]) if rows else None
+
     def bag_ids(self) -> set[str]:
         """Every bag id the ledger knows."""
         return {r[0] for r in self.query("SELECT bag_id FROM bags")}

@@ -489,7 +489,7 @@ def receive(
             bag_id,
             str(source),
             partner_name,
-            manifests_dir or Path.cwd() / "manifests",
+            archive.inventory_dir(manifests_dir),
         )
     except Refused as exc:
         doc = {

@@ -145,9 +145,20 @@ def default_inventory(report: BagReport, bases: Sequence[Path] = ()) -> Path | N
         return None
     for base in (Path.cwd(), *bases):
         path = base / "manifests" / f"{ident}.json"
-        if path.is_file():
+        if path.is_file() or path.with_suffix("").is_dir():  # one file, or one per bag
             return path
     return None
+
+
+def archive_inventory(archive: Archive, report: BagReport) -> Path | None:
+    """The archive's configured inventory (config.toml, whatever the current folder),
+    else one found as ``default_inventory`` finds it."""
+    configured = archive.configured_inventory()
+    groups = report.info("Bag-Group-Identifier")
+    ident = groups[0].strip() if groups else ""
+    if configured is not None and re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", ident):
+        return configured / ident
+    return default_inventory(report, [archive.root])
 
 
 def outside_checks(
@@ -258,9 +269,7 @@ def verify_one(
     t0 = time.monotonic()
     try:
         run.report = validate_bag(target.path, mode, workers=workers, progress=progress)
-        inv = inventory or (
-            default_inventory(run.report, [archive.root]) if target.bag_id else None
-        )
+        inv = inventory or (archive_inventory(archive, run.report) if target.bag_id else None)
         run.outside = outside_checks(archive, target, run.report, inv)
         if mode == "deep":
             from strongroom.bag.closure import revisit_problems
