@@ -180,6 +180,7 @@ def intent_of(plan: Any) -> dict[str, Any]:
         "manifests": str(plan.manifests),
         "oxum": plan.oxum,
         "stamp": plan.stamp_detail(),
+        "designations": [d.label() for d in plan.designations],
     }
 
 
@@ -204,6 +205,7 @@ def record_intent(archive: Archive, intent: dict[str, Any]) -> None:
             access=intent["access"],
             seeds=intent["seeds"],
             is_version_of=intent["is_version_of"],
+            designations=intent.get("designations"),
         )
         crash_point("after-ledger-row")
         log = archive.custody_path(bag_id)

@@ -18,165 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from strongroom.core.ledger_schema import MIGRATE_1_2, MIGRATE_2_3, SCHEMA, SCHEMA_VERSION
 from strongroom.errors import UsageError
 
-SCHEMA_VERSION = 2
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS payload_digests (
-    digest        TEXT PRIMARY KEY,          -- 'sha256:<base32>' as in WARC-Payload-Digest
-    target_uri    TEXT NOT NULL,
-    warc_date     TEXT NOT NULL,
-    record_id     TEXT NOT NULL,             -- '<urn:uuid:...>'
-    capture_id    TEXT NOT NULL,
-    warc_file     TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS captures (
-    capture_id    TEXT PRIMARY KEY,
-    collection_id TEXT NOT NULL,
-    started       TEXT NOT NULL,
-    ended         TEXT,
-    seeds         TEXT NOT NULL,             -- JSON list of seed URLs
-    fetched       INTEGER NOT NULL DEFAULT 0,
-    failed        INTEGER NOT NULL DEFAULT 0,
-    deduplicated  INTEGER NOT NULL DEFAULT 0,
-    bytes         INTEGER NOT NULL DEFAULT 0,
-    status        TEXT NOT NULL              -- complete | interrupted
-);
-CREATE TABLE IF NOT EXISTS bags (
-    bag_id        TEXT PRIMARY KEY,
-    collection_id TEXT NOT NULL,
-    capture_id    TEXT,
-    created       TEXT NOT NULL,
-    access        TEXT NOT NULL,
-    seeds         TEXT NOT NULL,             -- JSON list of seed URLs
-    is_version_of TEXT,
-    origin        TEXT NOT NULL DEFAULT 'local'  -- local | received:<partner>
-);
-CREATE TABLE IF NOT EXISTS fixity_runs (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    bag_id        TEXT NOT NULL,
-    started       TEXT NOT NULL,
-    ended         TEXT NOT NULL,
-    mode          TEXT NOT NULL,             -- fast | full | deep
-    result        TEXT NOT NULL,             -- valid | invalid | error
-    files         INTEGER NOT NULL,
-    bytes         INTEGER NOT NULL,
-    failures      TEXT NOT NULL              -- JSON list of problem strings
-);
-CREATE INDEX IF NOT EXISTS fixity_runs_bag ON fixity_runs (bag_id, started);
-CREATE INDEX IF NOT EXISTS fixity_runs_bag_id ON fixity_runs (bag_id, id);
--- The latest run of each bag, and the start of its latest good full/deep check,
--- kept by a trigger so that status and ``verify --due`` read one row per bag
--- however long the history grows.
-CREATE TABLE IF NOT EXISTS fixity_latest (
-    bag_id        TEXT PRIMARY KEY,
-    run_id        INTEGER NOT NULL,
-    result        TEXT NOT NULL,
-    ended         TEXT NOT NULL,
-    last_good     TEXT,                      -- MAX(started) of valid full/deep runs
-    runs          INTEGER NOT NULL DEFAULT 0
-);
-CREATE TRIGGER IF NOT EXISTS fixity_latest_ins AFTER INSERT ON fixity_runs BEGIN
-    INSERT OR IGNORE INTO fixity_latest (bag_id, run_id, result, ended, last_good, runs)
-        VALUES (NEW.bag_id, NEW.id, NEW.result, NEW.ended, NULL, 0);
-    UPDATE fixity_latest SET run_id = NEW.id, result = NEW.result, ended = NEW.ended,
-        runs = runs + 1,
-        last_good = CASE WHEN NEW.result = 'valid' AND NEW.mode IN ('full', 'deep')
-                          AND (last_good IS NULL OR NEW.started > last_good)
-                         THEN NEW.started ELSE last_good END
-        WHERE bag_id = NEW.bag_id;
-END;
-CREATE TABLE IF NOT EXISTS watch_results (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    url           TEXT NOT NULL,
-    collection_id TEXT,
-    bag_id        TEXT,
-    status        TEXT NOT NULL,
-    previous_status TEXT,
-    http_status   INTEGER,
-    final_url     TEXT,
-    similarity    REAL,
-    vantage       TEXT NOT NULL,
-    evidence      TEXT NOT NULL,             -- JSON
-    checked_at    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS watch_results_url ON watch_results (url, checked_at);
-CREATE INDEX IF NOT EXISTS watch_results_status ON watch_results (status, checked_at);
--- The latest watch row of each URL and since when its status holds, kept by a trigger.
-CREATE TABLE IF NOT EXISTS watch_latest (
-    url           TEXT PRIMARY KEY,
-    result_id     INTEGER NOT NULL,
-    status        TEXT NOT NULL,
-    since         TEXT NOT NULL,
-    checked_at    TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS watch_latest_ins AFTER INSERT ON watch_results BEGIN
-    INSERT OR IGNORE INTO watch_latest (url, result_id, status, since, checked_at)
-        VALUES (NEW.url, NEW.id, NEW.status, NEW.checked_at, NEW.checked_at);
-    UPDATE watch_latest SET
-        since = CASE WHEN status = NEW.status THEN since ELSE NEW.checked_at END,
-        result_id = NEW.id, status = NEW.status, checked_at = NEW.checked_at
-        WHERE url = NEW.url AND result_id != NEW.id;
-END;
-CREATE TABLE IF NOT EXISTS copies (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    bag_id        TEXT NOT NULL,
-    partner       TEXT NOT NULL,
-    location      TEXT NOT NULL,
-    jurisdiction  TEXT NOT NULL,
-    verified_at   TEXT NOT NULL,
-    status        TEXT NOT NULL,             -- ok | damaged | missing
-    UNIQUE (bag_id, partner)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    time          TEXT NOT NULL,
-    bag_id        TEXT,
-    event_type    TEXT NOT NULL,             -- PREMIS event type, e.g. 'fixity check'
-    outcome       TEXT NOT NULL,
-    actor         TEXT NOT NULL,
-    detail        TEXT NOT NULL              -- JSON
-);
-CREATE INDEX IF NOT EXISTS events_bag ON events (bag_id, time);
-CREATE INDEX IF NOT EXISTS events_type ON events (event_type, id);
--- The head of each bag's custody log, anchored outside the log: its last entry
--- (sequence number, line hash, byte span) and the last entry whose signature a
--- verify checked. Truncation, deletion and replacement of a log show against it.
-CREATE TABLE IF NOT EXISTS custody_heads (
-    bag_id        TEXT PRIMARY KEY,
-    seq           INTEGER NOT NULL,
-    hash          TEXT NOT NULL,             -- 'sha256:<hex>' of the last line's bytes
-    start         INTEGER NOT NULL,          -- byte offset of the last line
-    "end"         INTEGER NOT NULL,          -- byte offset just after it (the log's size)
-    verified_seq  INTEGER NOT NULL DEFAULT 0,
-    verified_hash TEXT,
-    verified_start INTEGER NOT NULL DEFAULT 0,
-    verified_end  INTEGER NOT NULL DEFAULT 0,
-    updated       TEXT NOT NULL
-);
-"""
-
-# Run once when a version-1 ledger is upgraded: fill the per-bag and per-URL
-# summaries from the history written before the triggers existed.
-MIGRATE_1_2 = """
-INSERT OR REPLACE INTO fixity_latest (bag_id, run_id, result, ended, last_good, runs)
-SELECT f.bag_id, f.id, f.result, f.ended,
-       (SELECT MAX(g.started) FROM fixity_runs g WHERE g.bag_id = f.bag_id
-        AND g.result = 'valid' AND g.mode IN ('full', 'deep')),
-       (SELECT COUNT(*) FROM fixity_runs g WHERE g.bag_id = f.bag_id)
-FROM fixity_runs f JOIN (SELECT bag_id, MAX(id) AS id FROM fixity_runs GROUP BY bag_id) m
-  ON f.id = m.id;
-INSERT OR REPLACE INTO watch_latest (url, result_id, status, since, checked_at)
-SELECT w.url, w.id, w.status,
-       COALESCE((SELECT MIN(x.checked_at) FROM watch_results x WHERE x.url = w.url
-                 AND x.id > COALESCE((SELECT MAX(y.id) FROM watch_results y
-                                      WHERE y.url = w.url AND y.status != w.status), 0)),
-                w.checked_at),
-       w.checked_at
-FROM watch_results w JOIN (SELECT url, MAX(id) AS id FROM watch_results GROUP BY url) m
-  ON w.id = m.id;
-"""
+__all__ = ["SCHEMA_VERSION", "CustodyHead", "FixityLatest", "Ledger", "WatchLatest", "open_ledger"]
 
 
 def utcnow() -> str:
@@ -311,7 +156,10 @@ class Ledger:
         # tables only when this file has not been set up at this version.
         if version != SCHEMA_VERSION:
             with self.conn:
-                self.conn.executescript("BEGIN;" + SCHEMA + (MIGRATE_1_2 if version == 1 else ""))
+                script = SCHEMA + (MIGRATE_1_2 if version == 1 else "")
+                columns = {r[1] for r in self.conn.execute("PRAGMA table_info(bags)")}
+                script += MIGRATE_2_3 if columns and "designations" not in columns else ""
+                self.conn.executescript("BEGIN;" + script)
                 self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -413,12 +261,16 @@ class Ledger:
         seeds: list[str],
         is_version_of: str | None = None,
         origin: str = "local",
+        designations: list[str] | None = None,
     ) -> None:
-        """Add (or refresh) a bag's row: made here (``local``) or ``received:<partner>``."""
+        """Add (or refresh) a bag's row: made here (``local``) or ``received:<partner>``.
+
+        ``designations`` are the labels frozen in its bag-info (None: unknown).
+        """
         with self.transaction() as c:
             c.execute(
                 "INSERT OR REPLACE INTO bags (bag_id, collection_id, capture_id, created, access,"
-                " seeds, is_version_of, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " seeds, is_version_of, origin, designations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     bag_id,
                     collection_id,
@@ -428,6 +280,7 @@ class Ledger:
                     json.dumps(seeds),
                     is_version_of,
                     origin,
+                    None if designations is None else json.dumps(designations),
                 ),
             )
 
@@ -439,7 +292,21 @@ class Ledger:
     def bags(self) -> dict[str, dict[str, Any]]:
         """bag id -> its row (seeds decoded), for every bag the ledger knows."""
         rows = self.query("SELECT * FROM bags")
-        return {r["bag_id"]: dict(r) | {"seeds": _json_list(r["seeds"])} for r in rows}
+        return {
+            r["bag_id"]: dict(r)
+            | {
+                "seeds": _json_list(r["seeds"]),
+                "designations": None
+                if r["designations"] is None
+                else _json_list(r["designations"]),
+            }
+            for r in rows
+        }
+
+    def capture_ends(self) -> dict[str, str]:
+        """capture id -> when it ended, for every recorded capture."""
+        rows = self.query("SELECT capture_id, ended FROM captures WHERE ended IS NOT NULL")
+        return {r[0]: r[1] for r in rows}
 
     def bag_collection(self, bag_id: str) -> str | None:
         """The collection the ledger recorded for a bag, or None if it does not know it."""
@@ -500,6 +367,15 @@ class Ledger:
         rows = self.query(sql, params)
         rows.reverse()
         return [dict(r) | {"failures": _json_list(r["failures"])} for r in rows]
+
+    def recent_fixity(self, bag_id: str, limit: int) -> list[dict[str, Any]]:
+        """A bag's latest ``limit`` runs, oldest first, without their failure lists."""
+        rows = self.query(
+            "SELECT started, ended, mode, result, files, bytes FROM fixity_runs"
+            " WHERE bag_id = ? ORDER BY id DESC LIMIT ?",
+            (bag_id, int(limit)),
+        )
+        return [dict(r) for r in reversed(rows)]
 
     # --- watch ------------------------------------------------------------
     def record_watch_result(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,51 +167,107 @@ def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 90
     return "".join(parts)
 
 
+def _oxum(archive: Archive, bag_id: str) -> tuple[int, int]:
+    """(payload bytes, payload files) from bag-info's Payload-Oxum: one small read."""
+    from strongroom.bag.baginfo import first, read_bag_info
+
+    m = re.fullmatch(
+        r"\s*(\d+)\.(\d+)\s*", first(read_bag_info(archive.bag_dir(bag_id)), "Payload-Oxum")
+    )
+    return (int(m.group(1)), int(m.group(2))) if m else _bag_size(archive.bag_dir(bag_id))
+
+
+def _copies(archive: Archive, snap: Any, bag_id: str) -> list[dict[str, Any]]:
+    """Every known copy: the local one, then each partner's row."""
+    out: list[dict[str, Any]] = []
+    if bag_id in snap.on_disk:
+        out.append(
+            {
+                "partner": "local",
+                "location": str(archive.bag_dir(bag_id)),
+                "jurisdiction": archive.config.jurisdiction,
+                "status": "ok",
+                "verified_at": None,
+            }
+        )
+    keys = ("partner", "location", "jurisdiction", "status", "verified_at")
+    return out + [{k: r[k] for k in keys} for r in snap.copies.get(bag_id, [])]
+
+
+def _bag_rows(archive: Archive, ledger: Any, snap: Any, now: dt.datetime) -> list[BagRow]:
+    """One row per bag on disk: ledger rows from the snapshot, one bag-info read, and
+    the latest fixity runs (a bounded, indexed query per bag)."""
+    from strongroom.core import policy
+    from strongroom.report.status import replication_counts
+
+    archive_wide = archive.designations()
+    titles: dict[str, str] = {}
+    rows: list[BagRow] = []
+    for bag_id in sorted(snap.on_disk):
+        known = snap.bags.get(bag_id) or {}
+        collection_id = str(known.get("collection_id") or "")
+        if not known or collection_id not in titles:
+            from strongroom.replay.pywb import read_bag
+
+            rb = read_bag(archive, bag_id)
+            collection_id = collection_id or rb.collection_id
+            titles.setdefault(collection_id, rb.title)
+        seeds = [str(u) for u in known.get("seeds") or []] or read_seeds(archive, bag_id)
+        frozen = known.get("designations")
+        labels = (
+            [str(x) for x in frozen]
+            if frozen is not None
+            else [d.label() for d in policy.bag_designations(archive, bag_id)]
+        )
+        labels += [
+            d.label()
+            for d in policy.designations_for_urls(seeds, archive_wide)
+            if d.label() not in labels
+        ]
+        runs = ledger.recent_fixity(bag_id, FIXITY_RUNS_SHOWN)
+        size, files = _oxum(archive, bag_id)
+        _count, juris, ok, problems = replication_counts(archive, snap, bag_id)
+        rows.append(
+            BagRow(
+                bag_id=bag_id,
+                collection_id=collection_id,
+                title=titles.get(collection_id, ""),
+                access=str(known.get("access") or policy.current_access(archive, bag_id)),
+                size=size,
+                files=files,
+                created=str(known.get("created") or ""),
+                seeds=seeds,
+                designations=labels,
+                fixity=runs,
+                fixity_svg=fixity_svg(runs, now),
+                copies=_copies(archive, snap, bag_id),
+                jurisdictions=juris,
+                compliant=ok,
+                replication_problems=problems,
+            )
+        )
+    return rows
+
+
+def read_seeds(archive: Archive, bag_id: str) -> list[str]:
+    from strongroom.bag.baginfo import read_bag_info, values
+
+    return values(read_bag_info(archive.bag_dir(bag_id)), "Seed-URL")
+
+
 def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Everything the report shows, as plain data (also the ``--json`` document)."""
-    from strongroom.core.policy import bag_designations
-    from strongroom.replay.pywb import read_bag
+    """Everything the report shows, as plain data (also the ``--json`` document).
+
+    Bounded at any archive size: one row per bag and per URL from the ledger,
+    the latest fixity runs of each bag, the latest takedowns and exports.
+    """
+    from strongroom.report.status import Snapshot
 
     now = now or dt.datetime.now(dt.UTC)
     archive.require()
-    bags: list[BagRow] = []
     with open_ledger(archive.root) as ledger:
-        created = {b: r["created"] for b, r in ledger.bags().items()}
-        for bag_id in archive.bag_ids():
-            rb = read_bag(archive, bag_id)
-            size, files = _bag_size(archive.bag_dir(bag_id))
-            runs = [
-                {k: r[k] for k in ("started", "ended", "mode", "result", "files", "bytes")}
-                for r in ledger.fixity_history(bag_id, limit=FIXITY_RUNS_SHOWN)
-            ]
-            row = BagRow(
-                bag_id=bag_id,
-                collection_id=rb.collection_id,
-                title=rb.title,
-                access=rb.access,
-                size=size,
-                files=files,
-                created=created.get(bag_id, ""),
-                seeds=rb.seeds,
-                designations=[d.label() for d in bag_designations(archive, bag_id)],
-                fixity=runs,
-                fixity_svg=fixity_svg(runs, now),
-            )
-            try:
-                from strongroom.share.send import replication_status
-
-                rs = replication_status(archive, bag_id)
-                row.copies = rs.locations
-                row.jurisdictions = rs.jurisdictions
-                row.compliant = rs.compliant
-                row.replication_problems = rs.problems
-            except ImportError:
-                row.copies = ledger.copies(bag_id)
-                row.jurisdictions = sorted(
-                    {c["jurisdiction"] for c in row.copies if c.get("jurisdiction")}
-                    | ({archive.config.jurisdiction} if archive.config.jurisdiction else set())
-                )
-            bags.append(row)
+        snap = Snapshot.load(archive, ledger, None)
+        bags = _bag_rows(archive, ledger, snap, now)
         latest = ledger.latest_watch_rows()
         takedowns = [
             {

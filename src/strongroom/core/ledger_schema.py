@@ -1,0 +1,169 @@
+"""The ledger's tables, indices and triggers, and the steps that upgrade older files.
+
+Only :mod:`strongroom.core.ledger` uses this module.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 3
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS payload_digests (
+    digest        TEXT PRIMARY KEY,          -- 'sha256:<base32>' as in WARC-Payload-Digest
+    target_uri    TEXT NOT NULL,
+    warc_date     TEXT NOT NULL,
+    record_id     TEXT NOT NULL,             -- '<urn:uuid:...>'
+    capture_id    TEXT NOT NULL,
+    warc_file     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS captures (
+    capture_id    TEXT PRIMARY KEY,
+    collection_id TEXT NOT NULL,
+    started       TEXT NOT NULL,
+    ended         TEXT,
+    seeds         TEXT NOT NULL,             -- JSON list of seed URLs
+    fetched       INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0,
+    deduplicated  INTEGER NOT NULL DEFAULT 0,
+    bytes         INTEGER NOT NULL DEFAULT 0,
+    status        TEXT NOT NULL              -- complete | interrupted
+);
+CREATE TABLE IF NOT EXISTS bags (
+    bag_id        TEXT PRIMARY KEY,
+    collection_id TEXT NOT NULL,
+    capture_id    TEXT,
+    created       TEXT NOT NULL,
+    access        TEXT NOT NULL,
+    seeds         TEXT NOT NULL,             -- JSON list of seed URLs
+    is_version_of TEXT,
+    origin        TEXT NOT NULL DEFAULT 'local', -- local | received:<partner>
+    designations  TEXT                       -- JSON list of labels frozen in bag-info
+);
+CREATE TABLE IF NOT EXISTS fixity_runs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    bag_id        TEXT NOT NULL,
+    started       TEXT NOT NULL,
+    ended         TEXT NOT NULL,
+    mode          TEXT NOT NULL,             -- fast | full | deep
+    result        TEXT NOT NULL,             -- valid | invalid | error
+    files         INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    failures      TEXT NOT NULL              -- JSON list of problem strings
+);
+CREATE INDEX IF NOT EXISTS fixity_runs_bag ON fixity_runs (bag_id, started);
+CREATE INDEX IF NOT EXISTS fixity_runs_bag_id ON fixity_runs (bag_id, id);
+-- The latest run of each bag, and the start of its latest good full/deep check,
+-- kept by a trigger so that status and ``verify --due`` read one row per bag
+-- however long the history grows.
+CREATE TABLE IF NOT EXISTS fixity_latest (
+    bag_id        TEXT PRIMARY KEY,
+    run_id        INTEGER NOT NULL,
+    result        TEXT NOT NULL,
+    ended         TEXT NOT NULL,
+    last_good     TEXT,                      -- MAX(started) of valid full/deep runs
+    runs          INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER IF NOT EXISTS fixity_latest_ins AFTER INSERT ON fixity_runs BEGIN
+    INSERT OR IGNORE INTO fixity_latest (bag_id, run_id, result, ended, last_good, runs)
+        VALUES (NEW.bag_id, NEW.id, NEW.result, NEW.ended, NULL, 0);
+    UPDATE fixity_latest SET run_id = NEW.id, result = NEW.result, ended = NEW.ended,
+        runs = runs + 1,
+        last_good = CASE WHEN NEW.result = 'valid' AND NEW.mode IN ('full', 'deep')
+                          AND (last_good IS NULL OR NEW.started > last_good)
+                         THEN NEW.started ELSE last_good END
+        WHERE bag_id = NEW.bag_id;
+END;
+CREATE TABLE IF NOT EXISTS watch_results (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    url           TEXT NOT NULL,
+    collection_id TEXT,
+    bag_id        TEXT,
+    status        TEXT NOT NULL,
+    previous_status TEXT,
+    http_status   INTEGER,
+    final_url     TEXT,
+    similarity    REAL,
+    vantage       TEXT NOT NULL,
+    evidence      TEXT NOT NULL,             -- JSON
+    checked_at    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS watch_results_url ON watch_results (url, checked_at);
+CREATE INDEX IF NOT EXISTS watch_results_status ON watch_results (status, checked_at);
+-- The latest watch row of each URL and since when its status holds, kept by a trigger.
+CREATE TABLE IF NOT EXISTS watch_latest (
+    url           TEXT PRIMARY KEY,
+    result_id     INTEGER NOT NULL,
+    status        TEXT NOT NULL,
+    since         TEXT NOT NULL,
+    checked_at    TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS watch_latest_ins AFTER INSERT ON watch_results BEGIN
+    INSERT OR IGNORE INTO watch_latest (url, result_id, status, since, checked_at)
+        VALUES (NEW.url, NEW.id, NEW.status, NEW.checked_at, NEW.checked_at);
+    UPDATE watch_latest SET
+        since = CASE WHEN status = NEW.status THEN since ELSE NEW.checked_at END,
+        result_id = NEW.id, status = NEW.status, checked_at = NEW.checked_at
+        WHERE url = NEW.url AND result_id != NEW.id;
+END;
+CREATE TABLE IF NOT EXISTS copies (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    bag_id        TEXT NOT NULL,
+    partner       TEXT NOT NULL,
+    location      TEXT NOT NULL,
+    jurisdiction  TEXT NOT NULL,
+    verified_at   TEXT NOT NULL,
+    status        TEXT NOT NULL,             -- ok | damaged | missing
+    UNIQUE (bag_id, partner)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    time          TEXT NOT NULL,
+    bag_id        TEXT,
+    event_type    TEXT NOT NULL,             -- PREMIS event type, e.g. 'fixity check'
+    outcome       TEXT NOT NULL,
+    actor         TEXT NOT NULL,
+    detail        TEXT NOT NULL              -- JSON
+);
+CREATE INDEX IF NOT EXISTS events_bag ON events (bag_id, time);
+CREATE INDEX IF NOT EXISTS events_type ON events (event_type, id);
+-- The head of each bag's custody log, anchored outside the log: its last entry
+-- (sequence number, line hash, byte span) and the last entry whose signature a
+-- verify checked. Truncation, deletion and replacement of a log show against it.
+CREATE TABLE IF NOT EXISTS custody_heads (
+    bag_id        TEXT PRIMARY KEY,
+    seq           INTEGER NOT NULL,
+    hash          TEXT NOT NULL,             -- 'sha256:<hex>' of the last line's bytes
+    start         INTEGER NOT NULL,          -- byte offset of the last line
+    "end"         INTEGER NOT NULL,          -- byte offset just after it (the log's size)
+    verified_seq  INTEGER NOT NULL DEFAULT 0,
+    verified_hash TEXT,
+    verified_start INTEGER NOT NULL DEFAULT 0,
+    verified_end  INTEGER NOT NULL DEFAULT 0,
+    updated       TEXT NOT NULL
+);
+"""
+
+# Run once when a version-2 (or older) ledger is upgraded: designations join the
+# bag's row, so that status reads no bag-info (NULL: read it from the bag).
+MIGRATE_2_3 = "ALTER TABLE bags ADD COLUMN designations TEXT;"
+
+# Run once when a version-1 ledger is upgraded: fill the per-bag and per-URL
+# summaries from the history written before the triggers existed.
+MIGRATE_1_2 = """
+INSERT OR REPLACE INTO fixity_latest (bag_id, run_id, result, ended, last_good, runs)
+SELECT f.bag_id, f.id, f.result, f.ended,
+       (SELECT MAX(g.started) FROM fixity_runs g WHERE g.bag_id = f.bag_id
+        AND g.result = 'valid' AND g.mode IN ('full', 'deep')),
+       (SELECT COUNT(*) FROM fixity_runs g WHERE g.bag_id = f.bag_id)
+FROM fixity_runs f JOIN (SELECT bag_id, MAX(id) AS id FROM fixity_runs GROUP BY bag_id) m
+  ON f.id = m.id;
+INSERT OR REPLACE INTO watch_latest (url, result_id, status, since, checked_at)
+SELECT w.url, w.id, w.status,
+       COALESCE((SELECT MIN(x.checked_at) FROM watch_results x WHERE x.url = w.url
+                 AND x.id > COALESCE((SELECT MAX(y.id) FROM watch_results y
+                                      WHERE y.url = w.url AND y.status != w.status), 0)),
+                w.checked_at),
+       w.checked_at
+FROM watch_results w JOIN (SELECT url, MAX(id) AS id FROM watch_results GROUP BY url) m
+  ON w.id = m.id;
+"""
