@@ -93,7 +93,7 @@ def _write_bag(root: Path, bag_id: str, i: int, key: Any, fpr: str) -> dict[str,
 
 
 def _custody_lines(bag_dir: Path, n: int, key: Any, fpr: str) -> tuple[bytes, int, str, int]:
-    """A chained log of ``n`` entries (the first signed); (bytes, seq, head hash, start)."""
+    """A chained log of ``n`` entries (the last signed); (bytes, seq, head hash, start)."""
     prev = custody.genesis_for(bag_dir)
     out: list[bytes] = []
     for seq in range(1, n + 1):
@@ -109,9 +109,9 @@ def _custody_lines(bag_dir: Path, n: int, key: Any, fpr: str) -> tuple[bytes, in
             "prev": prev,
             "key": fpr,
         }
-        # only the first entry is signed: building must be quick, and a signature
-        # costs the same to check wherever it sits in the log
-        sig = sign_bytes(key, custody.canonical(entry)) if seq == 1 else None
+        # only the last entry is signed (unsigned entries may only come before signed
+        # ones): building must be quick, and a signature costs the same anywhere
+        sig = sign_bytes(key, custody.canonical(entry | {"key": fpr})) if seq == n else None
         entry["sig"] = base64.b64encode(sig).decode() if sig else None
         entry["key"] = fpr if sig else None
         line = custody.canonical(entry)
