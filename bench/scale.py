@@ -296,7 +296,7 @@ def main() -> None:
     base = opts.dir or Path(tempfile.mkdtemp(prefix="strongroom-scale-"))
     base.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in opts.sizes.split(",")]
-    table: dict[str, dict[int, tuple[list[float], float]]] = {}
+    table: dict[str, dict[int, Result]] = {}
     try:
         for n in sizes:
             t0 = time.perf_counter()
@@ -306,16 +306,24 @@ def main() -> None:
             for name, res in measure(archive, opts.runs, base).items():
                 table.setdefault(name, {})[n] = res
             shutil.rmtree(archive.root)
+            print_table(table, sizes, opts.runs)  # so far: a long run can be read as it goes
     finally:
         if opts.dir is None:
             shutil.rmtree(base, ignore_errors=True)
-    print(f"\nmedians of {opts.runs} runs (min-max); growth = CPU median / previous size's")
+    print_table(table, sizes, opts.runs)
+
+
+def print_table(table: dict[str, dict[int, Result]], sizes: list[int], runs: int) -> None:
+    """The table so far: medians (min-max) per command and size, growth per 10x."""
+    print(f"\nmedians of {runs} runs (min-max); growth = CPU median / previous size's")
     head = ("command", "bags", "wall", "wall min-max", "CPU", "CPU min-max", "RSS MiB", "growth")
     print("{:<21} {:>6} {:>9} {:>17} {:>9} {:>17} {:>8} {:>7}".format(*head))
     for name, by_size in table.items():
         prev = None
         unit, label = (1000.0, "ms") if name == "custody append" else (1.0, "s")
         for n in sizes:
+            if n not in by_size:
+                continue
             times, cpus, rss = by_size[n]
             med, cmed = statistics.median(times), statistics.median(cpus)
             growth = f"{cmed / prev:.1f}x" if prev else "-"
