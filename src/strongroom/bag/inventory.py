@@ -279,4 +279,3 @@ def check_bag(inventory_path: Path, bag_dir: Path) -> list[str]:
             f"{sig.name} is missing, but the bag was signed at bagging ({entry['signing_key']})"
         )
     return problems
-
