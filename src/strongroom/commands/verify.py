@@ -27,9 +27,10 @@ from strongroom.errors import ProblemFound, UsageError
 )
 @click.option(
     "--inventory",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Inventory (manifests/<collection>.json) the bags' tag manifests must match.",
+    help="Inventory (manifests/<collection>/, or an older manifests/<collection>.json)"
+    " the bags' tag manifests must match.",
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Hashing threads.")
 @click.option(
