@@ -289,11 +289,15 @@ class Archive:
         """Every published bag, sorted (temporary folders are ignored)."""
         if not self.bags.is_dir():
             return []
-        return sorted(
-            p.name
-            for p in self.bags.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists()
-        )
+        # one scandir and one stat per bag: this runs over every bag of the archive
+        with os.scandir(self.bags) as entries:
+            return sorted(
+                e.name
+                for e in entries
+                if not e.name.startswith(".")
+                and e.is_dir(follow_symlinks=False)
+                and os.path.exists(os.path.join(e.path, "bagit.txt"))
+            )
 
     def payload_origins(self, digest: str) -> list[Path]:
         """WARC files holding the original payload that a revisit record names.

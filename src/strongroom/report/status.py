@@ -110,6 +110,7 @@ class Snapshot:
     copies: dict[str, list[dict[str, Any]]]
     captured: dict[str, str]
     designations: list[Designation]
+    no_jurisdiction: str = ""  # the problem a local copy without a jurisdiction states
 
     @classmethod
     def load(cls, archive: Archive, ledger: Ledger, collection: Collection | None) -> Snapshot:
@@ -124,6 +125,8 @@ class Snapshot:
             copies=copies,
             captured=ledger.capture_ends(),
             designations=policy.all_designations(archive, collection),
+            no_jurisdiction="this archive's jurisdiction is not set ([organization]"
+            f" jurisdiction in {archive.config_path}); the local copy counts for no jurisdiction",
         )
 
 
@@ -195,10 +198,7 @@ def replication_counts(
         if own:
             juris.add(own)
         else:
-            problems.append(
-                "this archive's jurisdiction is not set ([organization] jurisdiction in"
-                f" {archive.config_path}); the local copy counts for no jurisdiction"
-            )
+            problems.append(snap.no_jurisdiction)
     else:
         problems.append(f"no local copy in {archive.bags}")
     for row in snap.copies.get(bag_id, []):
@@ -225,9 +225,10 @@ def _designation_labels(archive: Archive, snap: Snapshot, target: Target) -> lis
         if frozen is None:  # a bag made before the ledger kept them: read its bag-info
             frozen = [d.label() for d in policy.bag_designations(archive, bag_id)]
         labels += [str(x) for x in frozen if str(x) not in labels]
-    for d in policy.designations_for_urls([target.url], snap.designations):
-        if d.label() not in labels:
-            labels.append(d.label())
+    if snap.designations:  # matching hosts costs a URL parse per seed
+        for d in policy.designations_for_urls([target.url], snap.designations):
+            if d.label() not in labels:
+                labels.append(d.label())
     return labels
 
 
