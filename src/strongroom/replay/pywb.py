@@ -579,6 +579,8 @@ class WaczResult:
     warcs: int
     size: int
     override: bool
+    closure: tuple[str, ...] = ()  # dependency bags whose WARCs went in too
+    external: tuple[str, ...] = ()  # Depends-On-External: revisits no export can resolve
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -589,6 +591,8 @@ class WaczResult:
             "warcs": self.warcs,
             "size": self.size,
             "override": self.override,
+            "closure": list(self.closure),
+            "external": list(self.external),
         }
 
 
@@ -607,6 +611,7 @@ def export_wacz(
     logged in the bag's custody log and the ledger. The bag is only read.
     """
     from strongroom.bag import custody
+    from strongroom.bag.closure import external
 
     bag_id = bag_id.rstrip("/").rsplit("/", 1)[-1]
     archive.require()
@@ -672,7 +677,17 @@ def export_wacz(
     custody.record_event(
         archive, bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
     )
-    return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
+    return WaczResult(
+        output,
+        bag_id,
+        bag.access,
+        len(pages),
+        len(bag.warcs),
+        size,
+        override,
+        tuple(d.bag_id for d in deps),
+        tuple(external(archive.bag_dir(bag_id))),
+    )
 
 
 _OPENNESS = {"public": 0, "restricted": 1, "dark": 2}
@@ -686,7 +701,7 @@ def _export_closure(archive: Archive, bag: ReplayBag, override: bool) -> list[Re
     """
     from strongroom.bag.closure import closure
 
-    deps = [read_bag(archive, d) for d in closure(archive, bag.bag_id)]
+    deps = [read_bag(archive, d) for d in closure(archive, bag.bag_id)]  # may raise: incomplete
     for d in deps:
         if _OPENNESS.get(d.access, 2) > _OPENNESS.get(bag.access, 2) and not override:
             raise PolicyRefused(
