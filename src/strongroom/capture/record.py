@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from strongroom.core.collection import Curator
 from strongroom.core.fsutil import atomic_write_text
 from strongroom.errors import UsageError
 
@@ -47,13 +48,6 @@ _KNOWN = {
 
 class CaptureRecordError(UsageError):
     """A capture record that cannot be trusted: names the file and the field."""
-
-
-@dataclass(frozen=True)
-class Curator:
-    name: str = ""
-    email: str = ""
-    organization: str = ""
 
 
 @dataclass(frozen=True)
