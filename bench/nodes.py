@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,9 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "kits"))
 
 import pgserver  # noqa: E402  (the tests' PostgreSQL starter)
+from nodekit import node_roots  # noqa: E402
 from sharekit import make_archive, make_bag  # noqa: E402
 
-from strongroom.core.archive import Archive  # noqa: E402
 from strongroom.core.ledger import open_ledger  # noqa: E402
 from strongroom.core.shared import precise_now  # noqa: E402
 
@@ -55,26 +54,6 @@ def build(root: Path, url: str, bags: int) -> Path:
         make_bag(archive, f"bench-20240501T{i // 3600:02d}{i // 60 % 60:02d}{i % 60:02d}Z-aaaaaa",
                  files={"warc/a.warc.gz": os.urandom(4096)})  # fmt: skip
     return archive.root
-
-
-def node_roots(first: Path, count: int, work: Path) -> list[Path]:
-    roots = [first]
-    for n in range(2, count + 1):
-        root = work / f"node{n}"
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir()
-        shutil.copytree(first / "keys", root / "keys")
-        # Every node reads the same inventory (in practice: a checkout of the
-        # collections' git repository on each node).
-        if (first / "manifests").is_dir():
-            shutil.copytree(first / "manifests", root / "manifests")
-        subprocess.run(["cp", "-al", str(first / "bags"), str(root / "bags")], check=True)
-        (root / "config.toml").write_text(
-            (first / "config.toml").read_text().replace('"node1"', f'"node{n}"')
-        )
-        Archive(root).ensure()
-        roots.append(root)
-    return roots
 
 
 def round_trip(root: Path, n: int = 500) -> list[float]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from nodekit import node_roots
 from sharekit import make_archive, make_bag
 
 from strongroom.core.archive import Archive
@@ -40,22 +40,7 @@ def nodes(tmp_path: Path, url: str, count: int, lease: int = 60, size: int = 1) 
     for i in range(BAGS):
         payload = os.urandom(size * 1024 * 1024)
         make_bag(archive, f"demo-20240501T10150{i}Z-aaaaaa", files={"warc/a.warc.gz": payload})
-    roots = [first]
-    for n in range(2, count + 1):
-        root = tmp_path / f"node{n}"
-        root.mkdir()
-        shutil.copytree(first / "keys", root / "keys")
-        # Every node reads the same inventory (in practice: a checkout of the
-        # collections' git repository on each node).
-        if (first / "manifests").is_dir():
-            shutil.copytree(first / "manifests", root / "manifests")
-        subprocess.run(["cp", "-al", str(first / "bags"), str(root / "bags")], check=True)
-        (root / "config.toml").write_text(
-            (first / "config.toml").read_text().replace('"node1"', f'"node{n}"')
-        )
-        Archive(root).ensure()
-        roots.append(root)
-    return roots
+    return node_roots(first, count, tmp_path)
 
 
 def verify_due(root: Path) -> subprocess.Popen[str]:
