@@ -88,6 +88,7 @@ def test_export_of_a_dependent_bag_carries_its_closure_and_replays_alone(cli, ba
     archive = bags["archive"]
     r = cli("export", bags["dependent"], "--wacz", "-o", out, "--archive", archive.root)
     assert r.exit_code == 0, r.output
+    assert f"with the records of {bags['first']}" in r.stdout
     with zipfile.ZipFile(out) as z:
         warcs = [n for n in z.namelist() if n.startswith("archive/")]
     assert len(warcs) == 2, warcs  # its own WARC and the first bag's

@@ -147,6 +147,9 @@ def test_a_revisit_pointing_outside_is_reported_and_marked(cli, tmp_path) -> Non
     r = cli("verify", bag_id, "--deep", "--archive", archive, "--json")
     assert r.exit_code == 0, r.output  # declared, so a warning, not a failure
     assert "revisit refers to" in r.stdout
+    r = cli("export", bag_id, "--wacz", "-o", tmp_path / "p.wacz", "--archive", archive)
+    assert r.exit_code == 0, r.output
+    assert "depends on an external archive" in r.stderr
 
 
 def _damaged_plain(tmp_path: Path) -> Path:

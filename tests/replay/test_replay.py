@@ -117,10 +117,65 @@ def test_dark_bag_answers_404_and_is_not_listed(server, three_bags) -> None:
     cdx = requests.get(f"{srv.base}/demo/cdx", params={"url": dark_url}, timeout=10)
     assert dark_url not in cdx.text
     listing = requests.get(srv.base + "/", timeout=10).text
-    assert "/demo-restricted" in listing
+    assert "/demo-restricted" not in listing  # visitors are not told it exists
+    staff = {replay.STAFF_HEADER: replay.STAFF_USER}
+    assert "/demo-restricted" in requests.get(srv.base + "/", headers=staff, timeout=10).text
     # The dark bag's WARC is not referenced by the pywb configuration at all.
     config = (built.root / "config.yaml").read_text()
     assert three_bags["bags"]["dark"] not in config
+
+
+def test_restricted_index_is_not_given_away_by_cdx_timemap_raw_mode_or_listing(
+    server, three_bags
+) -> None:
+    """Issue 11 #11: pywb's ACL guarded content, but its index endpoints named the URLs."""
+    srv, built = server
+    url = three_bags["origin"] + RFERL
+    base = f"{srv.base}/demo-restricted"
+    ts = next(s.timestamp for s in built.seeds if s.url == url)
+    endpoints = [
+        (f"{base}/cdx", {"url": url, "output": "json"}),
+        (f"{base}/timemap/link/{url}", None),
+        (f"{base}/timemap/json/{url}", None),
+        (f"{base}/{ts}id_/{url}", None),
+        (f"{base}/*/{url}", None),
+        (f"{base}/", None),
+        (f"{srv.base}/collinfo.json", None),
+    ]
+    staff = {replay.STAFF_HEADER: replay.STAFF_USER}
+    for endpoint, params in endpoints:
+        for host_headers in ({}, {replay.STAFF_HEADER: "visitor"}):
+            r = requests.get(endpoint, params=params, headers=host_headers, timeout=10)
+            assert "uzbek-spy" not in r.text, (endpoint, r.status_code, r.text[:300])
+            assert "demo-restricted" not in r.text or r.status_code >= 400, endpoint
+            assert ".warc.gz" not in r.text, endpoint
+    # Staff still get the index they need.
+    r = requests.get(f"{base}/cdx", params={"url": url}, headers=staff, timeout=10)
+    assert r.status_code == 200 and "uzbek-spy" in r.text
+    r = requests.get(f"{base}/timemap/link/{url}", headers=staff, timeout=10)
+    assert r.status_code == 200 and "uzbek-spy" in r.text
+    r = requests.get(f"{base}/{ts}id_/{url}", headers=staff, timeout=10)
+    assert r.status_code == 200 and "Former Uzbek Spy" in r.text
+    # Ordinary replay of the restricted page still says why: 451.
+    assert requests.get(f"{base}/{ts}mp_/{url}", timeout=10).status_code == 451
+
+
+def test_every_replay_response_allows_only_the_replay_origin(server, three_bags) -> None:
+    srv, built = server
+    seed = next(s for s in built.seeds if s.url.endswith(GV))
+    urls = [
+        replay.replay_url(srv.base, seed),
+        replay.replay_url(srv.base, seed).replace("/http", "mp_/http", 1),
+        f"{srv.base}/",
+        f"{srv.base}/demo/cdx?url={seed.url}",
+        f"{srv.base}/static/wombat.js",
+        f"{srv.base}/demo/{seed.timestamp}mp_/{three_bags['origin']}nothing-here.html",
+    ]
+    for u in urls:
+        r = requests.get(u, timeout=10)
+        csp = r.headers.get("Content-Security-Policy", "")
+        assert csp == replay.CSP, (u, r.status_code, csp)
+        assert "http:" not in csp and "ws:" not in csp and "*" not in csp
 
 
 def test_replay_cli_prints_seed_urls_and_keeps_bags_read_only(cli, three_bags) -> None:

@@ -175,6 +175,12 @@ def export_cmd(
         return
     if res.override:
         out.warn(f"{res.bag_id} is {res.access}; exported under override: {reason.strip()}")
+    for note in res.external:
+        out.warn(
+            f"{res.bag_id} depends on an external archive: {note}; those records are not in it"
+        )
+    if res.closure:
+        out.info(f"with the records of {', '.join(res.closure)} (its Depends-On closure)")
     out.info(
         f"wrote {res.path} ({human_bytes(res.size)}, {plural(res.warcs, 'WARC')},"
         f" {plural(res.pages, 'page')}) from {res.bag_id}"

@@ -1,7 +1,9 @@
-"""Replay through pywb, access rules from bag access levels, and WACZ export.
+"""Replay through pywb: the folder pywb serves, built from bags (bags are only read).
 
 We do not write a replay engine: pywb is the field's standard one. This module
-builds what pywb needs inside ``<archive>/replay/`` and starts it:
+builds what pywb needs inside ``<archive>/replay/``; :mod:`~strongroom.replay.serve`
+starts it, :mod:`~strongroom.replay.access` decides who sees what (ACL, staff
+guard, Content-Security-Policy), :mod:`~strongroom.replay.wacz` exports WACZ:
 
 * one pywb collection per (strongroom collection, access group): ``<id>`` holds
   the public bags, ``<id>-restricted`` the restricted ones. Grouping by access
@@ -14,7 +16,10 @@ builds what pywb needs inside ``<archive>/replay/`` and starts it:
   ``X-Pywb-ACL-User: staff``, a header set by the archivist's reverse proxy.
   Dark bags are never indexed, and their URLs get ``exclude`` rules (404, not
   listed) in the public collection as a second line of defence;
-* ``config.yaml`` naming exactly those collections.
+* ``config.yaml`` naming exactly those collections, ``config-open.yaml`` naming
+  only the open ones (what a visitor who is not staff is served from: pywb's
+  cdx, timemap, ``id_`` and listing endpoints ignore its ACL), and
+  ``access.json`` listing the blocked ones.
 
 The replay folder is a derived cache: every build replaces it whole, so a bag
 that turned dark since the last build disappears from replay at once.
@@ -22,17 +27,11 @@ that turned dark since the last build disappears from replay at once.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,27 +43,26 @@ from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection
 from strongroom.core.fsutil import atomic_write_text, fsync_tree, tmp_name
 from strongroom.errors import ProblemFound, UsageError
+from strongroom.replay.access import (
+    ACCESS_FILE,
+    CSP,
+    DEFAULT_PORT,
+    NGINX_SNIPPET,
+    STAFF_HEADER,
+    STAFF_USER,
+    access_json,
+    surt_key,
+)
+from strongroom.replay.access import acl_lines as _acl_lines
+from strongroom.replay.serve import ReplayServer, free_port, is_loopback, start
 
-STAFF_HEADER = "X-Pywb-ACL-User"  # pywb reads it as HTTP_X_PYWB_ACL_USER
-STAFF_USER = "staff"
-DEFAULT_PORT = 8080
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+__all__ = [  # the serving and access names too, so callers keep one import
+    "CSP", "DEFAULT_PORT", "NGINX_SNIPPET", "STAFF_HEADER", "STAFF_USER", "ReplayBag",
+    "ReplayBuild", "ReplayCollection", "ReplaySeed", "ReplayServer", "acl_lines", "build",
+    "free_port", "is_loopback", "read_bag", "replay_url", "select_bags", "start", "surt_key",
+]  # fmt: skip
 _CAPTURE_ID_RE = re.compile(r"-(\d{8}T\d{6}Z-[0-9a-f]{6})$")
 MAX_TAG_JSON = 16 * 1024 * 1024
-
-NGINX_SNIPPET = f"""\
-# Public replay: never pass a staff header through from the outside.
-location / {{
-    proxy_pass http://127.0.0.1:{DEFAULT_PORT};
-    proxy_set_header {STAFF_HEADER} "";
-}}
-# Staff replay, behind your own authentication: restricted bags become visible.
-location /staff/ {{
-    auth_basic "strongroom staff";
-    auth_basic_user_file /etc/nginx/strongroom.htpasswd;
-    proxy_pass http://127.0.0.1:{DEFAULT_PORT}/;
-    proxy_set_header {STAFF_HEADER} {STAFF_USER};
-}}"""
 
 
 @dataclass
@@ -235,26 +233,9 @@ def select_bags(
 
 
 # --- building the pywb folder ------------------------------------------------------
-def surt_key(url: str) -> str:
-    """pywb's SURT key for a URL (as in its CDXJ and ACL files)."""
-    from pywb.utils.canonicalize import canonicalize
-
-    return canonicalize(url)
-
-
 def acl_lines(coll: ReplayCollection) -> list[str]:
     """pywb access rules for one collection, in the reverse order pywb searches."""
-    rules: list[str] = []
-    if coll.blocked:
-        # The collection's default is "block" (config.yaml). pywb stops searching
-        # rules at the first key below the URL's top-level label, so a block and
-        # an allow on one key cannot both be reached; hence: default block, and
-        # "*," (every URL) allowed for the staff user only.
-        rules.append(f'*, - {{"access": "allow", "user": "{STAFF_USER}"}}')
-    for url in coll.excluded_urls:
-        with contextlib.suppress(Exception):
-            rules.append(f'{surt_key(url)} - {{"access": "exclude"}}')
-    return sorted(set(rules), reverse=True)
+    return _acl_lines(coll.blocked, coll.excluded_urls)
 
 
 def _index(warcs: list[Path], out: Path) -> None:
@@ -362,8 +343,13 @@ def build(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    atomic_write_text(root / "config.yaml", _config_yaml(list(colls.values())))
-    return ReplayBuild(root, list(colls.values()), seeds, [b.bag_id for b in dark])
+    every = list(colls.values())
+    opened = [c for c in every if not c.blocked]
+    atomic_write_text(root / "config.yaml", _config_yaml(every))
+    atomic_write_text(root / "config-open.yaml", _config_yaml(opened))
+    blocked = [c.name for c in every if c.blocked]
+    atomic_write_text(root / ACCESS_FILE, access_json(blocked, [c.name for c in opened]))
+    return ReplayBuild(root, every, seeds, [b.bag_id for b in dark])
 
 
 def _group(
@@ -442,6 +428,7 @@ def _config_yaml(colls: list[ReplayCollection]) -> str:
         "debug: false",
         "framed_replay: true",
         "enable_memento: true",
+        f"csp-header: {_yaml_str(CSP)}",
         "# Only the collections below exist: no auto-discovery of folders.",
         'collections_root: "no-auto-collections"',
         "collections:",
@@ -458,124 +445,6 @@ def _config_yaml(colls: list[ReplayCollection]) -> str:
         for d in dirs or ["./"]:
             lines.append(f"      - {_yaml_str(d)}")
     return "\n".join(lines) + "\n"
-
-
-# --- serving ---------------------------------------------------------------------
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class ReplayServer:
-    """A running pywb process."""
-
-    process: subprocess.Popen[bytes]
-    host: str
-    port: int
-    log: Path
-
-    @property
-    def base(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-    def __enter__(self) -> ReplayServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def start(
-    root: Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_PORT,
-    staff: str = "header",
-    wait: float = 30.0,
-) -> ReplayServer:
-    """Start pywb on ``root`` (a folder made by ``build``) and wait until it answers.
-
-    ``staff``: ``header`` trusts ``X-Pywb-ACL-User`` from the proxy in front,
-    ``all`` treats every request as staff (your own machine only), ``none``
-    strips the header so restricted pages are blocked for everyone.
-    """
-    if staff not in ("header", "all", "none"):
-        raise UsageError(f"staff mode must be header, all or none, not {staff!r}")
-    if port == 0:
-        port = free_port(host if is_loopback(host) else "0.0.0.0")
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise UsageError(
-                f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
-            ) from None
-    log = root / "pywb.log"
-    cmd = [
-        sys.executable,
-        "-c",
-        "from strongroom.replay.pywb import _serve_main; _serve_main()",
-        str(root / "config.yaml"),
-        host,
-        str(port),
-        staff,
-    ]
-    with open(log, "ab") as logfh:
-        proc = subprocess.Popen(
-            cmd, cwd=root, stdout=logfh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-    server = ReplayServer(proc, host, port, log)
-    deadline = time.monotonic() + wait
-    connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text("utf-8", "replace")[-2000:]
-            raise ProblemFound(f"pywb exited at start (code {proc.returncode}); log:\n{tail}")
-        try:
-            with socket.create_connection((connect_host, port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.stop()
-    raise ProblemFound(f"pywb did not start listening on {host}:{port} within {wait:.0f} s")
-
-
-def _serve_main() -> None:
-    """Entry point of the pywb child process (argv: config host port staff)."""
-    from gevent.monkey import patch_all
-
-    patch_all()
-    from gevent.pywsgi import WSGIServer
-    from pywb.apps.frontendapp import FrontEndApp
-
-    config, host, port, staff = sys.argv[1:5]
-    app = FrontEndApp(config_file=config)
-    env_key = "HTTP_" + STAFF_HEADER.upper().replace("-", "_")
-
-    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
-        if staff == "all":
-            environ[env_key] = STAFF_USER
-        elif staff == "none":
-            environ.pop(env_key, None)
-        return app(environ, start_response)
-
-    WSGIServer((host, int(port)), wrapped, log=None).serve_forever()
 
 
 def replay_url(base: str, seed: ReplaySeed) -> str:

@@ -30,6 +30,8 @@ class WaczResult:
     warcs: int
     size: int
     override: bool
+    closure: tuple[str, ...] = ()  # dependency bags whose WARCs went in too
+    external: tuple[str, ...] = ()  # Depends-On-External: revisits no export can resolve
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +42,8 @@ class WaczResult:
             "warcs": self.warcs,
             "size": self.size,
             "override": self.override,
+            "closure": list(self.closure),
+            "external": list(self.external),
         }
 
 
@@ -107,8 +111,20 @@ def export_wacz(
             tmp.unlink()
         with contextlib.suppress(FileNotFoundError):
             pages_file.unlink()
+    from strongroom.bag.closure import external
+
     size = _record_wacz(archive, bag, deps, output, override, reason, actor)
-    return WaczResult(output, bag_id, bag.access, len(pages), len(bag.warcs), size, override)
+    return WaczResult(
+        output,
+        bag_id,
+        bag.access,
+        len(pages),
+        len(bag.warcs),
+        size,
+        override,
+        tuple(d.bag_id for d in deps),
+        tuple(external(archive.bag_dir(bag_id))),
+    )
 
 
 def _record_wacz(
@@ -150,7 +166,7 @@ def _export_closure(
     from strongroom.bag.closure import closure
     from strongroom.share.policy import Exit, ExitRefused, check_exit, exit_reasons
 
-    deps = [read_bag(archive, d) for d in closure(archive, bag.bag_id)]
+    deps = [read_bag(archive, d) for d in closure(archive, bag.bag_id)]  # may raise: incomplete
     for d in deps:
         why = exit_reasons(archive, d.bag_id, Exit("export"))
         if why and not override:
