@@ -36,16 +36,21 @@ def digest(path: Path) -> str:
 def test_injected_failure_after_first_file_leaves_nothing(archive_dir, tmp_path, monkeypatch):
     cap = make_capture(archive_dir, derivatives={f"{i}.txt": b"x" * 1000 for i in range(5)})
     before = {p.name: (digest(p), p.stat().st_mode) for p in cap.rglob("*") if p.is_file()}
-    real = payload._process_file
     calls = []
 
-    def fail_after_first(pf, *args, **kwargs):
-        calls.append(pf.rel)
-        if len(calls) > 1:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(pf, *args, **kwargs)
+    def failing(real):  # every file after the first fails, big (threads) or small (batches)
+        def fail_after_first(first, *args, **kwargs):
+            calls.append(first)
+            if len(calls) > 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(first, *args, **kwargs)
 
-    monkeypatch.setattr(payload, "_process_file", fail_after_first)
+        return fail_after_first
+
+    real = payload._process_file
+    real_small = payload._one_small
+    monkeypatch.setattr(payload, "_process_file", failing(real))
+    monkeypatch.setattr(payload, "_one_small", failing(real_small))
     with pytest.raises(UsageError, match="disk full"):
         bagging.bag_capture(Archive(archive_dir), CAPTURE_ID, manifests_dir=tmp_path / "m")
     assert len(calls) > 1
@@ -57,6 +62,7 @@ def test_injected_failure_after_first_file_leaves_nothing(archive_dir, tmp_path,
     assert after == before  # content, and modes: nothing made read-only
 
     monkeypatch.setattr(payload, "_process_file", real)
+    monkeypatch.setattr(payload, "_one_small", real_small)
     result = bagging.bag_capture(Archive(archive_dir), CAPTURE_ID, manifests_dir=tmp_path / "m")
     assert Archive(archive_dir).bag_ids() == [result.bag_id]
 

@@ -388,8 +388,9 @@ def write(plan: BagPlan, tmp: Path, progress: ProgressFn | None = None) -> None:
             plan.stamp_pending = str(exc)  # offline: bag anyway, stamp later
     # Read-only payload: with hard links this also protects the capture's
     # copy, since both names share one inode.
+    base = str(data_dir)
     for f in plan.files:
-        os.chmod(data_dir / f.rel, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.chmod(os.path.join(base, f.rel), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
 def _copy_source_tags(capture_dir: Path, bag: Path) -> None:

@@ -5,8 +5,10 @@ to every hash algorithm, written to the bag when a copy is needed, and, for
 WARCs, gunzipped strictly (every member's CRC and length) and framed record
 by record (headers parsed with warcio), so a truncated or invalid WARC is
 refused before anything is published. Where capture and bag share a file
-system the payload is a hard link (no copy at all). Two files are processed
-at once; the last file left spreads its algorithms over both cores.
+system the payload is a hard link (no copy at all). WARCs and large files
+are processed two at a time on threads; the last file left spreads its
+algorithms over both cores. Small files (under 1 MiB) go in batches to forked
+worker processes, one per core, since per-file Python work holds the GIL.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import errno
 import hashlib
 import io
 import os
+import stat
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -45,11 +48,15 @@ class WarcStats:
     target_uris: set[str] = field(default_factory=set)
 
 
-@dataclass
+@dataclass(slots=True)
 class PayloadFile:
-    """One payload file: where it came from, its bag path and its digests."""
+    """One payload file: where it came from, its bag path and its digests.
 
-    source: Path
+    ``source`` is a plain string, not a Path: 10,000 Path objects cost more
+    time to build and join than the files take to hash (measured).
+    """
+
+    source: str
     rel: str  # relative to data/, e.g. "warc/x.warc.gz"
     is_warc: bool
     size: int = 0
@@ -66,18 +73,18 @@ def plan_payload(capture_dir: Path) -> list[PayloadFile]:
             continue
         if p.is_symlink() or not p.is_file():
             raise UsageError(f"{p}: not a regular file (symlinks are refused)")
-        files.append(PayloadFile(p, f"warc/{p.name}", True))
+        files.append(PayloadFile(str(p), f"warc/{p.name}", True, p.stat().st_size))
     if not files:
         raise UsageError(f"capture {capture_dir.name} is empty: it has no WARC files")
     deriv = capture_dir / "derivatives"
     if deriv.is_symlink():
         raise UsageError(f"{deriv}: is a symlink; refusing to follow it")
     if deriv.is_dir():
-        _walk_derivatives(deriv, "derivatives/", files)
+        _walk_derivatives(str(deriv), "derivatives/", files)
     return files
 
 
-def _walk_derivatives(folder: Path, prefix: str, out: list[PayloadFile]) -> None:
+def _walk_derivatives(folder: str, prefix: str, out: list[PayloadFile]) -> None:
     """Regular files below ``folder``, sorted; symlinks and special files refused.
 
     os.scandir's entries carry the file type, so 10,000 files cost no extra stat.
@@ -90,9 +97,10 @@ def _walk_derivatives(folder: Path, prefix: str, out: list[PayloadFile]) -> None
         if e.is_symlink():
             raise UsageError(f"{e.path}: symlinks are refused")
         if e.is_dir(follow_symlinks=False):
-            _walk_derivatives(Path(e.path), f"{prefix}{e.name}/", out)
+            _walk_derivatives(e.path, f"{prefix}{e.name}/", out)
         elif e.is_file(follow_symlinks=False):
-            out.append(PayloadFile(Path(e.path), prefix + e.name, False))
+            size = e.stat(follow_symlinks=False).st_size  # the planned size; hashing counts
+            out.append(PayloadFile(e.path, prefix + e.name, False, size))
         else:
             raise UsageError(f"{e.path}: not a regular file (symlinks are refused)")
 
@@ -223,8 +231,8 @@ class _OnePass:
 
     def __init__(
         self,
-        src: Path,
-        dest: Path | None,
+        src: str,
+        dest: str | None,
         algorithms: Sequence[str],
         helpers: ThreadPoolExecutor,
         progress: Callable[[int], None] | None,
@@ -242,11 +250,12 @@ class _OnePass:
         self.turn = 0
         self.pending: list[Future[None]] = []
         self.size = 0
-        self.framer = _WarcFramer(src.name, warc) if warc is not None else None
+        self.name = os.path.basename(src)
+        self.framer = _WarcFramer(self.name, warc) if warc is not None else None
         self.decomp: Any = zlib.decompressobj(31)
         self.member_open = False
         self.stash = b""  # a gzip magic split across two blocks
-        self.gzipped = src.name.endswith(".gz")
+        self.gzipped = src.endswith(".gz")
 
     def _wait(self) -> None:
         for f in self.pending:
@@ -290,7 +299,7 @@ class _OnePass:
         if self.framer is not None:
             if self.gzipped and (self.member_open or self.stash or self.size == 0):
                 what = "empty WARC file" if self.size == 0 else "truncated WARC"
-                raise UsageError(f"{self.src.name}: {what} (the last gzip member is cut off)")
+                raise UsageError(f"{self.name}: {what} (the last gzip member is cut off)")
             self.framer.finish()
         if self.out is not None:
             self.out.flush()  # made durable with the whole bag (fsutil.durable_tree)
@@ -308,14 +317,14 @@ class _OnePass:
                     return
                 if bytes(data[:2]) != b"\x1f\x8b":
                     raise UsageError(
-                        f"{self.src.name}: invalid WARC (bytes after a gzip member "
+                        f"{self.name}: invalid WARC (bytes after a gzip member "
                         "are not another gzip member)"
                     )
                 self.decomp = zlib.decompressobj(31)
             try:
                 chunk = self.decomp.decompress(data, INFLATE_OUT)
             except zlib.error as exc:
-                raise UsageError(f"{self.src.name}: invalid WARC (gzip error: {exc})") from None
+                raise UsageError(f"{self.name}: invalid WARC (gzip error: {exc})") from None
             self.member_open = not self.decomp.eof
             assert self.framer is not None
             self.framer.feed(chunk)
@@ -367,7 +376,7 @@ class _Work:
             self.remaining -= 1
 
 
-def _link_or_none(src: Path, dest: Path) -> bool:
+def _link_or_none(src: str, dest: str) -> bool:
     """Hard-link ``src`` at ``dest``; False when the file systems (or policy) forbid it."""
     try:
         os.link(src, dest, follow_symlinks=False)
@@ -388,8 +397,7 @@ def _process_file(
     allow_link: bool,
 ) -> PayloadFile:
     """Link or copy one payload file into the bag, hashing (and checking) it once."""
-    dest = data_dir / pf.rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = os.path.join(data_dir, pf.rel)
     pf.linked = allow_link and _link_or_none(pf.source, dest)
     pf.warc = WarcStats() if pf.is_warc else None
     reader = _OnePass(
@@ -415,14 +423,12 @@ def hash_payload(
 ) -> list[PayloadFile]:
     """Bring every payload file into ``data_dir``, hashing each byte once.
 
-    Two file workers run side by side, largest files first, so the big WARCs
-    of a capture are hashed in parallel and the small files even out the end.
-    When only one file is left, its algorithms run on separate threads.
+    WARCs and files of 1 MiB or more go to two file threads, largest first, so
+    the big WARCs of a capture are hashed in parallel; when only one file is
+    left, its algorithms run on separate threads. Small files go in batches to
+    worker processes (see :func:`_small_files`).
     """
-    work = _Work(len(files))
-    sizes = {f.source: f.source.stat().st_size for f in files}
-    order = sorted(files, key=lambda f: sizes[f.source], reverse=True)
-    total = sum(sizes.values())
+    total = sum(f.size for f in files)  # as planned (hashing measures what it reads)
     done = 0
     lock = threading.Lock()
 
@@ -433,6 +439,27 @@ def hash_payload(
             if progress is not None:
                 progress(done, total)
 
+    small = [f for f in files if not f.is_warc and f.size < SMALL_FILE]
+    big = sorted((f for f in files if f.is_warc or f.size >= SMALL_FILE), key=lambda f: -f.size)
+    for parent in sorted({os.path.dirname(f.rel) for f in files}):
+        os.makedirs(os.path.join(data_dir, parent), exist_ok=True)
+    if small:
+        _small_files(small, data_dir, algorithms, advance, allow_link, workers)
+    if big:
+        _big_files(big, data_dir, algorithms, advance, allow_link, workers)
+    return files
+
+
+def _big_files(
+    files: list[PayloadFile],
+    data_dir: Path,
+    algorithms: Sequence[str],
+    advance: Callable[[int], None],
+    allow_link: bool,
+    workers: int,
+) -> None:
+    """Large files and WARCs on ``workers`` threads, in the given order."""
+    work = _Work(len(files))
     helpers = max(1, len(algorithms) - 1)
     with (
         ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="hash") as hp,
@@ -440,7 +467,7 @@ def hash_payload(
     ):
         futures = [
             fp.submit(_process_file, f, data_dir, algorithms, hp, advance, work, allow_link)
-            for f in order
+            for f in files
         ]
         try:
             for fut in futures:
@@ -456,4 +483,194 @@ def hash_payload(
                     if exc is not None and not isinstance(exc, _Aborted):
                         raise exc from None
             raise
-    return files
+
+
+# --- small files: batches in worker processes ------------------------------------
+SMALL_FILE = 1024 * 1024  # below this (and not a WARC) a file is read in one call
+PROCESS_MIN_FILES = 1000  # from this many small files, forked workers pay for their start
+BATCH_FILES = 256
+_NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+# One small file's job: (source path, destination path); its result:
+# (size, {algorithm: hex digest}, linked) or the OSError that stopped it.
+_SmallJob = tuple[str, str]
+_SmallResult = tuple[int, dict[str, str], bool] | OSError
+
+
+def _small_files(
+    files: list[PayloadFile],
+    data_dir: Path,
+    algorithms: Sequence[str],
+    advance: Callable[[int], None],
+    allow_link: bool,
+    workers: int,
+) -> None:
+    """Link (or copy) and hash small files in batches, on forked worker processes.
+
+    Per small file, linking, opening and reading cost more Python than the
+    hashing, and that part holds the GIL: on threads it ran on one core, with a
+    thread handoff per file (measured: 1.8x bagit.py's time on 10,000 x 4 KiB).
+    Forked workers run it on every core; each batch comes back as plain tuples
+    (no per-file objects cross the pipe). Few files run inline.
+    """
+    algos = list(algorithms)
+    base = str(data_dir)
+    jobs = [(f.source, os.path.join(base, f.rel)) for f in files]
+    per = max(16, min(BATCH_FILES, len(jobs) // (workers * 8) or 1))
+    batches = [jobs[i : i + per] for i in range(0, len(jobs), per)]
+    if workers < 2 or len(jobs) < PROCESS_MIN_FILES or not hasattr(os, "fork"):
+        results: Any = ((i, _link_and_hash(b, algos, allow_link)) for i, b in enumerate(batches))
+    else:
+        results = _forked(batches, algos, allow_link, workers)
+    with contextlib.closing(results):  # stops the children on an error
+        for i, got in results:
+            part = files[i * per : (i + 1) * per]
+            _take_batch(part, got)
+            advance(sum(f.size for f in part))
+
+
+def _forked(
+    batches: list[list[_SmallJob]], algorithms: list[str], allow_link: bool, workers: int
+) -> Any:
+    """Yield (batch index, results) from ``workers`` forked children, as they come.
+
+    Plain fork and pipes rather than a ProcessPoolExecutor: its workers wait on
+    a queue whose write end they inherit, so if this process were SIGKILLed
+    they would wait forever, holding the archive's publishing lock (an
+    inherited descriptor). Our children have a fixed share of the batches and
+    exit when it is done, or when we are gone (a write to the pipe fails).
+    """
+    import pickle
+    import selectors
+    import struct
+
+    children: dict[int, int] = {}  # read end of the pipe -> pid
+    sel = selectors.DefaultSelector()
+    try:
+        for k in range(workers):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: never returns
+                os.close(r)
+                _child(w, batches[k::workers], range(k, len(batches), workers), algorithms,
+                       allow_link)  # fmt: skip
+            os.close(w)
+            children[r] = pid
+            sel.register(r, selectors.EVENT_READ, bytearray())
+        while sel.get_map():
+            for key, _events in sel.select():
+                buf: bytearray = key.data
+                chunk = os.read(key.fd, 1 << 20)
+                if not chunk:
+                    sel.unregister(key.fd)
+                    os.close(key.fd)
+                    _reap(children.pop(key.fd), bool(buf))
+                    continue
+                buf += chunk
+                while len(buf) >= 4 and len(buf) >= 4 + (n := struct.unpack("!I", buf[:4])[0]):
+                    frame = bytes(buf[4 : 4 + n])
+                    del buf[: 4 + n]
+                    yield pickle.loads(frame)  # our own child's bytes
+    finally:
+        for fd, pid in children.items():  # stopped early (an error, Ctrl-C): stop them
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+            os.close(fd)
+        sel.close()
+
+
+def _child(
+    w: int,
+    batches: list[list[_SmallJob]],
+    numbers: range,
+    algorithms: list[str],
+    allow_link: bool,
+) -> None:
+    """A forked worker: each batch's results, length-prefixed pickles, then exit."""
+    import pickle
+    import struct
+
+    code = 1
+    try:
+        for i, batch in zip(numbers, batches, strict=True):
+            frame = pickle.dumps((i, _link_and_hash(batch, algorithms, allow_link)))
+            view = memoryview(struct.pack("!I", len(frame)) + frame)
+            while view:
+                view = view[os.write(w, view) :]
+        code = 0
+    finally:
+        os._exit(code)  # never back into the parent's code (no atexit, no flushes)
+
+
+def _reap(pid: int, partial: bool) -> None:
+    """Wait for a finished child; a child that failed is an error (never ignored)."""
+    _pid, status = os.waitpid(pid, 0)
+    if partial or os.waitstatus_to_exitcode(status) != 0:
+        raise UsageError(
+            f"a hashing worker process failed (exit {os.waitstatus_to_exitcode(status)}); "
+            "nothing was published; run the bag command again"
+        )
+
+
+def _take_batch(files: list[PayloadFile], results: list[_SmallResult]) -> None:
+    """Store a batch's results on its files; raise the first error (nothing is kept)."""
+    for pf, result in zip(files, results):  # noqa: B905 - a batch stops at its error
+        if isinstance(result, OSError):
+            raise result
+        pf.size, pf.digests, pf.linked = result
+        pf.warc = None
+    if len(results) != len(files):
+        raise UsageError(f"a hashing worker answered {len(results)} of {len(files)} files")
+
+
+def _link_and_hash(
+    jobs: list[_SmallJob], algorithms: list[str], allow_link: bool
+) -> list[_SmallResult]:
+    """One batch (in a worker process): each file hard-linked or copied, and hashed.
+
+    Linked files are hashed through the new link (the same inode); copies are
+    hashed from what was read, in the same pass that writes them.
+    """
+    out: list[_SmallResult] = []
+    for src, dest in jobs:
+        try:
+            out.append(_one_small(src, dest, algorithms, allow_link))
+        except OSError as exc:
+            out.append(exc)
+            break  # the bag fails on the first error: do no more
+    return out
+
+
+def _one_small(
+    src: str, dest: str, algorithms: list[str], allow_link: bool
+) -> tuple[int, dict[str, str], bool]:
+    linked = allow_link and _link_or_none(src, dest)
+    fd = os.open(src, _NOFOLLOW)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device swapped in
+            raise OSError(errno.EINVAL, "not a regular file", src)
+        hashes = [hashlib.new(a) for a in algorithms]
+        size = 0
+        out = None if linked else os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        # Ask for the size we know (+1 to see the end): a read of 1 MiB would
+        # allocate (mmap) and free 1 MiB per file, which cost 3x the reading.
+        want = st.st_size + 1
+        try:
+            while data := os.read(fd, want):
+                want = SMALL_FILE
+                for h in hashes:
+                    h.update(data)
+                if out is not None:
+                    view = memoryview(data)
+                    while view:  # a short write (full disk) raises on the next call
+                        view = view[os.write(out, view) :]
+                size += len(data)
+        finally:
+            if out is not None:
+                os.close(out)  # made durable with the whole bag (fsutil.durable_tree)
+    finally:
+        os.close(fd)
+    return size, {h.name: h.hexdigest() for h in hashes}, linked
