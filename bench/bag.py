@@ -1,50 +1,50 @@
 """Benchmark: ``strongroom bag`` against bagit-python on the same data, in one run.
 
-Cases (each a capture-shaped folder: WARCs at the top, derivatives/ below):
+Cases (each a capture-shaped folder: WARCs at the top, derivatives/ below),
+all with the default algorithm, sha512 only:
 
-* ``small``: 10,000 files of 4 KiB (derivatives) and one small WARC; default
-  sha512 only;
-* ``default``: two 256 MiB WARCs and 200 files of 1 MiB; default sha512 only;
-* ``huge``: one 2 GiB WARC; default sha512 only.
+* ``small``: 10,000 files of 4 KiB (derivatives) and one small WARC;
+* ``medium``: files of 2-8 MiB (400 MiB at --scale 1) and one small WARC;
+* ``huge``: one WARC of 2 GiB (at --scale 1).
 
 For each case the two tools run as **paired** runs (strongroom, then bagit-python
 on an identical fresh copy, alternating which goes first), at least five pairs,
 and we print the **median** wall time of each with its min-max, the median of
-the per-pair ratios, and peak memory. bagit-python runs with ``--processes 2``
-(both cores, as strongroom).
+the per-pair ratios, and the peak memory (RSS of the largest process, worker
+processes included) of both. Same parallelism: bagit-python runs with
+``--processes 2``, strongroom on its two workers.
 
-Durability is the same on both sides: strongroom makes a bag durable before it
-publishes it (one ``syncfs`` of the file system), and bagit-python never
+Same durability, and the output says so: strongroom makes a bag durable before
+it publishes it (one ``syncfs`` of the file system), and bagit-python never
 fsyncs, so its measured command is ``bagit.py ... && sync -f <bag>``: both
-sides end with the bag on disk. The hash ceiling (sha512 over the same bytes,
-from the page cache, on one core and on two) is measured in the same run,
-between the pairs, so the ratio to the hardware is honest under load.
+sides end with the bag on disk. The hash ceiling (sha512 over in-memory blocks
+on one thread and on two) is measured beside every pair, so the share of the
+hardware is honest under load. strongroom also gunzips and frames every WARC
+record (bagit-python does not), which the huge case shows.
 
-    .venv/bin/python bench/bag.py                 # all cases, ~3 minutes
+    .venv/bin/python bench/bag.py                 # all cases, a few minutes
     .venv/bin/python bench/bag.py --case small --pairs 7
-    .venv/bin/python bench/bag.py --scale 0.25    # smaller default and huge cases
+    .venv/bin/python bench/bag.py --scale 1       # full-size medium and huge cases
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from pathlib import Path
 
+from measure import hash_ceiling, measure, spread
+
 MiB = 1024 * 1024
 CAPTURE_ID = "20240220T101500Z-bench0"
-CASES = ("small", "default", "huge")
+CASES = ("small", "medium", "huge")
 
 
 def write_warc(path: Path, size: int, block: bytes, salt: int) -> None:
@@ -67,18 +67,18 @@ def write_warc(path: Path, size: int, block: bytes, salt: int) -> None:
             n += 1
 
 
-def build_capture(folder: Path, warcs: list[int], small_count: int, small_size: int) -> int:
+def build_capture(folder: Path, warcs: list[int], derivatives: list[int]) -> int:
+    """A capture folder with WARCs and derivatives of the given sizes; its byte count."""
     folder.mkdir(parents=True)
     block = os.urandom(32 * MiB)
     for i, size in enumerate(warcs):
         write_warc(folder / f"{CAPTURE_ID}-{i:05d}.warc.gz", size, block[: 8 * MiB], i)
     deriv = folder / "derivatives"
     deriv.mkdir()
-    for i in range(small_count):
-        start = (i * 7919 * 64) % (len(block) - small_size)
-        (deriv / f"{i:05d}.bin").write_bytes(
-            i.to_bytes(8, "big") + block[start : start + small_size - 8]
-        )
+    for i, size in enumerate(derivatives):
+        start = (i * 7919 * 64) % (len(block) - size)
+        with open(deriv / f"{i:05d}.bin", "wb") as fh:
+            fh.write(i.to_bytes(8, "big") + block[start : start + size - 8])
     meta = {
         "capture_id": CAPTURE_ID,
         "collection": {"id": "bench", "title": "bench", "access": "public"},
@@ -91,52 +91,6 @@ def build_capture(folder: Path, warcs: list[int], small_count: int, small_size: 
     }
     (folder / "capture.json").write_text(json.dumps(meta))
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run ``cmd`` under a fresh measuring Python; wall seconds, CPU and peak MiB."""
-    probe = (
-        "import json,resource,subprocess,sys,time\n"
-        "t=time.perf_counter()\n"
-        "rc=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL).returncode\n"
-        "w=time.perf_counter()-t\n"
-        "u=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print(json.dumps({'rc':rc,'wall':w,'peak_mib':u.ru_maxrss/1024,"
-        "'cpu':u.ru_utime+u.ru_stime}))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe, *cmd], capture_output=True, text=True, env=env, check=True
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["rc"] != 0:
-        raise SystemExit(f"{cmd[:3]} failed (exit {result['rc']}): {out.stderr[-2000:]}")
-    return result
-
-
-def hash_ceiling(folder: Path) -> dict[str, float]:
-    """sha512 MiB/s over the capture's bytes (page cache), one thread and two."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    total = sum(p.stat().st_size for p in files)
-
-    def run(part: list[Path]) -> None:
-        for p in part:
-            h = hashlib.sha512()
-            with open(p, "rb") as fh:
-                while chunk := fh.read(MiB):
-                    h.update(chunk)
-
-    t = time.perf_counter()
-    run(files)
-    one = total / MiB / (time.perf_counter() - t)
-    t = time.perf_counter()
-    halves = [files[0::2], files[1::2]]
-    threads = [threading.Thread(target=run, args=(h,)) for h in halves]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    two = total / MiB / (time.perf_counter() - t)
-    return {"one_core_mib_s": one, "two_cores_mib_s": two}
 
 
 def one_pair(base: Path, capture: Path, order: int) -> dict[str, dict[str, float]]:
@@ -161,43 +115,46 @@ def one_pair(base: Path, capture: Path, order: int) -> dict[str, dict[str, float
     return out
 
 
-def summary(values: list[float]) -> str:
-    return f"{statistics.median(values):7.2f} (min {min(values):.2f}, max {max(values):.2f})"
+def case_files(case: str, scale: float) -> tuple[list[int], list[int]]:
+    """(WARC sizes, derivative sizes) of a case."""
+    if case == "small":
+        return [256 * 1024], [4096] * 10_000
+    if case == "medium":
+        sizes, left, n = [], int(400 * MiB * scale), 0
+        while left > 0:
+            sizes.append(min(left, (2 + n % 7) * MiB))  # 2-8 MiB, mixed
+            left -= sizes[-1]
+            n += 1
+        return [256 * 1024], sizes
+    return [int(2048 * MiB * scale)], []
 
 
 def run_case(case: str, base: Path, pairs: int, scale: float) -> dict[str, object]:
-    if case == "small":
-        warcs, count, size = [256 * 1024], 10_000, 4096
-    elif case == "default":
-        warcs, count, size = [int(256 * MiB * scale)] * 2, max(1, int(200 * scale)), MiB
-    else:
-        warcs, count, size = [int(2048 * MiB * scale)], 0, 0
+    warcs, derivatives = case_files(case, scale)
     capture = base / "input" / CAPTURE_ID
-    total = build_capture(capture, warcs, count, size)
+    total = build_capture(capture, warcs, derivatives)
     os.sync()  # the inputs are on disk before either tool runs, as a real capture's are
-    files = len(warcs) + count
+    files = len(warcs) + len(derivatives)
     print(f"\n== {case}: {files} files, {total / MiB:.0f} MiB, sha512 only, {pairs} pairs")
     runs: list[dict[str, dict[str, float]]] = []
-    ceilings = []
+    ceilings: list[tuple[float, float]] = []
     for i in range(pairs):
+        ceilings.append((hash_ceiling(1), hash_ceiling(2)))
         runs.append(one_pair(base / "work", capture, i % 2))
-        ceilings.append(hash_ceiling(capture))
     ours = [r["strongroom"]["wall"] for r in runs]
     theirs = [r["bagit"]["wall"] for r in runs]
     ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-    peak_ours = max(r["strongroom"]["peak_mib"] for r in runs)
-    peak_theirs = max(r["bagit"]["peak_mib"] for r in runs)
-    one = statistics.median(c["one_core_mib_s"] for c in ceilings)
-    two = statistics.median(c["two_cores_mib_s"] for c in ceilings)
-    ceiling_s = total / MiB / two
-    print(f"strongroom bag : {summary(ours)} s   peak {peak_ours:6.1f} MiB")
-    print(f"bagit-python   : {summary(theirs)} s   peak {peak_theirs:6.1f} MiB")
-    print(f"ratio (median of pairs): {summary(ratios)} x  (goal for small: <= 1.2x, < 100 MiB)")
+    peaks = {k: [r[k]["peak_mib"] for r in runs] for k in ("strongroom", "bagit")}
+    one, two = [c[0] for c in ceilings], [c[1] for c in ceilings]
+    shares = [100 * total / MiB / c / w for c, w in zip(two, ours, strict=True)]
     print(
-        f"sha512 ceiling: {one:.0f} MiB/s one core, {two:.0f} MiB/s two cores "
-        f"= {ceiling_s:.2f} s for this payload (strongroom at "
-        f"{100 * ceiling_s / statistics.median(ours):.0f}% of it)"
+        f"strongroom bag  wall s {spread(ours)}   peak MiB {spread(peaks['strongroom'], '{:.0f}')}"
     )
+    print(f"bagit.py        wall s {spread(theirs)}   peak MiB {spread(peaks['bagit'], '{:.0f}')}")
+    print(f"ratio strongroom / bagit.py (per pair) {spread(ratios)}")
+    print(f"sha512 ceiling (same pairs) MiB/s: one core {spread(one, '{:.0f}')}, "
+          f"two cores {spread(two, '{:.0f}')}")  # fmt: skip
+    print(f"strongroom at {spread(shares, '{:.0f}')} % of the two-core ceiling")
     shutil.rmtree(base / "input", ignore_errors=True)
     shutil.rmtree(base / "work", ignore_errors=True)
     return {
@@ -207,8 +164,10 @@ def run_case(case: str, base: Path, pairs: int, scale: float) -> dict[str, objec
         "strongroom_wall": ours,
         "bagit_wall": theirs,
         "ratios": ratios,
-        "peak_mib": {"strongroom": peak_ours, "bagit": peak_theirs},
+        "median_ratio": statistics.median(ratios),
+        "peak_mib": peaks,
         "ceiling_mib_s": {"one_core": one, "two_cores": two},
+        "fsync": "both: strongroom syncfs before publishing; bagit.py followed by sync -f",
     }
 
 
@@ -216,18 +175,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", choices=CASES, action="append", help="repeatable; default: all")
     ap.add_argument("--pairs", type=int, default=5, help="paired runs per case (>= 5)")
-    ap.add_argument("--scale", type=float, default=0.25, help="size of default/huge (1 = full)")
+    ap.add_argument("--scale", type=float, default=0.25, help="size of medium/huge (1 = full)")
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
     args = ap.parse_args()
     if args.pairs < 5:
         raise SystemExit("--pairs must be at least 5: we report medians of paired runs")
     base = Path(tempfile.mkdtemp(prefix="strongroom-bench-", dir=args.dir))
-    need = int(3 * 2048 * MiB * args.scale) + 512 * MiB
+    need = int(3 * 2048 * MiB * args.scale) + 512 * MiB  # input, bag and bagit's copy
     if shutil.disk_usage(base).free < need:
         shutil.rmtree(base)
         raise SystemExit(f"need {need / MiB:.0f} MiB free in {base.parent}; use --scale")
-    print("durability: both sides end with the bag on disk (strongroom: syncfs before it")
-    print("publishes; bagit-python: bagit.py && sync -f); both use 2 processes/threads")
+    print(f"cpus: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}")
+    print("fsync: both sides end with the bag on disk (strongroom: one syncfs before it")
+    print("publishes; bagit.py: bagit.py && sync -f <bag>); both use 2 workers")
     try:
         results = [run_case(c, base, args.pairs, args.scale) for c in (args.case or CASES)]
         print(json.dumps({"results": results}))

@@ -18,7 +18,8 @@ the ceiling measured in the same pair.
 Same conditions on both sides: the same bag, the same two workers
 (``--processes 2`` / ``--workers 2``), and no writes, so no fsync on either side
 (verify of a bag outside an archive records nothing). Wall times include each
-tool's interpreter start. Not part of the test suite.
+tool's interpreter start. Peak memory is the RSS of each tool's largest process
+(worker processes included). Not part of the test suite.
 
     .venv/bin/python bench/verify.py [--pairs 5] [--dir /tmp/bench] [--small 10000]
         [--medium-mb 400] [--huge-mb 1000] [--cases small,medium,huge]
@@ -27,18 +28,17 @@ tool's interpreter start. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import hashlib
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import bagit
+
+from measure import hash_ceiling, measure, spread
 
 VENV_BIN = Path(sys.executable).parent
 MiB = 1024 * 1024
@@ -95,16 +95,6 @@ def build_huge(root: Path, total: int) -> Path:
 
 
 # --- measuring ------------------------------------------------------------------------------
-def run_child(argv: list[str]) -> tuple[float, int]:
-    """(wall seconds, exit code) of one child process."""
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(f"  ! {argv[0]} exit {proc.returncode}: {proc.stderr.decode()[-300:]}")
-    return wall, proc.returncode
-
-
 def warm(bag: Path) -> int:
     total = 0
     for dirpath, _d, files in os.walk(bag):
@@ -115,54 +105,38 @@ def warm(bag: Path) -> int:
     return total
 
 
-def hash_ceiling(seconds: float = 0.5, threads: int = WORKERS) -> float:
-    """MB/s of sha512 over in-memory 1 MiB blocks on ``threads`` threads (GIL released)."""
-    block = os.urandom(MiB)
-
-    def spin() -> int:
-        h, n, stop = hashlib.sha512(), 0, time.perf_counter() + seconds
-        while time.perf_counter() < stop:
-            h.update(block)
-            n += MiB
-        return n
-
-    t0 = time.perf_counter()
-    with cf.ThreadPoolExecutor(threads) as pool:
-        total = sum(pool.map(lambda _i: spin(), range(threads)))
-    return total / (time.perf_counter() - t0) / 1e6
-
-
-def spread(values: list[float], fmt: str = "{:.2f}") -> str:
-    med, lo, hi = (fmt.format(f(values)) for f in (statistics.median, min, max))
-    return f"{med} ({lo}-{hi})"
-
-
 def bench_case(name: str, bag: Path, pairs: int) -> dict[str, float]:
     payload = warm(bag / "data")
     nfiles = sum(len(f) for _d, _s, f in os.walk(bag / "data"))
     ours = [str(VENV_BIN / "strongroom"), "verify", str(bag), "--quiet", "--workers", "2"]
     theirs = [str(VENV_BIN / "bagit.py"), "--validate", "--processes", "2", "--quiet", str(bag)]
     walls: dict[str, list[float]] = {"strongroom": [], "bagit.py": []}
+    peaks: dict[str, list[float]] = {"strongroom": [], "bagit.py": []}
     ratios, ceilings, shares = [], [], []
     for i in range(pairs):
-        ceiling = hash_ceiling()
+        ceiling = hash_ceiling(WORKERS)
         order = [("bagit.py", theirs), ("strongroom", ours)]
         if i % 2:
             order.reverse()
         got = {}
         for tool, argv in order:
             warm(bag / "data")
-            got[tool] = run_child(argv)[0]
-            walls[tool].append(got[tool])
+            run = measure(argv)
+            got[tool] = run["wall"]
+            walls[tool].append(run["wall"])
+            peaks[tool].append(run["peak_mib"])
         ceilings.append(ceiling)
         ratios.append(got["strongroom"] / got["bagit.py"])
-        shares.append(payload / got["strongroom"] / 1e6 / ceiling * 100)
-    print(f"\n{name}: {nfiles} files, {payload / 1e6:.0f} MB, sha512, {pairs} paired runs")
+        shares.append(payload / MiB / got["strongroom"] / ceiling * 100)
+    print(f"\n{name}: {nfiles} files, {payload / MiB:.0f} MiB, sha512, {pairs} paired runs")
     for tool, values in walls.items():
-        rates = [payload / v / 1e6 for v in values]
-        print(f"  {tool:10s} wall s {spread(values)}   MB/s {spread(rates, '{:.0f}')}")
+        rates = [payload / MiB / v for v in values]
+        print(
+            f"  {tool:10s} wall s {spread(values)}   MiB/s {spread(rates, '{:.0f}')}"
+            f"   peak MiB {spread(peaks[tool], '{:.0f}')}"
+        )
     print(f"  ratio strongroom / bagit.py  {spread(ratios)}")
-    print(f"  hash ceiling (sha512, 2 threads, same pairs) MB/s {spread(ceilings, '{:.0f}')}")
+    print(f"  hash ceiling (sha512, 2 threads, same pairs) MiB/s {spread(ceilings, '{:.0f}')}")
     print(f"  strongroom at {spread(shares, '{:.0f}')} % of the ceiling")
     return {"ratio": statistics.median(ratios)}
 
