@@ -13,7 +13,7 @@ import sys
 import click
 
 from strongroom import __version__
-from strongroom.commands import ALL_COMMANDS
+from strongroom import commands as _commands
 from strongroom.errors import EXIT_USAGE, StrongroomError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -23,7 +23,36 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 ENV_PREFIX = "STRONGROOM"
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class _LazyGroup(click.Group):
+    """Imports a command's module when the command is used (start-up stays cheap)."""
+
+    _all_loaded = False
+
+    def _add(self, commands: list[click.Command]) -> None:
+        for command in commands:
+            if command.name not in self.commands:
+                self.add_command(command)
+
+    def _load_all(self) -> None:
+        if not self._all_loaded:
+            self._add(_commands.all_commands())
+            self._all_loaded = True
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            module = _commands.WHERE.get(cmd_name)
+            if module is not None:
+                self._add(_commands.load(module))
+            if cmd_name not in self.commands:
+                self._load_all()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_all()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="strongroom")
 def cli() -> None:
     """Preserve web journalism at risk of takedown.
@@ -41,10 +70,6 @@ def cli() -> None:
       strongroom archive -c collections/andijan-2005.toml
       strongroom verify --all --quiet
     """
-
-
-for _command in ALL_COMMANDS:
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

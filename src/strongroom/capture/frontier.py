@@ -13,9 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
 
 from strongroom.capture.extract import Links
+from strongroom.capture.robots import Robots
 from strongroom.core.collection import CaptureSettings
 
 _PENDING = object()  # robots.txt requested but not yet answered
@@ -60,7 +60,7 @@ class Done:
     record_id: str = ""
     links: Links = field(default_factory=Links)
     failures: list[Failure] = field(default_factory=list)
-    robots: RobotFileParser | None = None
+    robots: Robots | None = None
     hop: str = ""  # follow this redirect target next (same task)
     retry_in: float | None = None  # fetch the same URL again after this many seconds
 
@@ -93,10 +93,8 @@ def in_scope(url: str, seed: str, scope: str) -> bool:
     return uh == sh  # host
 
 
-def allow_all() -> RobotFileParser:
-    rp = RobotFileParser()
-    rp.allow_all = True  # type: ignore[attr-defined]  # set by CPython, not in typeshed
-    return rp
+def allow_all() -> Robots:
+    return Robots(allow_all=True)
 
 
 class HostTurns:

@@ -11,11 +11,11 @@ import queue
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.robotparser import RobotFileParser
 
 from strongroom.capture.extract import clean_url, extract, is_css, is_html
 from strongroom.capture.frontier import Done, Failure, Task
 from strongroom.capture.http import FetchResult, fetch, make_session
+from strongroom.capture.robots import Robots
 from strongroom.core.collection import CaptureSettings
 from strongroom.warc.write import BlockInfo, WarcSink, digest_response
 
@@ -193,16 +193,13 @@ def _finish(done: Done, res: FetchResult, info: BlockInfo, ctype: str, want: boo
     return done
 
 
-def parse_robots(status: int, body: bytes, headers: dict[str, str]) -> RobotFileParser:
+def parse_robots(status: int, body: bytes, headers: dict[str, str]) -> Robots:
     """robots.txt rules: 401/403 forbid all, other errors allow all (as crawlers do)."""
-    rp = RobotFileParser()
     if status in (401, 403):
-        rp.disallow_all = True  # type: ignore[attr-defined]
-    elif 200 <= status < 300:
-        from strongroom.capture.extract import decode_content
+        return Robots(disallow_all=True)
+    if not 200 <= status < 300:
+        return Robots(allow_all=True)
+    from strongroom.capture.extract import decode_content
 
-        text, _ = decode_content(body, headers.get("content-encoding", ""), 512 * 1024)
-        rp.parse(text.decode("utf-8", "replace").splitlines())
-    else:
-        rp.allow_all = True  # type: ignore[attr-defined]
-    return rp
+    text, _ = decode_content(body, headers.get("content-encoding", ""), 512 * 1024)
+    return Robots.parse(text.decode("utf-8", "replace"))

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
 
@@ -28,8 +27,25 @@ def _width() -> int | None:
     return None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "120"))
 
 
-out = Console(highlight=False, soft_wrap=True, width=_width())
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=_width())
+_consoles: dict[str, Console] = {}
+
+
+def _console(name: str) -> Console:
+    """``out`` or ``err``, made on first use: importing rich costs start-up that
+    ``--json`` and ``--quiet`` runs (cron, capture) never need."""
+    console = _consoles.get(name)
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=name == "err", highlight=False, soft_wrap=True, width=_width())
+        _consoles[name] = console
+    return console
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("out", "err"):  # ``from strongroom.core.ui import out`` still works
+        return _console(name)
+    raise AttributeError(name)
 
 
 @dataclass
@@ -52,15 +68,15 @@ class Output:
         whose variable parts went through :func:`esc`.
         """
         if self.human:
-            out.print(message if markup else esc(message))
+            _console("out").print(message if markup else esc(message))
 
     def warn(self, message: str) -> None:
         """A warning on stderr; shown even with --quiet (cron should see it)."""
-        err.print(f"[yellow]warning:[/yellow] {esc(message)}")
+        _console("err").print(f"[yellow]warning:[/yellow] {esc(message)}")
 
     def problem(self, message: str) -> None:
         """A problem on stderr; always shown."""
-        err.print(f"[red]problem:[/red] {esc(message)}")
+        _console("err").print(f"[red]problem:[/red] {esc(message)}")
 
     def emit_json(self, obj: Any) -> None:
         """Print one JSON document on stdout."""
@@ -69,7 +85,7 @@ class Output:
 
     def table(self, table: Table) -> None:
         if self.human:
-            out.print(table)
+            _console("out").print(table)
 
 
 def esc(text: object) -> str:
@@ -108,7 +124,7 @@ class _NullProgress:
 @contextlib.contextmanager
 def progress(output: Output, *, bytes_mode: bool = False) -> Iterator[Any]:
     """A rich progress bar on a TTY (and not --quiet/--json); a silent stand-in otherwise."""
-    if not output.human or not err.is_terminal:
+    if not output.human or not _console("err").is_terminal:
         yield _NullProgress()
         return
     # imported here: only a person at a terminal ever sees a bar
@@ -124,7 +140,7 @@ def progress(output: Output, *, bytes_mode: bool = False) -> Iterator[Any]:
     columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn()]
     columns.append(DownloadColumn() if bytes_mode else MofNCompleteColumn())
     columns.append(TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=_console("err"), transient=True) as bar:
         yield bar
 
 
