@@ -14,10 +14,17 @@ order within a pair alternating:
   server and the network alone cost at that parallelism.
 
 It reports pages/s (HTML pages captured / wall-clock seconds, process start
-included on both sides) as the median with min-max, CPU seconds per run, and
-requisites found against the true set (read back from each tool's WARC).
-Neither side fsyncs more than it does in production: strongroom fsyncs each
-WARC and capture.json once when publishing; wget never fsyncs.
+included on both sides) as the median with min-max, CPU seconds per run, the
+HTTP requests each tool made (strongroom fetches every srcset candidate, so it
+makes more), and requisites found against the true set (read back from each
+tool's WARC).
+
+Durability is the same on both sides: strongroom fsyncs each WARC and
+capture.json once when publishing; wget never fsyncs, so the benchmark fsyncs
+wget's WARC and its folder right after wget exits, inside wget's timed run.
+Before each latency, one unmeasured warm-up run of each tool (page cache, and
+strongroom's byte-code cache: PYTHONDONTWRITEBYTECODE is dropped for the child,
+as an installed strongroom has its .pyc files).
 
 wget is asked for ``Accept-Encoding: gzip`` like a browser (and like
 strongroom): servers and CDNs commonly send gzip CSS, which wget stores but
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -39,6 +47,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -119,11 +128,35 @@ class Run:
     warcs: list[Path]
 
 
-def _timed(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
-    """Wall-clock and CPU seconds (user + system of the child) of one command."""
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def _fsync_tree(folder: Path, pattern: str) -> None:
+    """fsync the files matching ``pattern`` and their folder, as strongroom does its own."""
+    for f in folder.glob(pattern):
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _timed(
+    cmd: list[str], after: Any = None
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall-clock and CPU seconds (user + system of the child) of one command.
+
+    ``after`` (timed too) makes its output as durable as the other side's."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=CHILD_ENV)
+    if after is not None:
+        after()
     elapsed = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -152,19 +185,26 @@ def run_wget(url: str, work: Path) -> Run:
             "wget", "-r", "-l", "1", "-p", "--no-verbose", "--no-proxy",
             "--header", "Accept-Encoding: gzip, deflate",
             f"--warc-file={out / 'wget'}", "-P", str(out / "files"), url,
-        ]
+        ],
+        after=lambda: _fsync_tree(out, "*.warc.gz"),
     )  # fmt: skip
     return Run(elapsed, cpu, sorted(out.glob("*.warc.gz")))
 
 
-def run_ceiling(urls: list[str], work: Path) -> Run:
-    """Fetch every URL once over one keep-alive connection, keeping nothing."""
+def run_ceiling(urls: list[str], work: Path, parallel: int) -> Run:
+    """Fetch every URL once, keeping nothing: one keep-alive connection (wget -i), or
+    ``parallel`` keep-alive connections (curl --parallel), the tools' parallelism."""
     listing = work / "urls.txt"
     listing.write_text("".join(u + "\n" for u in urls))
-    elapsed, cpu, _ = _timed(
-        ["wget", "-q", "--no-proxy", "--header", "Accept-Encoding: gzip, deflate",
-         "-O", "/dev/null", "-i", str(listing)]
-    )  # fmt: skip
+    if parallel == 1:
+        cmd = ["wget", "-q", "--no-proxy", "--header", "Accept-Encoding: gzip, deflate",
+               "-O", "/dev/null", "-i", str(listing)]  # fmt: skip
+    else:
+        cmd = ["curl", "-s", "--noproxy", "*", "-H", "Accept-Encoding: gzip, deflate",
+               "--parallel", "--parallel-max", str(parallel), "--parallel-immediate"]  # fmt: skip
+        for u in urls:
+            cmd += [u, "-o", "/dev/null"]
+    elapsed, cpu, _ = _timed(cmd)
     return Run(elapsed, cpu, [])
 
 
@@ -194,44 +234,57 @@ def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
     return f"{med} ({lo}-{hi})"
 
 
+TOOLS = ("strongroom -c 1", "wget -r -p", "ceiling -c 1: wget -i", "strongroom -c 4",
+         "ceiling -c 4: curl --parallel")  # fmt: skip
+
+
+def _one(tool: str, base: str, work: Path, urls: list[str]) -> Run:
+    if tool == "wget -r -p":
+        return run_wget(base, work)
+    if tool.startswith("ceiling"):
+        return run_ceiling(urls, work, 4 if "-c 4" in tool else 1)
+    return run_strongroom(base, work, 4 if tool.endswith("4") else 1)
+
+
 def bench_latency(work: Path, latency: float, runs: int, true_reqs: set[str]) -> Table:
-    tools = ("strongroom -c 1", "strongroom -c 4", "wget -r -p", "ceiling: wget -i")
-    rates: dict[str, list[float]] = {t: [] for t in tools}
-    cpus: dict[str, list[float]] = {t: [] for t in tools}
-    found: dict[str, set[str]] = {}
+    """Paired runs of every tool at one latency (order alternating), after a warm-up."""
+    rates: dict[str, list[float]] = {t: [] for t in TOOLS}
+    cpus: dict[str, list[float]] = {t: [] for t in TOOLS}
+    found: dict[str, tuple[set[str], int]] = {}
     with SiteServer(root=work / "site", latency=latency) as srv:
         base = srv.url
+        warm = run_strongroom(base, work, 1)  # warm-up runs, not measured
+        run_strongroom(base, work, 4)
+        run_wget(base, work)
+        urls = _urls(warm.warcs)  # the ceiling fetches what strongroom captured
+        pages = warc_paths(warm.warcs, base)[1]
         for i in range(runs):
-            order = tools[:3] if i % 2 == 0 else tools[2::-1]
-            for tool in order:
-                if tool == "wget -r -p":
-                    run = run_wget(base, work)
-                else:
-                    run = run_strongroom(base, work, 1 if tool.endswith("1") else 4)
-                got, pages, _ = warc_paths(run.warcs, base)
-                rates[tool].append(pages / run.seconds)
+            for tool in TOOLS if i % 2 == 0 else TOOLS[::-1]:
+                run = _one(tool, base, work, urls)
+                if run.warcs:
+                    got, html, requests = warc_paths(run.warcs, base)
+                    found[tool] = (got, requests)
+                    rates[tool].append(html / run.seconds)
+                else:  # the ceiling fetches the same pages strongroom captured
+                    rates[tool].append(pages / run.seconds)
                 cpus[tool].append(run.cpu)
-                found[tool] = got
-                if tool == "strongroom -c 1":
-                    urls = _urls(run.warcs)
-            ceiling = run_ceiling(urls, work)
-            rates[tools[3]].append(pages / ceiling.seconds)
-            cpus[tools[3]].append(ceiling.cpu)
     table = Table(
         title=f"capture at {latency * 1000:.0f} ms latency: median (min-max) of {runs} paired runs"
     )
-    for col in ("tool", "connections", "pages/s", "CPU s/run", "vs wget", "requisites found"):
+    cols = ("tool", "connections", "pages/s", "CPU s/run", "vs wget", "requests", "requisites")
+    for col in cols:
         table.add_column(col, justify="left" if col == "tool" else "right")
     wget_med = statistics.median(rates["wget -r -p"])
-    for tool in tools:
-        got = found.get(tool, set()) & true_reqs
+    for tool in TOOLS:
+        got, requests = found.get(tool, (set(), len(urls)))
         table.add_row(
             tool,
-            "4" if tool.endswith("4") else "1",
+            "4" if "4" in tool.split(":")[0] else "1",
             _spread(rates[tool]),
             _spread(cpus[tool], "{:.2f}"),
             f"{statistics.median(rates[tool]) / wget_med:.2f}x",
-            f"{len(got)}/{len(true_reqs)}" if tool in found else "-",
+            str(requests),
+            f"{len(got & true_reqs)}/{len(true_reqs)}" if tool in found else "-",
         )
     return table
 
@@ -251,7 +304,8 @@ def main() -> int:
         page_paths, true_reqs = build_site(work / "site", args.pages)
         console.print(
             f"site: {len(page_paths)} pages, {len(true_reqs)} requisites; "
-            "pages/s = HTML pages captured / wall-clock seconds (process start included)"
+            "pages/s = HTML pages captured / wall-clock seconds (process start included); "
+            "both sides fsync their WARC once at the end"
         )
         for latency in args.latency:
             console.print(bench_latency(work, latency, args.runs, true_reqs))
