@@ -144,7 +144,9 @@ class WireClient:
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url[:200]!r}")
-        host = parts.hostname.encode("idna").decode("ascii")
+        host = parts.hostname
+        if not host.isascii():  # the idna codec costs an import; most hosts are ASCII
+            host = host.encode("idna").decode("ascii")
         port = parts.port or (443 if scheme == "https" else 80)
         netloc = parts.netloc.rpartition("@")[2]
         hostport = netloc.encode("idna").decode("ascii") if not netloc.isascii() else netloc
