@@ -63,7 +63,9 @@ def read_url_list(source: str) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
-def preflight(archive: Archive, collection: Collection | None = None) -> list[str]:
+def preflight(
+    archive: Archive, collection: Collection | None = None, *, signing: bool = True
+) -> list[str]:
     """Check every configuration before any work starts; return warnings.
 
     A mistake in ``config.toml``, ``designations.toml`` or ``partners.toml``
@@ -71,9 +73,9 @@ def preflight(archive: Archive, collection: Collection | None = None) -> list[st
     would leave an orphan capture behind). The collection was checked when it
     was loaded. A missing signing key is only a warning: unsigned bags are
     still evidence, but partners cannot check where they came from.
+    ``signing=False`` (``capture``, which never signs) skips the key: loading
+    it imports the cryptography library, a twentieth of a capture's start-up.
     """
-    from strongroom.bag.signing import load_private_key
-
     _ = archive.config  # parses config.toml
     archive.designations()
     try:
@@ -83,6 +85,10 @@ def preflight(archive: Archive, collection: Collection | None = None) -> list[st
     else:
         load_partners(archive)
     warnings: list[str] = []
+    if not signing:
+        return warnings
+    from strongroom.bag.signing import load_private_key
+
     if load_private_key(archive.keys) is None:
         warnings.append(UNSIGNED_WARNING)
     return warnings

@@ -175,7 +175,8 @@ def capture_cmd(
     else:
         raise UsageError("give at least one URL or -c COLLECTION.toml (see --help)")
     opts = options_from(params, extra)
-    preflight(Archive(archive))  # a broken config.toml fails now, not after the first fetch
+    # a broken config.toml fails now, not after the first fetch; capture never signs
+    preflight(Archive(archive), signing=False)
     with progress_bar(output) as bar:
         task = bar.add_task("capturing", total=None)
 
