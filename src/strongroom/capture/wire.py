@@ -96,7 +96,10 @@ class WireClient:
         return self._tls
 
     def _connect(self, scheme: str, host: str, port: int, timeout: float) -> _Conn:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        # bytes: a str host makes getaddrinfo import the idna codec (the host is ASCII
+        # already, see _request), a cost paid at the first request of every capture
+        addr: Any = (host.encode("ascii"), port)  # typeshed says str; bytes is accepted
+        sock = socket.create_connection(addr, timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer = str(sock.getpeername()[0])
