@@ -114,3 +114,45 @@ def test_srcset_with_commas_in_urls():
 def test_non_html_is_not_parsed():
     assert extract(b"<a href='x'>", "image/png", "", BASE).outlinks == []
     assert css_urls("no urls here") == []
+
+
+def _resolved_the_long_way(raw: str, base: str) -> str | None:
+    from urllib.parse import urljoin, urlsplit, urlunsplit
+
+    raw = raw.strip().replace("\n", "").replace("\r", "").replace("\t", "")
+    parts = urlsplit(urljoin(base, raw))
+    try:
+        _ = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def test_the_fast_path_for_absolute_paths_resolves_exactly_like_urljoin():
+    import random
+
+    from strongroom.capture.extract import clean_url
+
+    bases = ["http://a.example/x/y.html", "HTTPS://u:p@B.example:8443/", "http://[::1]:80/a?b",
+             "ftp://x/", "http://bad:port/", "http://h/a;p?q#f", "http://h:99999/"]  # fmt: skip
+    pieces = ["/", "a", ".", "..", "?", "#", "%2e", "=", ";", "//", "\\", " ", "ü", "@", ":", "\t"]
+    rnd = random.Random(7)
+    for _ in range(1500):
+        raw = rnd.choice(["/", " /", "/\t"]) + "".join(rnd.choices(pieces, k=rnd.randint(0, 7)))
+        for base in bases:
+            assert clean_url(raw, base) == _resolved_the_long_way(raw, base), (raw, base)
+
+
+def test_a_page_with_twenty_thousand_links_stays_linear():
+    import time
+
+    from strongroom.capture.extract import extract
+
+    body = "".join(f'<a href="/p/{i}">x</a><img src="/i/{i % 500}.png">' for i in range(20_000))
+    started = time.monotonic()
+    links = extract(body.encode(), "text/html", "", "http://news.example/")
+    assert len(links.outlinks) == 20_000 and len(links.requisites) == 500
+    assert time.monotonic() - started < 20
