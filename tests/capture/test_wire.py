@@ -194,3 +194,32 @@ def test_head_parser_limits_and_framing():
     assert framing_of(200, {"transfer-encoding": "gzip, chunked"}, b"") == ("chunked", 0)
     assert framing_of(200, {"transfer-encoding": "gzip"}, b"") == ("close", 0)
     assert framing_of(200, {"content-length": "5, 5"}, b"") == ("length", 5)
+
+
+def test_https_is_verified_and_recorded_as_plaintext(tmp_path, monkeypatch):
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+         "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    site = SiteServer()
+    site._srv.socket = server_ctx.wrap_socket(site._srv.socket, server_side=True)
+    site.add_route("/tls", raw(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret"))
+    with site:
+        url = site.url.replace("http://", "https://") + "tls"
+        refused = fetch(make_session("t"), url, timeout=5, max_bytes=100, time_limit=5)
+        assert (
+            refused.error.startswith("TLS error:") and "certificate verify failed" in refused.error
+        )
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now the client trusts it
+        res = fetch(make_session("t"), url, timeout=5, max_bytes=100, time_limit=5)
+    assert res.status == 200 and not res.error and res.peer == "127.0.0.1"
+    assert res.spool.read() == b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret"
+    assert res.request.startswith(b"GET /tls HTTP/1.1\r\nHost: 127.0.0.1:")
