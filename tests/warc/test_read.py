@@ -184,3 +184,71 @@ def test_a_gzip_bomb_costs_no_memory(tmp_path):
         if r.rec_type == "response"
     ]
     assert n == 4097
+
+
+# --- strict framing (import) ---------------------------------------------------------
+def _record(body: bytes, *, length: int | None = None, extra: bytes = b"") -> bytes:
+    head = (
+        b"WARC/1.1\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:uuid:1>\r\n"
+        b"WARC-Date: 2024-02-20T10:15:00Z\r\nWARC-Target-URI: http://a.test/\r\n" + extra
+    )
+    size = len(body) if length is None else length
+    return head + b"Content-Length: %d\r\n\r\n" % size + body + b"\r\n\r\n"
+
+
+def _frame(data: bytes, gz: bool = False) -> list[tuple[str, int, bytes]]:
+    copy = io.BytesIO()
+    src = read.WarcSource(io.BytesIO(data), copy, gz)
+    out = [
+        (r.fields["warc-target-uri"], r.offset, r.read(1 << 20)) for r in read.frame_records(src)
+    ]
+    src.drain()
+    assert copy.getvalue() == data  # every byte copied as read, once
+    return out
+
+
+def test_strict_framing_gives_fields_offsets_and_blocks():
+    one, two = _record(b"first"), _record(b"second one")
+    plain = _frame(one + two)
+    assert plain == [("http://a.test/", 0, b"first"), ("http://a.test/", len(one), b"second one")]
+    members = [gzip.compress(one), gzip.compress(two)]
+    zipped = _frame(b"".join(members), gz=True)
+    assert [o for _u, o, _b in zipped] == [0, len(members[0])]  # each record's gzip member
+
+
+@pytest.mark.parametrize(
+    ("data", "gz", "why"),
+    [
+        (_record(b"longer than said", length=4), False, "longer than its Content-Length"),
+        (_record(b"x", length=-1), False, "bad Content-Length"),
+        (_record(b"short", length=9)[:-4], False, "ends inside a record"),
+        (b"WARC/1.1\r\nWARC-Type: resource\r\nContent-Length: 0\r\n\r\n\r\n\r\n", False, "lacks"),
+        (b"WARC/1.1\r\nX-Pad: " + b"a" * (1 << 21), False, "header block larger"),
+        (gzip.compress(_record(b"abc"))[:-6], True, "truncated gzip member"),
+        (gzip.compress(_record(b"abc")) + b"junk", True, "not another gzip member"),
+    ],
+)
+def test_strict_framing_refuses_what_warcio_tolerates(data, gz, why):
+    with pytest.raises(read.FramingError, match=why):
+        _frame(data, gz)
+
+
+def test_strict_framing_refuses_data_that_is_not_a_warc():
+    with pytest.raises(read.NotWarcData):
+        _frame(b"<html>not a warc</html>\r\n\r\n")
+
+
+def test_strict_framing_of_a_gzip_bomb_costs_no_memory():
+    import resource
+
+    bomb = zlib.compressobj(9, zlib.DEFLATED, 31)
+    head = b"WARC/1.1\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:uuid:1>\r\n"
+    head += b"WARC-Date: 2024-02-20T10:15:00Z\r\nContent-Length: %d\r\n\r\n" % (1 << 26)
+    data = bomb.compress(head) + b"".join(bomb.compress(bytes(1 << 20)) for _ in range(64))
+    data += bomb.compress(b"\r\n\r\n") + bomb.flush()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    src = read.WarcSource(io.BytesIO(data), None, True)
+    records = list(read.frame_records(src))  # the block is skipped, 1 MiB at a time
+    assert len(records) == 1 and records[0].length == 1 << 26
+    # growth in KiB: a 64 MiB block is never held
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 24 * 1024  # KiB

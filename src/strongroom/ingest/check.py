@@ -2,43 +2,37 @@
 
 One pass over the file as received: every byte is hashed (SHA-256 and SHA-512
 of the file as received, for provenance), copied to the staging folder, and,
-decompressed, framed into records. Each record's structure is checked (version
-line, header fields, Content-Length, the CRLF CRLF after the block), its
-``WARC-Block-Digest``, and its ``WARC-Payload-Digest`` under both conventions
-in use: over the entity body with chunked transfer-encoding removed
-(strongroom, Heritrix) and over the body as stored, chunk framing included
-(warcio, wget). Which one the file uses is noted.
-
-We frame records ourselves rather than read with warcio's ArchiveIterator:
-warcio tolerates what an ingest must refuse (it prints a warning on a bad gzip
-member or a record longer than its Content-Length and carries on), and gives no
-bound on a header's size. Decompression output is bounded per call, so a gzip
-bomb costs time, never memory; a header block over 1 MiB is refused.
+decompressed, framed into records by the strict reader of
+:mod:`strongroom.warc.read` (:class:`~strongroom.warc.read.WarcSource`,
+:func:`~strongroom.warc.read.frame_records`): version line, header fields,
+Content-Length, the CRLF CRLF after each block, bounded decompression and
+header size. Here we check each record's ``WARC-Block-Digest``, and its
+``WARC-Payload-Digest`` under both conventions in use: over the entity body
+with chunked transfer-encoding removed (strongroom, Heritrix) and over the body
+as stored, chunk framing included (warcio, wget). Which one the file uses is
+noted, and so are the pages, revisits and warcinfo.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from strongroom.bag.closure import RecordIndex, Revisit, strip_uri
+from strongroom.warc.read import (
+    GZIP_MAGIC,
+    VERSIONS,
+    FramedRecord,
+    FramingError,
+    NotWarcData,
+    RunningDigest,
+    WarcSource,
+    frame_records,
+)
 from strongroom.warc.write import Dechunker
 
 CHUNK = 1024 * 1024
-MAX_HEADER = 1024 * 1024  # a WARC header block is a few hundred bytes
 MAX_HTTP_HEAD = 1024 * 1024
-GZIP_MAGIC = b"\x1f\x8b"
-VERSIONS = (b"WARC/1.0", b"WARC/1.1")
-REQUIRED = ("WARC-Type", "WARC-Record-ID", "WARC-Date", "Content-Length")
-
-
-class Fatal(Exception):
-    """Damage after which the file cannot be framed further (or bagged)."""
 
 
 @dataclass(frozen=True)
@@ -97,166 +91,6 @@ class FileCheck:
         return "no chunked responses (both conventions agree)"
 
 
-class _Digest:
-    """A declared ``algo:value`` digest (base32, hex or base64) and a running hash."""
-
-    def __init__(self, header: str) -> None:
-        algo, _, value = header.strip().partition(":")
-        self.header = header.strip()
-        name = algo.lower().replace("-", "")
-        self.hash = hashlib.new(name) if name in ("sha1", "sha256", "sha512", "md5") else None
-        self.expected = _decode(value.strip(), self.hash.digest_size) if self.hash else None
-
-    def update(self, data: bytes) -> None:
-        if self.hash is not None:
-            self.hash.update(data)
-
-    def matches(self) -> bool | None:
-        if self.hash is None or self.expected is None:
-            return None
-        return self.hash.digest() == self.expected
-
-
-def _decode(value: str, size: int) -> bytes | None:
-    for decode in (
-        lambda v: base64.b32decode(v.upper() + "=" * (-len(v) % 8)),
-        bytes.fromhex,
-        lambda v: base64.b64decode(v + "=" * (-len(v) % 4)),
-    ):
-        try:
-            raw = decode(value)
-        except (ValueError, binascii.Error):
-            continue
-        if len(raw) == size:
-            return raw
-    return None
-
-
-class _Source:
-    """The decompressed stream of a file, with the compressed offset of each gzip member."""
-
-    def __init__(self, fh: IO[bytes], copy: IO[bytes] | None, gz: bool) -> None:
-        self.fh, self.copy, self.gz = fh, copy, gz
-        self.sha256, self.sha512 = hashlib.sha256(), hashlib.sha512()
-        self.pending = b""
-        self.cpos = 0  # compressed offset of pending[0]
-        self.size = 0
-        self.d: zlib._Decompress | None = None
-        self.buf = bytearray()
-        self.pos = 0  # decompressed offset of buf[0]
-        self.produced = 0
-        self.members: list[tuple[int, int]] = [(0, 0)]  # (decompressed, compressed) starts
-
-    def _raw(self) -> bytes:
-        data = self.fh.read(CHUNK)
-        if data:
-            self.sha256.update(data)
-            self.sha512.update(data)
-            self.size += len(data)
-            if self.copy is not None:
-                self.copy.write(data)
-        return data
-
-    def _more(self) -> bool:
-        """Add decompressed bytes to ``buf``; False at a clean end of the file."""
-        if not self.gz:
-            data = self._raw()
-            self.buf += data
-            self.produced += len(data)
-            return bool(data)
-        while True:
-            if len(self.pending) < 2:
-                more = self._raw()
-                if not more:
-                    if self.d is not None and not self.d.eof:
-                        raise Fatal("truncated gzip member (the file is cut off)")
-                    if self.pending:
-                        raise Fatal("stray byte after the last gzip member")
-                    return False
-                self.pending += more
-                continue
-            if self.d is None or self.d.eof:
-                if self.pending[:2] != GZIP_MAGIC:
-                    raise Fatal("bytes after a gzip member are not another gzip member")
-                self.d = zlib.decompressobj(31)
-                if self.produced:
-                    self.members.append((self.produced, self.cpos))
-            before = len(self.pending)
-            try:
-                out = self.d.decompress(self.pending, CHUNK)
-            except zlib.error as exc:
-                raise Fatal(f"gzip data is damaged ({exc})") from None
-            self.pending = self.d.unused_data if self.d.eof else self.d.unconsumed_tail
-            self.cpos += before - len(self.pending)
-            if out:
-                self.buf += out
-                self.produced += len(out)
-                return True
-            if not self.d.eof and not self.pending:
-                more = self._raw()
-                if not more:
-                    raise Fatal("truncated gzip member (the file is cut off)")
-                self.pending = more
-
-    def offset(self, dpos: int) -> int:
-        """The offset to report for a record starting at decompressed offset ``dpos``."""
-        if not self.gz:
-            return dpos
-        start = 0
-        for d, c in self.members:
-            if d <= dpos:
-                start = c
-        return start
-
-    def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes (fewer only at the end of the file)."""
-        while len(self.buf) < n and self._more():
-            pass
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        self.pos += len(out)
-        return out
-
-    def read_header(self) -> bytes | None:
-        """The next header block through CRLF CRLF; None at a clean end of the file."""
-        start = 0
-        while True:
-            i = self.buf.find(b"\r\n\r\n", start)
-            if i >= 0:
-                return self.read(i + 4)
-            if len(self.buf) > MAX_HEADER:
-                raise Fatal(f"header block larger than {MAX_HEADER // 1024} KiB")
-            start = max(0, len(self.buf) - 3)
-            if not self._more():
-                if not self.buf:
-                    return None
-                raise Fatal("the file ends inside a record header")
-
-    def drain(self) -> None:
-        """Read the rest of the file (so the copy and digests are whole)."""
-        self.buf.clear()
-        while self._raw():
-            pass
-
-
-def _fields(block: bytes) -> dict[str, str]:
-    """WARC named fields (the last of repeated names wins; continuation lines joined)."""
-    out: dict[str, str] = {}
-    last = ""
-    for line in block.decode("utf-8", "replace").split("\r\n")[1:]:
-        if not line:
-            continue
-        if line[0] in " \t" and last:
-            out[last] += " " + line.strip()
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            raise Fatal(f"malformed header line {line[:80]!r}")
-        last = name.strip().lower()
-        out[last] = value.strip()
-    return out
-
-
 def check_file(path: Path, name: str, copy_to: Path | None, source: str) -> FileCheck:
     """Check ``path`` (a .warc or .warc.gz), copying it to ``copy_to`` byte for byte."""
     fc = FileCheck(name=name, source=source)
@@ -268,10 +102,12 @@ def check_file(path: Path, name: str, copy_to: Path | None, source: str) -> File
             raise NotAWarc(f"{source}: not a WARC file (it starts neither with gzip nor WARC/1.x)")
         out = open(copy_to, "xb") if copy_to is not None else None  # noqa: SIM115
         try:
-            src = _Source(fh, out, fc.gzipped)
+            src = WarcSource(fh, out, fc.gzipped)
             try:
                 _records(src, fc)
-            except Fatal as exc:
+            except NotWarcData as exc:
+                raise NotAWarc(f"{source}: not a WARC file ({exc})") from None
+            except FramingError as exc:
                 fc.damage.append(Damage(name, src.offset(src.pos), "", str(exc), fatal=True))
             src.drain()
             fc.size, fc.sha256, fc.sha512 = src.size, src.sha256.hexdigest(), src.sha512.hexdigest()
@@ -289,34 +125,11 @@ class NotAWarc(Exception):
     """The file is not a WARC at all (a usage error, not damage)."""
 
 
-def _records(src: _Source, fc: FileCheck) -> None:
-    while len(src.buf) < 8 and src._more():
-        pass
-    if not bytes(src.buf[:8]).startswith(VERSIONS):
-        raise NotAWarc(f"{fc.source}: not a WARC file (no WARC/1.0 or 1.1 version line)")
+def _records(src: WarcSource, fc: FileCheck) -> None:
     last = -1
-    while True:
-        start = src.pos
-        block = src.read_header()
-        if block is None:
-            return
-        if not block.startswith(VERSIONS):
-            if fc.records == 0:
-                raise NotAWarc(f"{fc.source}: not a WARC file (no WARC/1.0 or 1.1 version line)")
-            raise Fatal("a record does not start with a WARC/1.0 or WARC/1.1 version line")
-        fields = _fields(block)
-        missing = [f for f in REQUIRED if f.lower() not in fields]
-        if missing:
-            raise Fatal(f"record header lacks {', '.join(missing)}")
-        try:
-            length = int(fields["content-length"])
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            raise Fatal(f"bad Content-Length {fields['content-length'][:40]!r}") from None
-        fc.versions.add(block[:8].decode())
-        offset = src.offset(start)
-        if src.gz and fc.records and offset == last:
+    for rec in frame_records(src):
+        fc.versions.add(rec.version)
+        if src.gz and fc.records and rec.offset == last:
             # Replay (pywb, WACZ) seeks to a record's gzip member: one member for
             # several records cannot be served, and we never recompress.
             raise NotAWarc(
@@ -324,49 +137,44 @@ def _records(src: _Source, fc: FileCheck) -> None:
                 "gzipped); replay cannot seek in it. Recompress it record by record "
                 "(warcio recompress IN OUT) and import that"
             )
-        last = offset
-        _record(src, fc, fields, length, offset)
-        if src.read(4) != b"\r\n\r\n":
-            raise Fatal("block longer than its Content-Length, or the file is cut off")
+        last = rec.offset
+        _record(rec, fc)
         fc.records += 1
 
 
-def _record(src: _Source, fc: FileCheck, f: dict[str, str], length: int, offset: int) -> None:
+def _record(rec: FramedRecord, fc: FileCheck) -> None:
     """Stream one record's block through its digests; note pages, revisits, warcinfo."""
+    f, offset = rec.fields, rec.offset
     rtype = f["warc-type"].lower()
     uri = strip_uri(f.get("warc-target-uri"))
     date = f.get("warc-date", "")
     if date:
         fc.first_date = min(fc.first_date or date, date)
         fc.last_date = max(fc.last_date, date)
-    block = _Digest(f["warc-block-digest"]) if "warc-block-digest" in f else None
+    block = RunningDigest(f["warc-block-digest"]) if "warc-block-digest" in f else None
     wants_payload = "warc-payload-digest" in f and rtype not in ("revisit",)
     is_http = "application/http" in f.get("content-type", "").lower()
-    first = src.read(min(length, MAX_HTTP_HEAD))
+    first = rec.read(MAX_HTTP_HEAD)
     head, body = b"", first
     if is_http:
         i = first.find(b"\r\n\r\n")
         head, body = (first[: i + 4], first[i + 4 :]) if i >= 0 else (first, b"")
     chunked = is_http and b"chunked" in _header(head, b"transfer-encoding").lower()
-    de = _Digest(f["warc-payload-digest"]) if wants_payload else None
-    raw = _Digest(f["warc-payload-digest"]) if wants_payload and chunked else None
+    de = RunningDigest(f["warc-payload-digest"]) if wants_payload else None
+    raw = RunningDigest(f["warc-payload-digest"]) if wants_payload and chunked else None
     dech = Dechunker() if chunked else None
     keep = bytearray(body[:65536]) if rtype == "warcinfo" or _is_html(head) else None
     if block:
         block.update(first)
-    left = length - len(first)
     piece = body
     while True:
         if de:
             de.update(dech.feed(piece) if dech else piece)
         if raw:
             raw.update(piece)
-        if not left:
-            break
-        piece = src.read(min(CHUNK, left))
+        piece = rec.read(CHUNK)
         if not piece:
-            raise Fatal(f"the file ends inside a record ({left} bytes of its block missing)")
-        left -= len(piece)
+            break
         if block:
             block.update(piece)
         if keep is not None and len(keep) < 65536:
@@ -378,7 +186,7 @@ def _record(src: _Source, fc: FileCheck, f: dict[str, str], length: int, offset:
 
 
 def _digest_problems(
-    block: _Digest | None, de: _Digest | None, raw: _Digest | None, fc: FileCheck
+    block: RunningDigest | None, de: RunningDigest | None, raw: RunningDigest | None, fc: FileCheck
 ) -> str:
     problems = []
     if block and block.matches() is False:

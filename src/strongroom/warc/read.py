@@ -12,6 +12,10 @@ warcio's ArchiveIterator parses the records. Around it we add what it lacks:
 - block and payload digests are re-checked under our convention (payload =
   entity body with transfer-encoding removed, content-encoding kept) and under
   the raw-chunked one that warcio and wget write, saying which one held.
+
+Import needs more than that: every byte of a foreign file read once (hashed and
+copied as it is read) and nothing tolerated. :class:`WarcSource` and
+:func:`frame_records` frame records strictly, without warcio, for it.
 """
 
 from __future__ import annotations
@@ -327,3 +331,217 @@ def _outcome(
         elif out.payload is None:
             out.problems.append(("warc-digest", f"unreadable WARC-Payload-Digest {pd!r}", None))
     return out
+
+
+# --- strict framing: every byte read once, nothing tolerated (import) ------------------
+# warcio tolerates what an import must refuse (it prints a warning on a bad gzip
+# member or a record longer than its Content-Length and carries on) and gives no
+# bound on a header's size, so :class:`WarcSource` and :func:`frame_records` frame
+# records themselves: decompression output is bounded per call (a gzip bomb costs
+# time, never memory) and a header block over 1 MiB is refused.
+FRAME_CHUNK = 1024 * 1024
+MAX_HEADER = 1024 * 1024  # a WARC header block is a few hundred bytes
+GZIP_MAGIC = b"\x1f\x8b"
+VERSIONS = (b"WARC/1.0", b"WARC/1.1")
+REQUIRED = ("WARC-Type", "WARC-Record-ID", "WARC-Date", "Content-Length")
+
+
+class FramingError(Exception):
+    """Damage after which the file cannot be framed further."""
+
+
+class NotWarcData(FramingError):
+    """The data does not start with a WARC/1.0 or WARC/1.1 record at all."""
+
+
+class WarcSource:
+    """The decompressed stream of a file read once, with the compressed offset of each
+    gzip member; every byte as read is hashed (SHA-256, SHA-512) and copied if asked."""
+
+    def __init__(self, fh: IO[bytes], copy: IO[bytes] | None, gz: bool) -> None:
+        self.fh, self.copy, self.gz = fh, copy, gz
+        self.sha256, self.sha512 = hashlib.sha256(), hashlib.sha512()
+        self.pending = b""
+        self.cpos = 0  # compressed offset of pending[0]
+        self.size = 0
+        self.d: Any = None  # the current member's zlib decompressor
+        self.buf = bytearray()
+        self.pos = 0  # decompressed offset of buf[0]
+        self.produced = 0
+        self.members: list[tuple[int, int]] = [(0, 0)]  # (decompressed, compressed) starts
+
+    def _raw(self) -> bytes:
+        data = self.fh.read(FRAME_CHUNK)
+        if data:
+            self.sha256.update(data)
+            self.sha512.update(data)
+            self.size += len(data)
+            if self.copy is not None:
+                self.copy.write(data)
+        return data
+
+    def more(self) -> bool:
+        """Add decompressed bytes to ``buf``; False at a clean end of the file."""
+        if not self.gz:
+            data = self._raw()
+            self.buf += data
+            self.produced += len(data)
+            return bool(data)
+        while True:
+            if len(self.pending) < 2:
+                more = self._raw()
+                if not more:
+                    if self.d is not None and not self.d.eof:
+                        raise FramingError("truncated gzip member (the file is cut off)")
+                    if self.pending:
+                        raise FramingError("stray byte after the last gzip member")
+                    return False
+                self.pending += more
+                continue
+            if self.d is None or self.d.eof:
+                if self.pending[:2] != GZIP_MAGIC:
+                    raise FramingError("bytes after a gzip member are not another gzip member")
+                self.d = zlib.decompressobj(31)
+                if self.produced:
+                    self.members.append((self.produced, self.cpos))
+            before = len(self.pending)
+            try:
+                out = self.d.decompress(self.pending, FRAME_CHUNK)
+            except zlib.error as exc:
+                raise FramingError(f"gzip data is damaged ({exc})") from None
+            self.pending = self.d.unused_data if self.d.eof else self.d.unconsumed_tail
+            self.cpos += before - len(self.pending)
+            if out:
+                self.buf += out
+                self.produced += len(out)
+                return True
+            if not self.d.eof and not self.pending:
+                more = self._raw()
+                if not more:
+                    raise FramingError("truncated gzip member (the file is cut off)")
+                self.pending = more
+
+    def offset(self, dpos: int) -> int:
+        """The offset to report for a record starting at decompressed offset ``dpos``."""
+        if not self.gz:
+            return dpos
+        start = 0
+        for d, c in self.members:
+            if d <= dpos:
+                start = c
+        return start
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes (fewer only at the end of the file)."""
+        while len(self.buf) < n and self.more():
+            pass
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        self.pos += len(out)
+        return out
+
+    def read_header(self) -> bytes | None:
+        """The next header block through CRLF CRLF; None at a clean end of the file."""
+        start = 0
+        while True:
+            i = self.buf.find(b"\r\n\r\n", start)
+            if i >= 0:
+                return self.read(i + 4)
+            if len(self.buf) > MAX_HEADER:
+                raise FramingError(f"header block larger than {MAX_HEADER // 1024} KiB")
+            start = max(0, len(self.buf) - 3)
+            if not self.more():
+                if not self.buf:
+                    return None
+                raise FramingError("the file ends inside a record header")
+
+    def drain(self) -> None:
+        """Read the rest of the file (so the copy and digests are whole)."""
+        self.buf.clear()
+        while self._raw():
+            pass
+
+
+def parse_fields(block: bytes) -> dict[str, str]:
+    """WARC named fields, names lower-cased (the last of repeated names wins;
+    continuation lines joined)."""
+    out: dict[str, str] = {}
+    last = ""
+    for line in block.decode("utf-8", "replace").split("\r\n")[1:]:
+        if not line:
+            continue
+        if line[0] in " \t" and last:
+            out[last] += " " + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise FramingError(f"malformed header line {line[:80]!r}")
+        last = name.strip().lower()
+        out[last] = value.strip()
+    return out
+
+
+@dataclass
+class FramedRecord:
+    """One record of :func:`frame_records`: its fields and where it starts; its block is
+    read with :meth:`read` while the iteration is on it."""
+
+    source: WarcSource
+    fields: dict[str, str]  # names lower-cased
+    version: str  # "WARC/1.0" or "WARC/1.1"
+    offset: int  # in the file as stored (the start of its gzip member)
+    length: int  # Content-Length
+    left: int = 0  # block bytes not read yet
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` more bytes of the block; b"" at its end. FramingError if the
+        file ends inside it."""
+        take = min(n, self.left)
+        if not take:
+            return b""
+        data = self.source.read(take)
+        if len(data) < take:
+            raise FramingError(
+                f"the file ends inside a record ({self.left - len(data)} bytes of its block "
+                "missing)"
+            )
+        self.left -= len(data)
+        return data
+
+
+def frame_records(src: WarcSource) -> Iterator[FramedRecord]:
+    """The records of ``src``, strictly framed: version line, the fields every record
+    needs, a sane Content-Length and the CRLF CRLF after each block. Whatever of a
+    block the caller leaves unread is skipped. Raises NotWarcData when the data does
+    not start with a record, FramingError on damage that stops the framing."""
+    while len(src.buf) < 8 and src.more():
+        pass
+    if not bytes(src.buf[:8]).startswith(VERSIONS):
+        raise NotWarcData("no WARC/1.0 or 1.1 version line")
+    count = 0
+    while True:
+        start = src.pos
+        block = src.read_header()
+        if block is None:
+            return
+        if not block.startswith(VERSIONS):
+            if count == 0:
+                raise NotWarcData("no WARC/1.0 or 1.1 version line")
+            raise FramingError("a record does not start with a WARC/1.0 or WARC/1.1 version line")
+        fields = parse_fields(block)
+        missing = [f for f in REQUIRED if f.lower() not in fields]
+        if missing:
+            raise FramingError(f"record header lacks {', '.join(missing)}")
+        try:
+            length = int(fields["content-length"])
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            raise FramingError(f"bad Content-Length {fields['content-length'][:40]!r}") from None
+        rec = FramedRecord(src, fields, block[:8].decode(), src.offset(start), length, length)
+        yield rec
+        while rec.read(FRAME_CHUNK):
+            pass
+        if src.read(4) != b"\r\n\r\n":
+            raise FramingError("block longer than its Content-Length, or the file is cut off")
+        count += 1
