@@ -31,6 +31,7 @@ strongroom): servers and CDNs commonly send gzip CSS, which wget stores but
 cannot look inside.
 
 Run:  .venv/bin/python bench/capture.py [--pages 40] [--latency 0 0.05] [--runs 5]
+(about 3 minutes on an idle 2-core machine; the one-connection runs at 50 ms dominate)
 """
 
 from __future__ import annotations
