@@ -148,14 +148,14 @@ def _fsync_tree(folder: Path, pattern: str) -> None:
 
 
 def _timed(
-    cmd: list[str], after: Any = None
+    cmd: list[str], after: Any = None, env: dict[str, str] | None = None
 ) -> tuple[float, float, subprocess.CompletedProcess[str]]:
     """Wall-clock and CPU seconds (user + system of the child) of one command.
 
     ``after`` (timed too) makes its output as durable as the other side's."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    res = subprocess.run(cmd, capture_output=True, text=True, env=CHILD_ENV)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env or CHILD_ENV)
     if after is not None:
         after()
     elapsed = time.monotonic() - started
@@ -164,13 +164,18 @@ def _timed(
     return elapsed, cpu, res
 
 
-def run_strongroom(url: str, work: Path, concurrency: int) -> Run:
+def run_strongroom(url: str, work: Path, concurrency: int, src: Path | None = None) -> Run:
+    """One capture; ``src`` runs another source tree's strongroom (--baseline)."""
     exe = REPO / ".venv" / "bin" / "strongroom"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "strongroom"]
+    cmd = [str(exe)] if exe.exists() and src is None else [sys.executable, "-m", "strongroom"]
+    env = None
+    if src is not None:
+        env = CHILD_ENV | {"PYTHONPATH": os.pathsep.join([str(src), *sys.path[1:]])}
     archive = work / f"archive-{time.monotonic_ns()}"
     elapsed, cpu, res = _timed(
         [*cmd, "capture", url, "--depth", "1", "--concurrency", str(concurrency),
-         "--archive", str(archive), "--json"]
+         "--archive", str(archive), "--json"],
+        env=env,
     )  # fmt: skip
     if res.returncode not in (0, 1):
         raise SystemExit(f"strongroom failed ({res.returncode}): {res.stderr}")
@@ -239,7 +244,12 @@ TOOLS = ("strongroom -c 1", "wget -r -p", "ceiling -c 1: wget -i", "strongroom -
          "ceiling -c 4: curl --parallel")  # fmt: skip
 
 
+BASELINE: list[Path] = []  # --baseline: an earlier source tree, run beside this one
+
+
 def _one(tool: str, base: str, work: Path, urls: list[str]) -> Run:
+    if tool.startswith("baseline"):
+        return run_strongroom(base, work, 4 if tool.endswith("4") else 1, BASELINE[0])
     if tool == "wget -r -p":
         return run_wget(base, work)
     if tool.startswith("ceiling"):
@@ -249,18 +259,21 @@ def _one(tool: str, base: str, work: Path, urls: list[str]) -> Run:
 
 def bench_latency(work: Path, latency: float, runs: int, true_reqs: set[str]) -> Table:
     """Paired runs of every tool at one latency (order alternating), after a warm-up."""
-    rates: dict[str, list[float]] = {t: [] for t in TOOLS}
-    cpus: dict[str, list[float]] = {t: [] for t in TOOLS}
+    tools = TOOLS + (("baseline -c 1", "baseline -c 4") if BASELINE else ())
+    rates: dict[str, list[float]] = {t: [] for t in tools}
+    cpus: dict[str, list[float]] = {t: [] for t in tools}
     found: dict[str, tuple[set[str], int]] = {}
     with SiteServer(root=work / "site", latency=latency) as srv:
         base = srv.url
         warm = run_strongroom(base, work, 1)  # warm-up runs, not measured
         run_strongroom(base, work, 4)
+        if BASELINE:
+            run_strongroom(base, work, 1, BASELINE[0])
         run_wget(base, work)
         urls = _urls(warm.warcs)  # the ceiling fetches what strongroom captured
         pages = warc_paths(warm.warcs, base)[1]
         for i in range(runs):
-            for tool in TOOLS if i % 2 == 0 else TOOLS[::-1]:
+            for tool in tools if i % 2 == 0 else tools[::-1]:
                 run = _one(tool, base, work, urls)
                 if run.warcs:
                     got, html, requests = warc_paths(run.warcs, base)
@@ -276,7 +289,7 @@ def bench_latency(work: Path, latency: float, runs: int, true_reqs: set[str]) ->
     for col in cols:
         table.add_column(col, justify="left" if col == "tool" else "right")
     wget_med = statistics.median(rates["wget -r -p"])
-    for tool in TOOLS:
+    for tool in tools:
         got, requests = found.get(tool, (set(), len(urls)))
         table.add_row(
             tool,
@@ -295,7 +308,12 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=40)
     ap.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.05])
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument(
+        "--baseline", type=Path, help="also run the strongroom of this src/ folder (before/after)"
+    )
     args = ap.parse_args()
+    if args.baseline:
+        BASELINE.append(args.baseline.resolve())
     if not shutil.which("wget"):
         raise SystemExit("wget is not installed (apt-get install wget)")
     console = Console(width=160)
