@@ -282,7 +282,7 @@ def test_demo_runs_the_whole_workflow_and_says_where_things_are(cli, tmp_path: P
     assert "ok -> gone (simulated takedown)" in r.stdout
     assert "http://127.0.0.1:8080/demo/" in r.stdout  # replay URL
     assert str(target / "report.html") in r.stdout and (target / "report.html").is_file()
-    assert (target / "manifests" / "demo.json").is_file()
+    assert (target / "manifests" / "demo").is_dir()
     # A second run: one JSON document; the key is reused; the pages are captured
     # again, found unchanged, and the existing bags stand (the demo is idempotent).
     r = cli("demo", "--archive", str(target), "--json", "--port", port)

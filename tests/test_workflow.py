@@ -7,6 +7,7 @@ from pathlib import Path
 
 import bagit
 
+from strongroom.bag.inventory import load_inventory
 from strongroom.demo import GLOBALVOICES_PATH, RFERL_PATH, article_urls, load_demo_collection
 from strongroom.demosite import Override, SiteServer
 
@@ -29,7 +30,7 @@ def test_archive_makes_one_verified_bag_per_seed(cli, site, archive_dir, tmp_pat
     assert [s["access"] for s in doc["seeds"]] == ["public", "restricted"]  # RFE/RL designated
     for bag_id in doc["bags"]:
         bagit.Bag(str(archive_dir / "bags" / bag_id)).validate()
-    inventory = json.loads((manifests / "demo.json").read_text("utf-8"))
+    inventory = load_inventory(manifests / "demo")
     assert sorted(inventory["bags"]) == sorted(doc["bags"])
     history = cli("history", doc["bags"][0], "--json")
     assert json.loads(history.stdout)["runs"][0]["result"] == "valid"  # first check recorded
@@ -66,7 +67,7 @@ def test_inventory_lands_beside_collections_and_embargo_is_kept(cli, site, archi
     coll.write_text(text, "utf-8")
     r = cli("archive", "-c", coll, "--no-screenshot", "--json")
     assert r.exit_code == 0, r.output
-    assert (repo / "manifests" / "demo.json").is_file()
+    assert (repo / "manifests" / "demo").is_dir()
     bag = archive_dir / "bags" / json.loads(r.stdout)["bags"][0]
     assert "Embargo-Until: 2030-01-01" in (bag / "bag-info.txt").read_text("utf-8")
 

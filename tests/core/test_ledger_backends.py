@@ -139,6 +139,43 @@ def test_schema_version_is_recorded(ledger):
     assert ledger.schema_version() == SCHEMA_VERSION
 
 
+def _as_version_3(led: Ledger) -> None:
+    """Make ``led`` look as strongroom 3 left it: bags without designations, with a row."""
+    with led.transaction() as c:
+        c.execute("ALTER TABLE bags DROP COLUMN designations")
+        c.execute(
+            "INSERT INTO bags (bag_id, collection_id, capture_id, created, access, seeds)"
+            " VALUES ('old', 'c', NULL, '2025-01-01T00:00:00Z', 'public', '[]')"
+        )
+        if led.dialect == "postgresql":
+            c.execute("UPDATE strongroom_meta SET value = '3' WHERE key = 'schema_version'")
+        else:
+            c.execute("PRAGMA user_version=3")
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_version_3_ledger_is_brought_to_version_4_keeping_its_rows(request, tmp_path, engine):
+    if engine == "sqlite":
+        where = LedgerLocation("sqlite", tmp_path / "ledger.sqlite")
+    else:
+        where = LedgerLocation("postgresql", url=request.getfixturevalue("pg_url"))
+    with Ledger(where, migrate=True) as led:
+        _as_version_3(led)
+    if engine == "postgresql":  # a shared ledger changes only by `strongroom ledger migrate`
+        with pytest.raises(UsageError, match=r"at schema version 3.*ledger migrate"):
+            Ledger(where)
+        with Ledger(where, migrate=True) as led:
+            assert led.migrated_from == 3
+    with Ledger(where) as led:  # SQLite: on open, as for every earlier version
+        assert led.schema_version() == SCHEMA_VERSION == 4
+        assert led.migrate() == (4, 4)
+        assert led.bag("old")["designations"] is None  # recorded before: read bag-info
+        led.record_bag("new", collection_id="c", capture_id=None, created="t",
+                       access="restricted", seeds=["u"], designations=["X (UA)"])  # fmt: skip
+        assert led.bags()["new"]["designations"] == ["X (UA)"]
+        assert led.bag("old")["collection_id"] == "c"
+
+
 def test_an_unmigrated_postgresql_ledger_asks_for_ledger_migrate(pg_url):
     with pytest.raises(UsageError, match="strongroom ledger migrate") as exc:
         Ledger(LedgerLocation("postgresql", url=pg_url))

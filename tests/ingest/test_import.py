@@ -253,7 +253,7 @@ def test_import_with_a_collection_takes_its_id_designations_and_access(cli, tmp_
     info = read_bag_info(archive / "bags" / bag_id)
     assert values(info, "Access") == ["restricted"]  # a designated publisher
     assert values(info, "Designation")
-    assert (tmp_path / "manifests" / "andijan.json").is_file()
+    assert (tmp_path / "manifests" / "andijan" / f"{bag_id}.json").is_file()
 
 
 def test_help_has_an_example(cli) -> None:

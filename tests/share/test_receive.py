@@ -21,6 +21,7 @@ from sharekit import (
 )
 
 from strongroom.bag import custody
+from strongroom.bag.inventory import load_inventory
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 
@@ -115,8 +116,7 @@ def test_exported_tar_from_partner_is_ingested(cli, pair, tmp_path) -> None:
     with open_ledger(receiver.root) as ledger:
         row = ledger.query("SELECT origin FROM bags WHERE bag_id = ?", (BAG,))
     assert row[0]["origin"] == "received:berlin"
-    inventory = json.loads((manifests / "andijan.json").read_text())
-    assert BAG in json.dumps(inventory)
+    assert BAG in load_inventory(manifests / "andijan")["bags"]
     assert [p.name for p in receiver.quarantine.iterdir()] == []
     assert cli("verify", BAG, "--archive", receiver.root).exit_code == 0
 
@@ -126,7 +126,9 @@ def test_partner_folder_is_received(cli, pair, tmp_path) -> None:
     r = cli("receive", sender.bag_dir(BAG), "--from", "berlin", "--archive", receiver.root)
     assert r.exit_code == 0, r.output
     assert (receiver.bag_dir(BAG) / "data").is_dir()
-    assert (tmp_path / "manifests" / "andijan.json").is_file()  # default: ./manifests
+    # default: the archive's own manifests/, never the current folder
+    assert (receiver.root / "manifests" / "andijan" / f"{BAG}.json").is_file()
+    assert not (tmp_path / "manifests").exists()
     again = cli("receive", sender.bag_dir(BAG), "--from", "berlin", "--archive", receiver.root)
     assert again.exit_code == 0 and "Already held" in again.stdout  # confirmed as a copy
 

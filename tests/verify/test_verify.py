@@ -59,9 +59,9 @@ def test_swapped_bag_is_caught_by_the_inventory(
     assert r.exit_code == 1, r.output
     assert "tagmanifest-sha512.txt" in r.stderr and "demo-coll.json" in r.stderr
     assert "replaced" in r.stderr
-    # the default: bag-info's Bag-Group-Identifier names the inventory in ./manifests/
+    # the default: where bagging wrote it (the bag's own file in manifests/demo-coll/)
     r = cli("verify", bags[0])
-    assert r.exit_code == 1 and "demo-coll.json" in r.stderr
+    assert r.exit_code == 1 and f"{COLLECTION}/{bags[0]}.json" in r.stderr
 
 
 def test_edited_custody_entry(cli, archive: Archive, bags: list[str]) -> None:

@@ -107,7 +107,7 @@ def build_bag_info(
     curator = coll.get("curator") or {}
     if not isinstance(curator, dict):
         curator = {}
-    configured = archive.config_path.exists()
+    configured = cfg.has_organization  # config.toml may hold only the inventory's place
     org = cfg.organization if configured else (curator.get("organization") or cfg.organization)
     title = str(coll.get("title") or "Ad-hoc captures")
     seeds = list(facts.seeds)

@@ -1,14 +1,16 @@
-"""The inventory ``manifests/<collection-id>.json``: the anchor outside the bag.
+"""The inventory ``manifests/<collection-id>/<bag-id>.json``: the anchor outside the bag.
 
 A bag is self-consistent by construction, so a bag swapped wholesale for a
 fake (new payload, new manifests, new tag manifests) would still validate.
 The inventory, kept in git beside ``collections/``, records at bagging time
 the sha256 of every tag manifest of every bag; verify compares against it.
 
-The file is deterministic (sorted keys, two-space indent, final newline) so git
-diffs show exactly the bag that was added, written atomically, and updated
-under an exclusive lock so that two bag runs for one collection never lose
-each other's entries.
+One small file per bag: adding a bag writes one new file (git shows exactly
+that file), checking a bag reads one file, and a whole collection is read
+with one folder listing. Each file is deterministic (sorted keys, two-space
+indent, final newline) and written atomically. An inventory in the earlier
+layout, one ``manifests/<collection-id>.json`` for the whole collection, is
+split into this layout the first time it is used.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from strongroom.core.fsutil import atomic_write_text
+from strongroom.core.fsutil import atomic_write_text, fsync_dir, os_problem
 from strongroom.errors import UsageError
 
-FORMAT = "strongroom-inventory/1"
+FORMAT = "strongroom-inventory/1"  # the earlier one-file-per-collection layout
+ENTRY_FORMAT = "strongroom-inventory-entry/1"
 MAX_INVENTORY = 64 * 1024 * 1024
+MAX_ENTRY = 1024 * 1024
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 ENTRY_KEYS = {
     "bag_id",
@@ -41,51 +45,116 @@ ENTRY_KEYS = {
 }
 
 
+def _check_id(value: str, what: str) -> str:
+    if not _ID_RE.match(value or "") or value.endswith(".json"):
+        raise UsageError(f"{value!r} is not a {what}")
+    return value
+
+
 def inventory_path(manifests_dir: Path, collection_id: str) -> Path:
-    """``<manifests_dir>/<collection_id>.json``."""
-    if not _ID_RE.match(collection_id):
-        raise UsageError(f"{collection_id!r} is not a collection id")
-    return Path(manifests_dir) / f"{collection_id}.json"
+    """``<manifests_dir>/<collection_id>/``: the folder of one collection's entries."""
+    return Path(manifests_dir) / _check_id(collection_id, "collection id")
+
+
+def legacy_path(manifests_dir: Path, collection_id: str) -> Path:
+    """``<manifests_dir>/<collection_id>.json``: the earlier one-file layout."""
+    return Path(manifests_dir) / f"{_check_id(collection_id, 'collection id')}.json"
+
+
+def entry_path(manifests_dir: Path, collection_id: str, bag_id: str) -> Path:
+    return inventory_path(manifests_dir, collection_id) / f"{_check_id(bag_id, 'bag id')}.json"
 
 
 def _empty(collection_id: str) -> dict[str, Any]:
     return {"format": FORMAT, "collection_id": collection_id, "bags": {}}
 
 
-def load_inventory(path: Path, collection_id: str | None = None) -> dict[str, Any]:
-    """Read and shape-check an inventory; a missing file is an empty inventory."""
-    path = Path(path)
-    cid = collection_id or path.stem
-    if not path.exists():
-        return _empty(cid)
+def _shape_ok(bag_id: str, entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and entry.get("bag_id") == bag_id
+        and isinstance(entry.get("tagmanifests"), dict)
+        and all(
+            isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
+            for k, v in entry["tagmanifests"].items()
+        )
+    )
+
+
+def _read_json(path: Path, limit: int) -> Any:
     if not path.is_file() or path.is_symlink():
         raise UsageError(f"{path}: not a regular file")
-    if path.stat().st_size > MAX_INVENTORY:
-        raise UsageError(f"{path}: too large to be an inventory")
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        if path.stat().st_size > limit:
+            raise UsageError(f"{path}: too large to be an inventory")
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise os_problem(f"cannot read inventory {path}", exc) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: not a JSON inventory ({exc}); fix it from git history") from None
+
+
+def _load_legacy(path: Path) -> dict[str, Any]:
+    """Read and shape-check a one-file inventory of the earlier layout."""
+    data = _read_json(path, MAX_INVENTORY)
     if not isinstance(data, dict) or not isinstance(data.get("bags"), dict):
         raise UsageError(f"{path}: not a strongroom inventory (expected an object with 'bags')")
     if data.get("format") != FORMAT:
         raise UsageError(f"{path}: unknown inventory format {data.get('format')!r}")
     for bag_id, entry in data["bags"].items():
-        if (
-            not isinstance(entry, dict)
-            or entry.get("bag_id") != bag_id
-            or not isinstance(entry.get("tagmanifests"), dict)
-            or not all(
-                isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
-                for k, v in entry["tagmanifests"].items()
-            )
-        ):
+        if not _shape_ok(bag_id, entry):
             raise UsageError(f"{path}: entry {str(bag_id)[:80]!r} is malformed")
     return data
 
 
+def load_entry(path: Path) -> dict[str, Any]:
+    """Read and shape-check one bag's entry file."""
+    data = _read_json(path, MAX_ENTRY)
+    bag_id = path.name[: -len(".json")]
+    if not isinstance(data, dict) or data.get("format") != ENTRY_FORMAT:
+        raise UsageError(f"{path}: not a strongroom inventory entry")
+    entry = {k: v for k, v in data.items() if k != "format"}
+    if not _shape_ok(bag_id, entry):
+        raise UsageError(f"{path}: entry is malformed (or names another bag)")
+    return entry
+
+
+def _current(path: Path) -> Path:
+    """A ``<collection>.json`` that was split into its folder names the folder now."""
+    if path.suffix == ".json" and not path.exists() and path.with_suffix("").is_dir():
+        return path.with_suffix("")
+    return path
+
+
+def load_inventory(path: Path, collection_id: str | None = None) -> dict[str, Any]:
+    """A whole collection's inventory ``{"format", "collection_id", "bags": {...}}``.
+
+    ``path`` is a collection folder (read with one listing), or a one-file
+    inventory of the earlier layout; a missing one is empty.
+    """
+    path = _current(Path(path))
+    cid = collection_id or (path.stem if path.suffix == ".json" else path.name)
+    if path.suffix == ".json" and not path.is_dir():
+        return _load_legacy(path) if path.exists() else _empty(cid)
+    data = _empty(cid)
+    if not path.exists():
+        legacy = path.with_name(path.name + ".json")
+        return _load_legacy(legacy) if legacy.is_file() else data
+    if not path.is_dir() or path.is_symlink():
+        raise UsageError(f"{path}: not an inventory folder")
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as exc:
+        raise os_problem(f"cannot read inventory {path}", exc) from None
+    for name in names:
+        if name.endswith(".json") and not name.startswith("."):
+            entry = load_entry(path / name)
+            data["bags"][entry["bag_id"]] = entry
+    return data
+
+
 def render(data: dict[str, Any]) -> str:
-    """The one stable text form of an inventory."""
+    """The one stable text form of an inventory file."""
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -109,25 +178,57 @@ def check_writable(manifests_dir: Path) -> None:
     try:
         Path(manifests_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(
-            f"cannot create manifests folder {manifests_dir}: {exc.strerror}"
-        ) from None
+        raise os_problem(f"cannot create manifests folder {manifests_dir}", exc) from None
     if not os.access(manifests_dir, os.W_OK):
         raise UsageError(f"manifests folder {manifests_dir} is not writable")
 
 
+def migrate(manifests_dir: Path, collection_id: str) -> bool:
+    """Split ``<collection>.json`` into one file per bag; True when something moved.
+
+    Every entry file is written (and synced) before the old file goes, so a
+    crash leaves both layouts, never neither; a re-run finishes the move.
+    """
+    legacy = legacy_path(manifests_dir, collection_id)
+    if not legacy.is_file():
+        return False
+    data = _load_legacy(legacy)
+    folder = inventory_path(manifests_dir, collection_id)
+    try:
+        folder.mkdir(exist_ok=True)
+        for bag_id, entry in data["bags"].items():
+            target = folder / f"{_check_id(bag_id, 'bag id')}.json"
+            if not target.exists():
+                atomic_write_text(target, _entry_text(entry))
+        legacy.unlink()
+        fsync_dir(Path(manifests_dir))
+    except OSError as exc:
+        raise os_problem(f"cannot migrate inventory {legacy}", exc) from None
+    return True
+
+
+def _entry_text(entry: dict[str, Any]) -> str:
+    return render({"format": ENTRY_FORMAT} | {k: entry.get(k) for k in sorted(ENTRY_KEYS)})
+
+
 def record_bag(manifests_dir: Path, collection_id: str, entry: dict[str, Any]) -> Path:
-    """Add (or replace) one bag's entry; return the inventory path."""
+    """Add (or replace) one bag's entry file; return the collection's inventory folder."""
     unknown = set(entry) - ENTRY_KEYS
     if unknown or "bag_id" not in entry:
         raise ValueError(f"bad inventory entry keys: {sorted(unknown)}")
-    path = inventory_path(manifests_dir, collection_id)
+    folder = inventory_path(manifests_dir, collection_id)
+    target = entry_path(manifests_dir, collection_id, entry["bag_id"])
     check_writable(manifests_dir)
     with _dir_lock(Path(manifests_dir)):
-        data = load_inventory(path, collection_id)
-        data["bags"][entry["bag_id"]] = {k: entry.get(k) for k in sorted(ENTRY_KEYS)}
-        atomic_write_text(path, render(data))
-    return path
+        migrate(manifests_dir, collection_id)
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise os_problem(f"cannot create inventory folder {folder}", exc) from None
+        text = _entry_text(entry)
+        if not (target.is_file() and target.read_text("utf-8") == text):
+            atomic_write_text(target, text)
+    return folder
 
 
 def tagmanifest_hashes(bag_dir: Path) -> dict[str, str]:
@@ -140,7 +241,13 @@ def tagmanifest_hashes(bag_dir: Path) -> dict[str, str]:
 
 
 def find_entry(inventory: Path, bag_id: str) -> dict[str, Any] | None:
-    return load_inventory(inventory).get("bags", {}).get(bag_id)
+    """One bag's entry: from ``<folder>/<bag-id>.json`` (one read), or a legacy file."""
+    inventory = _current(Path(inventory))
+    if inventory.is_dir():
+        path = inventory / f"{_check_id(bag_id, 'bag id')}.json"
+        return load_entry(path) if path.exists() else None
+    found: dict[str, Any] | None = load_inventory(inventory).get("bags", {}).get(bag_id)
+    return found
 
 
 def check_bag(inventory_path: Path, bag_dir: Path) -> list[str]:
@@ -150,6 +257,8 @@ def check_bag(inventory_path: Path, bag_dir: Path) -> list[str]:
     entry = find_entry(Path(inventory_path), bag_id)
     if entry is None:
         return [f"bag {bag_id} is missing from the inventory {inventory_path}"]
+    if entry.get("bag_id") != bag_id:
+        return [f"the inventory entry of {bag_id} names another bag"]
     problems = []
     recorded: dict[str, str] = entry["tagmanifests"]
     actual = tagmanifest_hashes(bag_dir)
@@ -159,9 +268,14 @@ def check_bag(inventory_path: Path, bag_dir: Path) -> list[str]:
         elif actual[name] != recorded[name]:
             problems.append(
                 f"{name} no longer hashes to the value recorded at bagging in "
-                f"{Path(inventory_path).name} (sha256 {actual[name][:16]}... != "
+                f"the inventory (sha256 {actual[name][:16]}... != "
                 f"{recorded[name][:16]}...): the bag was changed or replaced"
             )
     for name in sorted(set(actual) - set(recorded)):
         problems.append(f"{name} was not in the bag at bagging (not in the inventory)")
+    sig = bag_dir / "tagmanifest-sha512.txt.sig"
+    if entry.get("signing_key") and not sig.exists():
+        problems.append(
+            f"{sig.name} is missing, but the bag was signed at bagging ({entry['signing_key']})"
+        )
     return problems

@@ -166,8 +166,9 @@ def warcs_csv(files: list[PayloadFile], seeds: list[str]) -> str:
     return buf.getvalue()
 
 
-def default_manifests_dir(meta: dict[str, Any], base: Path | None = None) -> Path:
-    """``<repo>/manifests`` for a capture of ``<repo>/collections/x.toml``, else ./manifests.
+def default_manifests_dir(meta: dict[str, Any], base: Path | None = None) -> Path | None:
+    """``<repo>/manifests`` for a capture of ``<repo>/collections/x.toml``, else None
+    (the archive then keeps its inventory in ``<archive>/manifests``).
 
     The capture record names the collection file relative to ``base``, the
     folder that holds the archive (never an absolute path).
@@ -179,7 +180,7 @@ def default_manifests_dir(meta: dict[str, Any], base: Path | None = None) -> Pat
             cpath = (base or Path.cwd()) / p
             if cpath.parent.name == "collections":
                 return cpath.parent.parent / "manifests"
-    return Path.cwd() / "manifests"
+    return None
 
 
 def _operator(archive: Archive, meta: dict[str, Any]) -> str:
@@ -279,8 +280,8 @@ def prepare(
     if final.exists() or archive.custody_path(bag_id).exists():
         raise UsageError(f"bag {bag_id} already exists in {archive.bags}; refusing to replace it")
     archive.ensure()
-    manifests = (
-        Path(manifests_dir) if manifests_dir else default_manifests_dir(meta, archive.root.parent)
+    manifests = archive.inventory_dir(
+        manifests_dir, suggested=default_manifests_dir(meta, archive.root.parent)
     )
     inv_path = inventory.inventory_path(manifests, collection_id)
     inventory.load_inventory(inv_path, collection_id)  # refuse a damaged inventory early

@@ -180,6 +180,7 @@ def intent_of(plan: Any) -> dict[str, Any]:
         "manifests": str(plan.manifests),
         "oxum": plan.oxum,
         "stamp": plan.stamp_detail(),
+        "designations": [d.label() for d in plan.designations],
     }
 
 
@@ -204,6 +205,7 @@ def record_intent(archive: Archive, intent: dict[str, Any]) -> None:
             access=intent["access"],
             seeds=intent["seeds"],
             is_version_of=intent["is_version_of"],
+            designations=intent.get("designations"),  # absent in an older pending intent
         )
         crash_point("after-ledger-row")
         log = archive.custody_path(bag_id)
@@ -247,7 +249,8 @@ def record_intent(archive: Archive, intent: dict[str, Any]) -> None:
 
 
 def _inventory_file(intent: dict[str, Any]) -> str:
-    return str((Path(intent["manifests"]) / f"{intent['collection_id']}.json").absolute())
+    """The collection's inventory folder (``<manifests>/<collection>/``)."""
+    return str((Path(intent["manifests"]) / intent["collection_id"]).absolute())
 
 
 def _inputs(intent: dict[str, Any]) -> dict[str, Any]:

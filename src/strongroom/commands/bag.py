@@ -52,7 +52,7 @@ def bag_cmd(
 
     The capture is copied (hard-linked where possible), never moved; the bag
     is built under a temporary name and appears under bags/ only when complete.
-    The inventory manifests/<collection>.json records its tag manifests.
+    The inventory manifests/<collection>/<bag>.json records its tag manifests.
 
     \b
     Example:

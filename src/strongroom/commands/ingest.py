@@ -22,7 +22,8 @@ from strongroom.commands.options import archive_option, make_output, output_opti
     "--manifests",
     "manifests_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Inventory folder (default: manifests/ beside the collections/ folder).",
+    help="Inventory folder (default: manifests/ beside collections/, else the archive's;"
+    " fixed in config.toml at first use).",
 )
 @click.option(
     "--accept-damaged", is_flag=True, help="Import files with damaged records (needs --reason)."

@@ -27,9 +27,10 @@ from strongroom.errors import ProblemFound, UsageError
 )
 @click.option(
     "--inventory",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Inventory (manifests/<collection>.json) the bags' tag manifests must match.",
+    help="Inventory (manifests/<collection>/, or an older manifests/<collection>.json)"
+    " the bags' tag manifests must match.",
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Hashing threads.")
 @click.option(
@@ -111,7 +112,9 @@ def _check_arguments(
         raise UsageError("name bags (ids or paths), or use --all, or --due (one of them)")
     if (interval or budget) and not due:
         raise UsageError("--interval and --budget only apply with --due")
-    if inventory is not None and not inventory.is_file():
+    if inventory is not None and not (
+        inventory.is_file() or inventory.is_dir() or inventory.with_suffix("").is_dir()
+    ):
         raise UsageError(f"--inventory {inventory}: no such file")
 
 

@@ -41,7 +41,8 @@ ALGORITHMS = ("sha512", "sha256", "sha384", "sha1", "md5")
     "--manifests",
     "manifests_dir",
     type=click.Path(file_okay=False),
-    help="Inventory folder (default: manifests/ beside the collections/ folder).",
+    help="Inventory folder (default: manifests/ beside collections/, else the archive's;"
+    " fixed in config.toml at first use).",
 )
 @click.option(
     "--algorithm",
@@ -75,7 +76,7 @@ def archive_cmd(
 
     Each seed becomes its own capture and its own signed BagIt bag under
     <archive>/bags/, with a screenshot rendered from the WARC, an entry in the
-    inventory manifests/<collection>.json, and a first fixity check in the
+    inventory manifests/<collection>/<bag>.json, and a first fixity check in the
     ledger. A re-capture whose payloads all equal the seed's latest bag makes
     no new bag ("unchanged since BAG", in the ledger and custody log) unless
     --force. Exit 0 when all went well, 1 when a fetch failed or a bag did not

@@ -17,6 +17,7 @@ Layout (``--archive DIR`` or ``STRONGROOM_ARCHIVE``, default ``./archive``)::
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -102,6 +103,8 @@ class ArchiveConfig:
     receive: ReceiveLimits = field(default_factory=ReceiveLimits)
     node: NodeConfig = field(default_factory=NodeConfig)
     ledger_url: str = ""  # postgresql://user@host:port/db; empty: the SQLite file
+    has_organization: bool = False  # [organization] name was set (not the default)
+    inventory_dir: str = ""  # [inventory] path: fixed at first use, so every run finds it
 
 
 def _node(r: _Reader) -> NodeConfig:
@@ -144,6 +147,7 @@ def load_config(path: Path) -> ArchiveConfig:
             "timestamp",
             "node",
             "ledger",
+            "inventory",
         }
     )
     org = r.table("organization")
@@ -159,6 +163,11 @@ def load_config(path: Path) -> ArchiveConfig:
     rep.unknown({"min_copies", "min_jurisdictions"})
     rec = r.table("receive")
     rec.unknown({"max_files", "max_bytes", "max_name_length", "max_ratio"})
+    inv = r.table("inventory")
+    inv.unknown({"path"})
+    inventory = inv.str("path")
+    if inventory and ("\x00" in inventory or len(inventory) > 4096):
+        raise inv.fail("path", "a folder path")
     max_bytes = rec.data.get("max_bytes", ReceiveLimits.max_bytes)
     try:
         max_bytes = parse_size(str(max_bytes))
@@ -187,6 +196,8 @@ def load_config(path: Path) -> ArchiveConfig:
         ),
         node=_node(r),
         ledger_url=_ledger_url(r),
+        has_organization="name" in org.data,
+        inventory_dir=inventory,
     )
 
 
@@ -285,6 +296,55 @@ class Archive:
         if self._config is None:
             self._config = load_config(self.config_path)
         return self._config
+
+    # --- the inventory's place, fixed at first use -------------------------
+    def configured_inventory(self) -> Path | None:
+        """The inventory folder named in config.toml, or None before first use."""
+        text = self.config.inventory_dir
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    def inventory_dir(self, requested: Path | None = None, suggested: Path | None = None) -> Path:
+        """The archive's inventory folder; the first use writes it into config.toml.
+
+        ``requested`` (``--manifests``) wins for this run; before the first
+        use it is fixed as the archive's. Otherwise the configured folder, else
+        ``suggested`` (``manifests/`` beside a ``collections/`` folder), else
+        ``<archive>/manifests``: never the current folder, so a run inside some
+        other git checkout does not write into it.
+        """
+        configured = self.configured_inventory()
+        if requested is not None:
+            chosen = Path(requested).expanduser().absolute()
+        elif configured is not None:
+            return configured
+        else:
+            chosen = (suggested or self.root / "manifests").absolute()
+        if configured is None:
+            self.fix_inventory(chosen)
+        return chosen
+
+    def fix_inventory(self, folder: Path) -> None:
+        """Write ``[inventory] path`` into config.toml (kept otherwise as written)."""
+        from strongroom.core.fsutil import atomic_write_text
+
+        try:
+            text = self.config_path.read_text("utf-8") if self.config_path.exists() else ""
+        except OSError as exc:
+            raise UsageError(f"cannot read {self.config_path}: {exc.strerror}") from None
+        if text and not text.endswith("\n"):
+            text += "\n"
+        rel = folder.absolute()
+        text += (
+            "\n# Where this archive's inventory lives (fixed at first use; verify reads it\n"
+            "# from here whatever the current folder). Move it only with its git history.\n"
+            f"[inventory]\npath = {json.dumps(str(rel))}\n"
+        )
+        self.ensure()
+        atomic_write_text(self.config_path, text)
+        self._config = None
 
     def designations(self) -> tuple[Designation, ...]:
         """Archive-wide designations from ``designations.toml`` (empty when absent)."""

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,24 @@ from strongroom.core.backends import (
     redact,
     write_problem,
 )
+from strongroom.core.ledger_watch import WatchRecords
 from strongroom.core.rows import CustodyHead, FixityLatest, PayloadRow, WatchLatest, WatchRow
-from strongroom.core.schema import MIGRATE_1_2, SCHEMA_VERSION, render
+from strongroom.core.schema import SCHEMA_VERSION, upgrade
 from strongroom.core.shared import SharedRounds
 from strongroom.errors import UsageError
+
+# Re-exported: callers take the ledger's rows from here.
+__all__ = [
+    "SCHEMA_VERSION",
+    "CustodyHead",
+    "FixityLatest",
+    "Ledger",
+    "WatchLatest",
+    "WatchRow",
+    "ledger_location",
+    "open_ledger",
+    "utcnow",
+]
 
 
 def utcnow() -> str:
@@ -37,7 +51,7 @@ def utcnow() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Ledger(SharedRounds):
+class Ledger(WatchRecords, SharedRounds):
     """A connection to ``<archive>/ledger.sqlite``, created on first use.
 
     Every statement the project runs against the ledger is a named method
@@ -79,13 +93,22 @@ class Ledger(SharedRounds):
         try:
             self._setup(existed)
         except sqlite3.DatabaseError as exc:
-            self.conn.close()
+            self._abandon(existed)
             if isinstance(exc, sqlite3.OperationalError):
                 raise write_problem(self.path, exc) from None
             raise UsageError(f"ledger {self.path} is not a usable SQLite database: {exc}") from None
         except UsageError:
-            self.conn.close()
+            self._abandon(existed)
             raise
+
+    def _abandon(self, existed: bool) -> None:
+        """Close after a failed set-up; a ledger this open created (on a full disk, say)
+        holds nothing yet, so it goes, and the next run starts it again."""
+        self.conn.close()
+        if not existed:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    Path(f"{self.path}{suffix}").unlink()
 
     def _setup(self, existed: bool) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -105,10 +128,14 @@ class Ledger(SharedRounds):
         # The ledger is opened for every dedup lookup and event: only then.
         if version != SCHEMA_VERSION:
             self.migrated_from = version if existed else None
-            with self.conn:
-                script = render("sqlite") + (MIGRATE_1_2 if version == 1 else "")
-                self.conn.executescript("BEGIN;" + script)
-                self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._upgrade_sqlite(version)
+
+    def _upgrade_sqlite(self, before: int) -> None:
+        """Bring the SQLite file to this version in one transaction (all steps or none)."""
+        columns = {str(r[1]) for r in self.conn.execute("PRAGMA table_info(bags)")}
+        with self.conn:
+            self.conn.executescript("BEGIN;" + upgrade("sqlite", before, columns))
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -162,13 +189,10 @@ class Ledger(SharedRounds):
         if before == SCHEMA_VERSION:
             return before, before
         if self.dialect == "sqlite":
-            with self.conn:
-                script = render("sqlite") + (MIGRATE_1_2 if before == 1 else "")
-                self.conn.executescript("BEGIN;" + script)
-                self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._upgrade_sqlite(before)
             return before, SCHEMA_VERSION
         with self.conn:
-            self.conn.executescript(render("postgresql"))
+            self.conn.executescript(upgrade("postgresql", before, set()))
             self.conn.execute(
                 "INSERT INTO strongroom_meta (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -285,27 +309,25 @@ class Ledger(SharedRounds):
         seeds: list[str],
         is_version_of: str | None = None,
         origin: str = "local",
+        designations: list[str] | None = None,
     ) -> None:
-        """Add (or refresh) a bag's row: made here (``local``) or ``received:<partner>``."""
+        """Add (or refresh) a bag's row: made here (``local``) or ``received:<partner>``.
+
+        ``designations``: the labels frozen in its bag-info (None: not known here).
+        """
+        labels = None if designations is None else json.dumps(designations)
         with self.transaction() as c:
             c.execute(
                 "INSERT INTO bags (bag_id, collection_id, capture_id, created, access,"
-                " seeds, is_version_of, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " seeds, is_version_of, origin, designations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (bag_id) DO UPDATE SET collection_id = excluded.collection_id,"
                 " capture_id = excluded.capture_id, created = excluded.created,"
                 " access = excluded.access, seeds = excluded.seeds,"
-                " is_version_of = excluded.is_version_of, origin = excluded.origin",
-                (
-                    bag_id,
-                    collection_id,
-                    capture_id,
-                    created,
-                    access,
-                    json.dumps(seeds),
-                    is_version_of,
-                    origin,
-                ),
-            )
+                " is_version_of = excluded.is_version_of, origin = excluded.origin,"
+                " designations = excluded.designations",
+                (bag_id, collection_id, capture_id, created, access, json.dumps(seeds),
+                 is_version_of, origin, labels),
+            )  # fmt: skip
 
     def set_access(self, bag_id: str, level: str) -> None:
         """Record a bag's new access level (its custody log holds the why)."""
@@ -313,14 +335,14 @@ class Ledger(SharedRounds):
             c.execute("UPDATE bags SET access = ? WHERE bag_id = ?", (level, bag_id))
 
     def bags(self) -> dict[str, dict[str, Any]]:
-        """bag id -> its row (seeds decoded), for every bag the ledger knows."""
-        rows = self.query("SELECT * FROM bags")
-        return {r["bag_id"]: dict(r) | {"seeds": _json_list(r["seeds"])} for r in rows}
+        """bag id -> its row (seeds and designations decoded), for every bag the ledger
+        knows (designations None: recorded before the ledger kept them)."""
+        return {r["bag_id"]: _bag_row(r) for r in self.query("SELECT * FROM bags")}
 
     def bag(self, bag_id: str) -> dict[str, Any] | None:
-        """One bag's row (seeds decoded), or None when the ledger does not know it."""
+        """One bag's row (as ``bags`` gives it), or None when the ledger does not know it."""
         rows = self.query("SELECT * FROM bags WHERE bag_id = ?", (bag_id,))
-        return dict(rows[0]) | {"seeds": _json_list(rows[0]["seeds"])} if rows else None
+        return _bag_row(rows[0]) if rows else None
 
     def bag_ids(self) -> set[str]:
         """Every bag id the ledger knows."""
@@ -377,83 +399,6 @@ class Ledger(SharedRounds):
         rows.reverse()
         return [dict(r) | {"failures": _json_list(r["failures"])} for r in rows]
 
-    # --- watch ------------------------------------------------------------
-    def record_watch_result(
-        self,
-        url: str,
-        *,
-        collection_id: str | None,
-        bag_id: str | None,
-        status: str,
-        previous_status: str | None,
-        http_status: int | None,
-        final_url: str | None,
-        similarity: float | None,
-        vantage: str,
-        evidence: dict[str, Any],
-        checked_at: str,
-    ) -> int:
-        """One ``watch_results`` row; the per-URL latest status follows by trigger."""
-        with self.transaction() as c:
-            cur = c.execute(
-                "INSERT INTO watch_results (url, collection_id, bag_id, status, previous_status,"
-                " http_status, final_url, similarity, vantage, evidence, checked_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    url,
-                    collection_id,
-                    bag_id,
-                    status,
-                    previous_status,
-                    http_status,
-                    final_url,
-                    similarity,
-                    vantage,
-                    json.dumps(evidence, sort_keys=True, default=str),
-                    checked_at,
-                ),
-            )
-            return int(cur.fetchone()[0])
-
-    def last_watch(self, url: str) -> dict[str, Any] | None:
-        """The latest watch row of a URL (evidence decoded), or None if never watched."""
-        rows = self.query(
-            "SELECT * FROM watch_results WHERE url = ? ORDER BY id DESC LIMIT 1", (url,)
-        )
-        if not rows:
-            return None
-        row = dict(rows[0])
-        try:
-            row["evidence"] = json.loads(row["evidence"])
-        except (TypeError, ValueError):
-            row["evidence"] = {}
-        return row
-
-    def watch_latest(self, url: str | None = None) -> dict[str, WatchLatest]:
-        """url -> latest status, since when, last checked (all URLs, or one)."""
-        sql = "SELECT url, result_id, status, since, checked_at FROM watch_latest"
-        rows = self.query(sql + " WHERE url = ?", (url,)) if url else self.query(sql)
-        return {r["url"]: WatchLatest(*tuple(r)) for r in rows}
-
-    def latest_watch_rows(self) -> dict[str, dict[str, Any]]:
-        """url -> its whole latest ``watch_results`` row (one row per URL, by index)."""
-        rows = self.query(
-            "SELECT w.* FROM watch_latest l JOIN watch_results w ON w.id = l.result_id"
-        )
-        return {r["url"]: dict(r) for r in rows}
-
-    def status_changes(self, statuses: Iterable[str], limit: int = 500) -> list[dict[str, Any]]:
-        """The latest ``limit`` watch rows that entered one of ``statuses``, oldest first."""
-        wanted = sorted(set(statuses))
-        rows = self.query(
-            "SELECT * FROM (SELECT * FROM watch_results WHERE status IN ("
-            + ",".join("?" * len(wanted))
-            + ") AND (previous_status IS NULL OR previous_status != status)"
-            " ORDER BY checked_at DESC, id DESC LIMIT ?) AS latest ORDER BY checked_at, id",
-            (*wanted, int(limit)),
-        )
-        return [dict(r) for r in rows]
-
     # --- copies at partners -----------------------------------------------
     def record_copy(
         self,
@@ -482,51 +427,6 @@ class Ledger(SharedRounds):
         else:
             rows = self.query("SELECT * FROM copies WHERE bag_id = ? ORDER BY partner", (bag_id,))
         return [dict(r) for r in rows]
-
-    # --- watch ------------------------------------------------------------
-    def record_watch_results(self, rows: Sequence[WatchRow]) -> None:
-        """Add watch results and their ``watch`` events, all in one transaction.
-
-        A watch run records its results in batches: one commit (one fsync) per
-        batch instead of two per seed, with the same guarantee that a result
-        and its event land together or not at all.
-        """
-        with self.transaction() as c:
-            c.executemany(
-                "INSERT INTO watch_results (url, collection_id, bag_id, status, previous_status,"
-                " http_status, final_url, similarity, vantage, evidence, checked_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.url,
-                        r.collection_id,
-                        r.bag_id,
-                        r.status,
-                        r.previous_status,
-                        r.http_status,
-                        r.final_url,
-                        r.similarity,
-                        r.vantage,
-                        json.dumps(r.evidence, sort_keys=True, default=str),
-                        r.checked_at,
-                    )
-                    for r in rows
-                ],
-            )
-            c.executemany(
-                "INSERT INTO events (time, bag_id, event_type, outcome, actor, detail)"
-                " VALUES (?, ?, 'watch', ?, ?, ?)",
-                [
-                    (
-                        r.checked_at,
-                        r.bag_id,
-                        r.status,
-                        r.actor,
-                        json.dumps(r.detail, sort_keys=True, default=str),
-                    )
-                    for r in rows
-                ],
-            )
 
     # --- generic events ---------------------------------------------------
     def record_event(
@@ -657,6 +557,14 @@ class Ledger(SharedRounds):
                 " verified_start = ?, verified_end = ? WHERE bag_id = ?",
                 (seq, hash, start, end, bag_id),
             )
+
+
+def _bag_row(r: Any) -> dict[str, Any]:
+    labels = r["designations"]
+    return dict(r) | {
+        "seeds": _json_list(r["seeds"]),
+        "designations": None if labels is None else _json_list(labels),
+    }
 
 
 def _json_list(text: str | None) -> list[Any]:

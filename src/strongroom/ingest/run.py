@@ -241,13 +241,15 @@ def _collection_doc(c: Collection | None) -> dict[str, Any]:
     }
 
 
-def _manifests_dir(options: ImportOptions) -> Path:
+def _manifests_dir(options: ImportOptions) -> Path | None:
+    """--manifests, else manifests/ beside a collections/ folder, else None: the
+    archive's own (fixed in its config.toml), never the current folder."""
     if options.manifests_dir is not None:
         return options.manifests_dir
     path = options.collection.path if options.collection else None
     if path is not None and path.absolute().parent.name == "collections":
         return path.absolute().parent.parent / "manifests"
-    return Path.cwd() / "manifests"
+    return None
 
 
 def _capture_doc(

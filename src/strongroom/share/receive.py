@@ -288,10 +288,13 @@ def _ingest(
     bag_id: str,
     source: str,
     partner_name: str | None,
-    manifests_dir: Path,
+    requested: Path | None,
     unsigned: _Unsigned,
 ) -> str | None:
     """Publish the checked bag as a transaction and record it; return the inventory path."""
+    # The archive's inventory folder, fixed in config.toml at the first bag that enters
+    # (a refused bag changes nothing in the archive).
+    manifests_dir = archive.inventory_dir(requested)
     intent = ingest.intent_for(archive, work, bag_id, source, partner_name, manifests_dir)
     if unsigned.allowed and not (work / bag_id / SIGNATURE).is_file():
         intent["unsigned_reason"] = unsigned.reason
@@ -395,13 +398,12 @@ def receive(
         raise UsageError('--allow-unsigned and --reason "..." go together (the reason is logged)')
     unsigned = _Unsigned(allow_unsigned, (reason or "").strip())
     partner = get_partner(archive, partner_name) if partner_name else None
-    manifests = manifests_dir or Path.cwd() / "manifests"
     try:
         archive.ensure()
         with ingest.publishing_lock(archive):
             ingest.reconcile(archive)  # finish or undo what a killed receive left
         with ingest.work_folder(archive) as work:
-            return _receive(archive, source, work, partner, unsigned, manifests)
+            return _receive(archive, source, work, partner, unsigned, manifests_dir)
     except OSError as exc:
         if exc.errno in ENVIRONMENT_ERRNOS:
             raise environment_error(exc, archive.root) from None
@@ -414,7 +416,7 @@ def _receive(
     work: Path,
     partner: Partner | None,
     unsigned: _Unsigned,
-    manifests: Path,
+    manifests: Path | None,
 ) -> ReceiveResult:
     """Unpack, check and ingest into ``work``; quarantine on refusal, clean up otherwise."""
     partner_name = partner.name if partner else None

@@ -68,27 +68,39 @@ def ledger_bags(archive: Archive) -> dict[str, LedgerBag]:
 def inventory_candidates(
     archive: Archive, collection_id: str, recorded: Path | None = None
 ) -> list[Path]:
-    """Where the collection's inventory may be, most authoritative first.
+    """Where the collection's inventory folder may be, most authoritative first.
 
     Where bagging wrote it (the ledger's creation event) comes first, then the
-    archive's configured inventory folder; then, for archives
-    set up before it was configured, the working folder's ``manifests/`` (a
-    checkout of the collections repository), and the archive's own folder and
-    its parent (where ``strongroom demo`` and a default set-up put it).
+    archive's configured inventory folder (``[inventory] path`` in config.toml,
+    fixed at first use); then, for archives set up before it was configured,
+    the working folder's ``manifests/`` (a checkout of the collections
+    repository), and the archive's own folder and its parent (where
+    ``strongroom demo`` and a default set-up put it). Each is a folder
+    ``<manifests>/<collection>/``; an older one-file ``<collection>.json``
+    beside it is read in its place.
     """
     bases: list[Path] = []
-    configured = getattr(archive.config, "inventory_dir", None)
-    if configured:
-        bases.append(Path(configured))
+    configured = archive.configured_inventory()
+    if configured is not None:
+        bases.append(configured)
     bases += [Path.cwd() / "manifests", archive.root / "manifests"]
     bases.append(archive.root.parent / "manifests")
-    found = [base / f"{collection_id}.json" for base in dict.fromkeys(bases)]
+    found = [base / collection_id for base in dict.fromkeys(bases)]
     return ([recorded] if recorded is not None else []) + found
+
+
+def _present(path: Path) -> bool:
+    """An inventory folder, a one-file inventory, or a folder's older one-file form."""
+    if path.is_dir() or path.is_file():
+        return True
+    if path.suffix == ".json":  # recorded before the split into one file per bag
+        return path.with_suffix("").is_dir()
+    return path.with_name(path.name + ".json").is_file()
 
 
 def find_inventory(archive: Archive, collection_id: str, recorded: Path | None) -> Path | None:
     for path in inventory_candidates(archive, collection_id, recorded):
-        if path.is_file():
+        if _present(path):
             return path
     return None
 
@@ -175,9 +187,10 @@ def inventory_problems(
             )
         ], None
     try:
+        # name the entry file of the bag (one file per bag), or an older one-file inventory
+        label = f"{path.name}/{bag.name}.json" if path.is_dir() else path.name
         found = [
-            Problem("inventory", f"{path.name}: {msg}", file=str(path))
-            for msg in check_bag(path, bag)
+            Problem("inventory", f"{label}: {msg}", file=str(path)) for msg in check_bag(path, bag)
         ]
         entry = find_entry(path, bag.name)
     except (OSError, ValueError, json.JSONDecodeError) as exc:

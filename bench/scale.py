@@ -1,0 +1,341 @@
+"""How strongroom's nightly commands grow with the archive: 10 to 10,000 bags.
+
+Builds synthetic archives quickly (no real captures): N small signed BagIt bags
+on disk, each with a custody log whose head the ledger anchors and an inventory
+entry under manifests/<collection>/, and a ledger with 100 events, 20 fixity
+runs and 20 watch results per bag (1 million events at 10,000 bags). Then it
+times, each in a child process as a user runs it, ``status --json``,
+``report``, ``verify --all --fast`` and ``verify --due`` (with 1/30 of the
+bags due, as in a 30-day rotation), and in-process one custody append to a log
+of 10 entries per bag (100,000 entries at 10,000 bags). Each figure is the
+median of ``--runs`` runs (min-max), with the peak RSS of the child; the
+growth column is the median's ratio to the previous size (10x more bags).
+
+The anchor is linear growth (10.0x per 10x); the goals are status and report
+under 1 s and 200 MB at 10,000 bags, verify --all --fast under 10 s, and a
+custody append that does not grow (1.0x). Durability is as in real use: every
+ledger transaction and custody append is fsynced. Not part of the test suite.
+
+    .venv/bin/python bench/scale.py [--sizes 10,100,1000,10000] [--runs 5] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from strongroom.bag import custody
+from strongroom.bag.signing import fingerprint, init_keys, load_private_key, sign_bytes
+from strongroom.core.archive import Archive
+from strongroom.core.ledger import open_ledger
+
+COLLECTION = "scale"
+EVENTS_PER_BAG = 100
+RUNS_PER_BAG = 20
+WATCH_PER_BAG = 20
+ENTRIES_PER_BAG_IN_LONG_LOG = 10
+DAY = 86400
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _bag_id(i: int) -> str:
+    return f"{COLLECTION}-20240101T{i // 3600 % 24:02d}{i // 60 % 60:02d}{i % 60:02d}Z-{i:06x}"
+
+
+def _write_bag(root: Path, bag_id: str, i: int, key: Any, fpr: str) -> dict[str, Any]:
+    """One small, valid, signed BagIt 1.0 bag; returns its inventory entry."""
+    bag = root / bag_id
+    (bag / "data" / "warc").mkdir(parents=True)
+    payload = f"WARC/1.1 synthetic record {i}\r\n".encode() * 8
+    (bag / "data" / "warc" / f"{bag_id}-00000.warc.gz").write_bytes(payload)
+    seed = f"http://news{i % 97}.test/story/{i}"
+    files = {
+        "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+        "bag-info.txt": (
+            f"Source-Organization: Scale Test\nExternal-Identifier: {bag_id}\n"
+            f"Bagging-Date: 2024-01-01\nBag-Group-Identifier: {COLLECTION}\n"
+            f"Payload-Oxum: {len(payload)}.1\nSeed-URL: {seed}\nAccess: public\n"
+            f"Signing-Key-Fingerprint: {fpr}\n"
+        ).encode(),
+        "manifest-sha512.txt": (
+            f"{hashlib.sha512(payload).hexdigest()}  data/warc/{bag_id}-00000.warc.gz\n"
+        ).encode(),
+    }
+    for name, data in files.items():
+        (bag / name).write_bytes(data)
+    tm = "".join(f"{hashlib.sha512(d).hexdigest()}  {n}\n" for n, d in sorted(files.items()))
+    (bag / "tagmanifest-sha512.txt").write_text(tm)
+    (bag / "tagmanifest-sha512.txt.sig").write_bytes(sign_bytes(key, tm.encode()))
+    return {
+        "bag_id": bag_id,
+        "created": "2024-01-01T00:00:00Z",
+        "payload_oxum": f"{len(payload)}.1",
+        "tagmanifests": {"tagmanifest-sha512.txt": hashlib.sha256(tm.encode()).hexdigest()},
+        "signing_key": fpr,
+        "seeds": [seed],
+        "access": "public",
+        "is_version_of": None,
+    }
+
+
+def _custody_lines(bag_dir: Path, n: int, key: Any, fpr: str) -> tuple[bytes, int, str, int]:
+    """A chained log of ``n`` entries (the last signed); (bytes, seq, head hash, start)."""
+    prev = custody.genesis_for(bag_dir)
+    out: list[bytes] = []
+    for seq in range(1, n + 1):
+        entry = {
+            "seq": seq,
+            "time": "2024-01-01T00:00:00Z",
+            "actor": "scale",
+            "action": "creation" if seq == 1 else "watch",
+            "inputs": {},
+            "outcome": "success",
+            "detail": {},
+            "software": "strongroom/bench",
+            "prev": prev,
+            "key": fpr,
+        }
+        # only the last entry is signed (unsigned entries may only come before signed
+        # ones): building must be quick, and a signature costs the same anywhere
+        sig = sign_bytes(key, custody.canonical(entry | {"key": fpr})) if seq == n else None
+        entry["sig"] = base64.b64encode(sig).decode() if sig else None
+        entry["key"] = fpr if sig else None
+        line = custody.canonical(entry)
+        out.append(line + b"\n")
+        prev = custody.line_hash(line)
+    data = b"".join(out)
+    return data, n, prev, len(data) - len(out[-1])
+
+
+def build(root: Path, n: int) -> Archive:
+    """A synthetic archive of ``n`` bags (see the module docstring)."""
+    archive = Archive(root / f"archive-{n}")
+    archive.ensure()
+    init_keys(archive.keys)
+    key = load_private_key(archive.keys)
+    assert key is not None
+    fpr = fingerprint(key.public_key())
+    inv = root / f"manifests-{n}" / COLLECTION
+    inv.mkdir(parents=True)
+    archive.fix_inventory(inv.parent)
+    now = time.time()
+    bag_rows, heads, fixity, watch, events = [], [], [], [], []
+    for i in range(n):
+        bag_id = _bag_id(i)
+        entry = _write_bag(archive.bags, bag_id, i, key, fpr)
+        (inv / f"{bag_id}.json").write_text(
+            json.dumps({"format": "strongroom-inventory-entry/1"} | entry, sort_keys=True)
+        )
+        length = ENTRIES_PER_BAG_IN_LONG_LOG * n if i == 0 else 2
+        data, seq, head, start = _custody_lines(archive.bag_dir(bag_id), length, key, fpr)
+        archive.custody_path(bag_id).write_bytes(data)
+        heads.append((bag_id, seq, head, start, len(data), _iso(now)))
+        bag_rows.append(
+            (bag_id, COLLECTION, bag_id[-6:], entry["created"], json.dumps(entry["seeds"]))
+        )
+        # the last good full check: 1 in 30 bags older than the 30-day interval (due)
+        age = (31 if i % 30 == 0 else i % 29) * DAY
+        for r in range(RUNS_PER_BAG):
+            t = _iso(now - age - (RUNS_PER_BAG - 1 - r) * 30 * DAY)
+            fixity.append((bag_id, t, t, "full" if r % 2 else "fast", "valid", 2, 100, "[]"))
+        for w in range(WATCH_PER_BAG):
+            status = "ok" if (w < WATCH_PER_BAG - 1 or i % 50) else "not-found"
+            watch.append(
+                (
+                    entry["seeds"][0],
+                    COLLECTION,
+                    bag_id,
+                    status,
+                    "ok",
+                    200,
+                    entry["seeds"][0],
+                    1.0,
+                    "local",
+                    "{}",
+                    _iso(now - (WATCH_PER_BAG - w) * DAY),
+                )
+            )
+        for e in range(EVENTS_PER_BAG):
+            events.append(
+                (
+                    _iso(now - e * 3600),
+                    bag_id,
+                    "watch" if e % 3 else "fixity check",
+                    "success",
+                    "scale",
+                    "{}",
+                )
+            )
+    _fill_ledger(archive, bag_rows, heads, fixity, watch, events)
+    return archive
+
+
+def _fill_ledger(
+    archive: Archive, bags: list, heads: list, fixity: list, watch: list, events: list
+) -> None:
+    """Bulk rows, as years of nightly jobs would have left them (synthetic, so direct SQL)."""
+    with open_ledger(archive.root) as ledger, ledger.transaction() as c:
+        c.executemany(
+            "INSERT INTO bags (bag_id, collection_id, capture_id, created, access, seeds,"
+            " designations) VALUES (?, ?, ?, ?, 'public', ?, '[]')",
+            bags,
+        )
+        c.executemany(
+            "INSERT INTO captures (capture_id, collection_id, started, ended, seeds, status)"
+            " VALUES (?, ?, ?, ?, ?, 'complete')",
+            [(b[2], COLLECTION, b[3], b[3], b[4]) for b in bags],
+        )
+        c.executemany(
+            'INSERT INTO custody_heads (bag_id, seq, hash, start, "end", updated)'
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            heads,
+        )
+        c.executemany(
+            "INSERT INTO fixity_runs (bag_id, started, ended, mode, result, files, bytes,"
+            " failures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            fixity,
+        )
+        c.executemany(
+            "INSERT INTO watch_results (url, collection_id, bag_id, status, previous_status,"
+            " http_status, final_url, similarity, vantage, evidence, checked_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            watch,
+        )
+        c.executemany(
+            "INSERT INTO events (time, bag_id, event_type, outcome, actor, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            events,
+        )
+
+
+def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MiB and exit code of one run.
+
+    CPU time is reported beside wall time because the machine is shared: under
+    load, wall time measures the neighbours as much as strongroom.
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "strongroom", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if proc.stderr is not None:
+        err = proc.stderr.read()
+        proc.stderr.close()
+        if os.waitstatus_to_exitcode(status) == 2:
+            sys.stderr.write(err.decode(errors="replace")[-2000:])
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+Result = tuple[list[float], list[float], float]  # wall times, CPU times, peak RSS
+
+
+def measure(archive: Archive, runs: int, out: Path) -> dict[str, Result]:
+    env = dict(os.environ, STRONGROOM_ARCHIVE=str(archive.root), COLUMNS="120")
+    pristine = archive.root.parent / (archive.root.name + "-ledger.sqlite")
+    shutil.copyfile(archive.ledger_path, pristine)
+    cases = {
+        "status": ["status", "--json"],
+        "report": ["report", "-o", str(out / "report.html")],
+        "verify --all --fast": ["verify", "--all", "--fast", "--quiet"],
+        "verify --due": ["verify", "--due", "--quiet"],
+    }
+    results: dict[str, Result] = {}
+    for name, args in cases.items():
+        times, cpus, peak = [], [], 0.0
+        for _ in range(runs):
+            if name == "verify --due":  # the same 1/30 of the archive is due each night
+                shutil.copyfile(pristine, archive.ledger_path)
+                for suffix in ("-wal", "-shm"):
+                    Path(str(archive.ledger_path) + suffix).unlink(missing_ok=True)
+            wall, cpu, rss, code = run_child(args, env)
+            if code not in (0, 1):
+                raise SystemExit(f"{name} exited {code}")
+            times.append(wall)
+            cpus.append(cpu)
+            peak = max(peak, rss)
+        results[name] = (times, cpus, peak)
+    long_log = _bag_id(0)
+    times, cpus = [], []
+    for _ in range(max(runs, 5)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        custody.append(archive, long_log, "watch", outcome="ok")
+        times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    results["custody append"] = (times, cpus, 0.0)
+    startup = [run_child(["--version"], env) for _ in range(runs)]
+    results["(startup --version)"] = ([s[0] for s in startup], [s[1] for s in startup], 0.0)
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="10,100,1000,10000")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--dir", type=Path, default=None)
+    opts = ap.parse_args()
+    base = opts.dir or Path(tempfile.mkdtemp(prefix="strongroom-scale-"))
+    base.mkdir(parents=True, exist_ok=True)
+    sizes = [int(s) for s in opts.sizes.split(",")]
+    table: dict[str, dict[int, Result]] = {}
+    try:
+        for n in sizes:
+            t0 = time.perf_counter()
+            archive = build(base, n)
+            built = time.perf_counter() - t0
+            print(f"built {n} bags, {n * EVENTS_PER_BAG} events in {built:.1f} s", flush=True)
+            for name, res in measure(archive, opts.runs, base).items():
+                table.setdefault(name, {})[n] = res
+            shutil.rmtree(archive.root)
+            print_table(table, sizes, opts.runs)  # so far: a long run can be read as it goes
+    finally:
+        if opts.dir is None:
+            shutil.rmtree(base, ignore_errors=True)
+    print_table(table, sizes, opts.runs)
+
+
+def print_table(table: dict[str, dict[int, Result]], sizes: list[int], runs: int) -> None:
+    """The table so far: medians (min-max) per command and size, growth per 10x."""
+    print(f"\nmedians of {runs} runs (min-max); growth = CPU median / previous size's")
+    head = ("command", "bags", "wall", "wall min-max", "CPU", "CPU min-max", "RSS MiB", "growth")
+    print("{:<21} {:>6} {:>9} {:>17} {:>9} {:>17} {:>8} {:>7}".format(*head))
+    for name, by_size in table.items():
+        prev = None
+        unit, label = (1000.0, "ms") if name == "custody append" else (1.0, "s")
+        for n in sizes:
+            if n not in by_size:
+                continue
+            times, cpus, rss = by_size[n]
+            med, cmed = statistics.median(times), statistics.median(cpus)
+            growth = f"{cmed / prev:.1f}x" if prev else "-"
+            print(
+                f"{name:<21} {n:>6} {med * unit:>7.3f}{label:<2} "
+                f"{min(times) * unit:>8.3f}-{max(times) * unit:<8.3f} "
+                f"{cmed * unit:>7.3f}{label:<2} "
+                f"{min(cpus) * unit:>8.3f}-{max(cpus) * unit:<8.3f} "
+                f"{(f'{rss:.0f}' if rss else '-'):>8} {growth:>7}"
+            )
+            prev = cmed
+
+
+if __name__ == "__main__":
+    main()
