@@ -317,13 +317,13 @@ class Archive:
         """
         configured = self.configured_inventory()
         if requested is not None:
-            chosen = Path(requested).expanduser().absolute()
+            chosen = Path(requested).expanduser()  # as given: messages show it so
         elif configured is not None:
             return configured
         else:
             chosen = (suggested or self.root / "manifests").absolute()
         if configured is None:
-            self.fix_inventory(chosen)
+            self.fix_inventory(chosen.absolute())
         return chosen
 
     def fix_inventory(self, folder: Path) -> None:
