@@ -221,3 +221,16 @@ def test_query_results_read_by_name_and_position(ledger):
     [row] = ledger.query("SELECT bag_id, access FROM bags")
     assert (row[0], row["access"]) == ("b", "public")
     assert dict(row) == {"bag_id": "b", "access": "public"}
+
+
+def test_a_batch_commits_all_its_writes_or_none(ledger):
+    ledger.begin_batch()
+    for i in range(3):
+        ledger.record_event("fixity check", "valid", bag_id=f"b{i}")
+    assert ledger.count_events() == 3  # the batch's own connection sees them
+    ledger.commit_batch()
+    ledger.begin_batch()
+    ledger.record_event("fixity check", "valid", bag_id="lost")
+    ledger.close()  # closed without its commit (a crash): the batch is dropped
+    with Ledger(ledger.location, migrate=True) as again:
+        assert again.count_events() == 3

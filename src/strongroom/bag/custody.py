@@ -160,6 +160,8 @@ def append(
     detail: dict[str, Any] | None = None,
     actor: str | None = None,
     ledger: Ledger | None = None,
+    key: Any = None,
+    durable: bool = True,
 ) -> dict[str, Any]:
     """Append one signed, chained entry to a bag's custody log and return it.
 
@@ -168,10 +170,14 @@ def append(
     unterminated tail, which is set aside (``.torn``) before the next append.
     Then the ledger's head moves to the new entry. Prefer ``record_event``,
     which also writes the ledger's event row.
+
+    ``key``: the archive's signing key, when the caller loaded it already (a run
+    over many bags); ``durable=False``: the caller makes the log durable itself
+    (one ``syncfs`` for many logs) before it commits the ledger's new heads.
     """
     path = archive.custody_path(bag_id)
     bag_dir = archive.bag_dir(bag_id)
-    key = load_private_key(archive.keys)
+    key = key if key is not None else load_private_key(archive.keys)
     with _ledger_for(archive, ledger) as led, _locked(path) as fd:
         try:
             entry, span = _append_locked(
@@ -189,7 +195,8 @@ def append(
             )
             line, tail, anchored = span
             os.write(fd, line)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         except OSError as exc:
             raise os_problem(f"cannot append to custody log {path}", exc) from None
         if anchored:
@@ -201,7 +208,8 @@ def append(
                 end=tail + len(line),
             )
     try:
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     except OSError as exc:
         raise os_problem(f"cannot sync {path.parent}", exc) from None
     return entry

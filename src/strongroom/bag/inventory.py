@@ -251,17 +251,31 @@ def find_entry(inventory: Path, bag_id: str) -> dict[str, Any] | None:
 
 
 def check_bag(inventory_path: Path, bag_dir: Path) -> list[str]:
-    """Compare a bag's tag manifests with the inventory; return problems (empty = fine)."""
+    """Compare a bag's tag manifests with the inventory; return problems (empty = fine).
+
+    A bag the inventory records as signed must still have its signature.
+    """
     bag_dir = Path(bag_dir)
-    bag_id = bag_dir.name
-    entry = find_entry(Path(inventory_path), bag_id)
+    entry = find_entry(Path(inventory_path), bag_dir.name)
+    problems = check_entry(inventory_path, bag_dir, entry)
+    sig = bag_dir / "tagmanifest-sha512.txt.sig"
+    if entry is not None and entry.get("signing_key") and not sig.exists():
+        problems.append(
+            f"{sig.name} is missing, but the bag was signed at bagging ({entry['signing_key']})"
+        )
+    return problems
+
+
+def check_entry(inventory_path: Path, bag_dir: Path, entry: dict[str, Any] | None) -> list[str]:
+    """Compare a bag's tag manifests with its inventory ``entry`` (None: not recorded)."""
+    bag_id = Path(bag_dir).name
     if entry is None:
         return [f"bag {bag_id} is missing from the inventory {inventory_path}"]
     if entry.get("bag_id") != bag_id:
         return [f"the inventory entry of {bag_id} names another bag"]
     problems = []
     recorded: dict[str, str] = entry["tagmanifests"]
-    actual = tagmanifest_hashes(bag_dir)
+    actual = tagmanifest_hashes(Path(bag_dir))
     for name in sorted(recorded):
         if name not in actual:
             problems.append(f"{name} is missing (the inventory recorded it at bagging)")
@@ -273,9 +287,4 @@ def check_bag(inventory_path: Path, bag_dir: Path) -> list[str]:
             )
     for name in sorted(set(actual) - set(recorded)):
         problems.append(f"{name} was not in the bag at bagging (not in the inventory)")
-    sig = bag_dir / "tagmanifest-sha512.txt.sig"
-    if entry.get("signing_key") and not sig.exists():
-        problems.append(
-            f"{sig.name} is missing, but the bag was signed at bagging ({entry['signing_key']})"
-        )
     return problems

@@ -241,24 +241,52 @@ def inspect_bag(bag: Path, settings: TimestampSettings | None) -> BagStamp:
     return BagStamp(summary=info.describe(), info=info)
 
 
-def check_for_verify(archive: Any, bag: Path, bag_id: str | None) -> tuple[str, list[str]]:
+@dataclass
+class StampContext:
+    """What ``check_for_verify`` reads once per verify run instead of once per bag."""
+
+    settings: TimestampSettings | None
+    error: str | None  # [timestamp] in config.toml is unusable
+    pending: set[str]  # bags whose latest timestamp event is pending
+
+
+def stamp_context(archive: Any, ledger: Any) -> StampContext:
+    """The timestamp settings and the pending bags, read once (``ledger``: open ledger)."""
+    try:
+        settings, error = load_settings(archive), None
+    except UsageError as exc:
+        settings, error = None, exc.message
+    pending = set(ledger.pending_timestamps()) if ledger is not None and settings else set()
+    return StampContext(settings, error, pending)
+
+
+def check_for_verify(
+    archive: Any, bag: Path, bag_id: str | None, context: StampContext | None = None
+) -> tuple[str, list[str]]:
     """(what to show, problems) for ``verify``: the token against the archive's roots;
     a pending timestamp is shown, not a problem (the bag was made offline)."""
     settings = None
     if bag_id is not None:
-        try:
-            settings = load_settings(archive)
-        except UsageError as exc:
-            return "", [exc.message]
+        if context is not None:
+            if context.error:
+                return "", [context.error]
+            settings = context.settings
+        else:
+            try:
+                settings = load_settings(archive)
+            except UsageError as exc:
+                return "", [exc.message]
     stamp = inspect_bag(bag, settings)
     if stamp.summary or stamp.problems or bag_id is None or settings is None:
         return stamp.summary, stamp.problems
-    from strongroom.core.ledger import open_ledger
+    if context is not None:
+        pending = bag_id in context.pending
+    else:
+        from strongroom.core.ledger import open_ledger
 
-    with open_ledger(archive.root) as ledger:
-        if bag_id in ledger.pending_timestamps():
-            return "timestamp pending (run: strongroom timestamp --pending)", []
-    return "", []
+        with open_ledger(archive.root) as ledger:
+            pending = bag_id in ledger.pending_timestamps()
+    return ("timestamp pending (run: strongroom timestamp --pending)", []) if pending else ("", [])
 
 
 def stamp_dir(bag: Path, settings: TimestampSettings) -> TokenInfo:

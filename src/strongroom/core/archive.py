@@ -17,6 +17,7 @@ Layout (``--archive DIR`` or ``STRONGROOM_ARCHIVE``, default ``./archive``)::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -212,28 +213,28 @@ class Archive:
     def __repr__(self) -> str:
         return f"Archive({str(self.root)!r})"
 
-    # --- layout -----------------------------------------------------------
-    @property
+    # --- layout (each path made once: status and verify ask for them per bag) ---
+    @functools.cached_property
     def captures(self) -> Path:
         return self.root / "captures"
 
-    @property
+    @functools.cached_property
     def bags(self) -> Path:
         return self.root / "bags"
 
-    @property
+    @functools.cached_property
     def keys(self) -> Path:
         return self.root / "keys"
 
-    @property
+    @functools.cached_property
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 
-    @property
+    @functools.cached_property
     def replay(self) -> Path:
         return self.root / "replay"
 
-    @property
+    @functools.cached_property
     def ledger_path(self) -> Path:
         return self.root / "ledger.sqlite"
 
@@ -245,19 +246,19 @@ class Archive:
             os.environ.get(LEDGER_ENV) or self.config.ledger_url or self.ledger_path.exists()
         )
 
-    @property
+    @functools.cached_property
     def config_path(self) -> Path:
         return self.root / "config.toml"
 
-    @property
+    @functools.cached_property
     def partners_path(self) -> Path:
         return self.root / "partners.toml"
 
-    @property
+    @functools.cached_property
     def designations_path(self) -> Path:
         return self.root / "designations.toml"
 
-    @property
+    @functools.cached_property
     def locks(self) -> Path:
         return self.root / "locks"
 
@@ -356,11 +357,15 @@ class Archive:
         """Every published bag, sorted (temporary folders are ignored)."""
         if not self.bags.is_dir():
             return []
-        return sorted(
-            p.name
-            for p in self.bags.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists()
-        )
+        # one scandir and one stat per bag: this runs over every bag of the archive
+        with os.scandir(self.bags) as entries:
+            return sorted(
+                e.name
+                for e in entries
+                if not e.name.startswith(".")
+                and e.is_dir(follow_symlinks=False)
+                and os.path.exists(os.path.join(e.path, "bagit.txt"))
+            )
 
     def payload_origins(self, digest: str) -> list[Path]:
         """WARC files holding the original payload that a revisit record names.

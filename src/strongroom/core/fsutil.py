@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from strongroom.errors import UsageError
 
@@ -116,6 +117,18 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
+@functools.cache
+def _syncfs() -> Any:
+    """libc's ``syncfs``, looked up once (``find_library`` runs a subprocess), or None."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+
 def durable_tree(root: Path) -> None:
     """Make every file and folder below ``root`` durable, in as few calls as we can.
 
@@ -125,12 +138,9 @@ def durable_tree(root: Path) -> None:
     every file and folder is fsynced one by one.
     """
     import ctypes
-    import ctypes.util
 
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
+    syncfs = _syncfs()
+    if syncfs is None:
         fsync_tree(root)
         return
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)

@@ -14,12 +14,12 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from strongroom.bag.baginfo import first, read_bag_info
+from strongroom.bag.baginfo import first, read_bag_info, values
 from strongroom.core import policy
 from strongroom.core.archive import Archive
-from strongroom.core.collection import Collection
-from strongroom.core.ledger import Ledger, open_ledger
-from strongroom.watch.baseline import Target, targets
+from strongroom.core.collection import DEFAULT_COLLECTION_ID, Collection, Designation
+from strongroom.core.ledger import FixityLatest, Ledger, WatchLatest, open_ledger
+from strongroom.watch.baseline import BagRef, Target, latest_bag
 from strongroom.watch.statuses import GEO_BLOCKED, TAKEDOWN
 
 if TYPE_CHECKING:
@@ -136,16 +136,150 @@ def last_fixity(ledger: Ledger, bag_id: str) -> tuple[str | None, str | None]:
     return ledger.last_fixity(bag_id)
 
 
-def replication(archive: Archive, bag_id: str) -> tuple[int, list[str], bool | None, list[str]]:
-    """Copies, jurisdictions, compliance and problems, from the share room."""
-    from strongroom.share.replicate import replication_status
+@dataclass
+class Snapshot:
+    """What status needs from the ledger, read with a handful of bounded queries:
+    one row per bag, per URL and per copy, never a whole history table."""
 
-    rs = replication_status(archive, bag_id)
+    on_disk: set[str]
+    bags: dict[str, dict[str, Any]]
+    fixity: dict[str, FixityLatest]
+    watch: dict[str, WatchLatest]
+    copies: dict[str, list[dict[str, Any]]]
+    captured: dict[str, str]
+    designations: list[Designation]  # archive-wide and the collection's
+    archive_wide: tuple[Designation, ...] = ()
+    _titles: dict[str, str] = field(default_factory=dict)
+
+    def titles(self, archive: Archive, collection_id: str, bag_id: str) -> str:
+        """A collection's title, read once from its first bag's tag files."""
+        if collection_id not in self._titles:
+            self._titles[collection_id] = bag_title(archive, bag_id)
+        return self._titles[collection_id]
+
+    @classmethod
+    def load(cls, archive: Archive, ledger: Ledger, collection: Collection | None) -> Snapshot:
+        copies: dict[str, list[dict[str, Any]]] = {}
+        for row in ledger.copies():
+            copies.setdefault(row["bag_id"], []).append(row)
+        return cls(
+            on_disk=set(archive.bag_ids()),
+            bags=ledger.bags(),
+            fixity=ledger.latest_fixity(),
+            watch=ledger.watch_latest(),
+            copies=copies,
+            captured=ledger.capture_ends(),
+            designations=policy.all_designations(archive, collection),
+            archive_wide=archive.designations(),
+        )
+
+
+def bag_title(archive: Archive, bag_id: str) -> str:
+    """The collection title in a bag's tags/capture.json, else its External-Description
+    (as replay names the bag), without reading its custody log."""
+    path = archive.bag_dir(bag_id) / "tags" / "capture.json"
+    try:
+        if path.is_file() and not path.is_symlink() and path.stat().st_size < 4 * 1024 * 1024:
+            data = json.loads(path.read_bytes())
+            coll = data.get("collection") if isinstance(data, dict) else None
+            if isinstance(coll, dict) and coll.get("title"):
+                return str(coll["title"])
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    return first(read_bag_info(archive.bag_dir(bag_id)), "External-Description")
+
+
+def _refs(archive: Archive, snap: Snapshot) -> list[BagRef]:
+    """The labels of every bag on disk: from the ledger, or bag-info for a bag it lacks."""
+    refs = []
+    for bag_id in sorted(snap.on_disk):
+        row = snap.bags.get(bag_id)
+        if row is None:
+            info = read_bag_info(archive.bag_dir(bag_id))
+            refs.append(
+                BagRef(
+                    bag_id,
+                    first(info, "Bag-Group-Identifier"),
+                    first(info, "Bagging-Date"),
+                    first(info, "Is-Version-Of"),
+                    values(info, "Seed-URL"),
+                )
+            )
+        else:
+            created = str(row["created"] or "")
+            refs.append(
+                BagRef(
+                    bag_id,
+                    str(row["collection_id"]),
+                    created[:10],
+                    str(row["is_version_of"] or ""),
+                    [str(u) for u in row["seeds"]],
+                )
+            )
+    return refs
+
+
+def seed_targets(refs: list[BagRef], collection: Collection | None) -> list[Target]:
+    """One target per seed, with its latest bag, as ``watch`` chooses them."""
+    by_url: dict[str, list[BagRef]] = {}
+    for r in refs:
+        for url in r.seeds:
+            by_url.setdefault(url, []).append(r)
+    pairs: list[tuple[str, list[BagRef], Any]]
+    if collection is None:
+        pairs = [(url, by_url[url], None) for url in sorted(by_url)]
+    else:
+        pairs = [
+            (s.url, [r for r in by_url.get(s.url, []) if r.group in ("", collection.id)], s)
+            for s in collection.seeds
+        ]
+    out = []
+    for url, found, seed in pairs:
+        found = sorted(found, key=lambda r: (r.date, r.bag_id))
+        head = latest_bag(found)
+        cid = collection.id if collection else (head.group if head else "") or DEFAULT_COLLECTION_ID
+        bag_ids = [r.bag_id for r in found]
+        out.append(Target(url, cid, head.bag_id if head else None, bag_ids, seed=seed))
+    return out
+
+
+def replication_counts(
+    archive: Archive, snap: Snapshot, bag_id: str
+) -> tuple[int, list[str], bool | None, list[str]]:
+    """Copies, jurisdictions, compliance and problems, by share's replication rule,
+    from the snapshot's copy rows (no ledger query per bag)."""
+    rs = replication(archive, snap, bag_id)
     return int(rs.copies), list(rs.jurisdictions), bool(rs.compliant), list(rs.problems)
 
 
-def _capture_time(archive: Archive, bag_id: str) -> str:
-    """When the bag's capture ended (tags/capture.json), else its Bagging-Date."""
+def replication(archive: Archive, snap: Snapshot, bag_id: str) -> Any:
+    """share's ``ReplicationStatus`` of a bag, from the snapshot's copy rows."""
+    from strongroom.share.replicate import replication_status
+
+    return replication_status(archive, bag_id, copies=lambda b: snap.copies.get(b, []))
+
+
+def _designation_labels(archive: Archive, snap: Snapshot, target: Target) -> list[str]:
+    """Labels frozen in the seed's bags, then today's designations of its publisher."""
+    labels: list[str] = []
+    for bag_id in target.bags:
+        row = snap.bags.get(bag_id)
+        frozen = row.get("designations") if row else None
+        if frozen is None:  # a bag made before the ledger kept them: read its bag-info
+            frozen = [d.label() for d in policy.bag_designations(archive, bag_id)]
+        labels += [str(x) for x in frozen if str(x) not in labels]
+    if snap.designations:  # matching hosts costs a URL parse per seed
+        for d in policy.designations_for_urls([target.url], snap.designations):
+            if d.label() not in labels:
+                labels.append(d.label())
+    return labels
+
+
+def _capture_time(archive: Archive, snap: Snapshot, bag_id: str) -> str:
+    """When the bag's capture ended (ledger, else tags/capture.json), else its Bagging-Date."""
+    row = snap.bags.get(bag_id)
+    if row and row.get("capture_id") in snap.captured:
+        return snap.captured[row["capture_id"]]
     path = archive.bag_dir(bag_id) / "tags" / "capture.json"
     if path.is_file() and not path.is_symlink() and path.stat().st_size < 4 * 1024 * 1024:
         try:
@@ -159,49 +293,53 @@ def _capture_time(archive: Archive, bag_id: str) -> str:
     return first(info, "Crawl-End") or first(info, "Bagging-Date")
 
 
-def seed_status(
-    archive: Archive, ledger: Ledger, target: Target, collection: Collection | None
-) -> SeedStatus:
-    """The status row of one seed."""
+def seed_status(archive: Archive, snap: Snapshot, target: Target) -> SeedStatus:
+    """The status row of one seed, from the snapshot (no query per seed)."""
     row = SeedStatus(
         url=target.url,
         collection_id=target.collection_id,
         latest_bag=target.bag_id,
-        last_capture=_capture_time(archive, target.bag_id) if target.bag_id else None,
+        last_capture=_capture_time(archive, snap, target.bag_id) if target.bag_id else None,
     )
     for bag_id in target.bags:
-        result, at = last_fixity(ledger, bag_id)
-        bagged = first(read_bag_info(archive.bag_dir(bag_id)), "Bagging-Date")
-        row.bags.append(BagState(bag_id, bagged, result, at))
-    row.live_status, row.live_since, row.live_checked_at = live_history(ledger, target.url)
-    labels: list[str] = []
-    for bag_id in target.bags:
-        for d in policy.bag_designations(archive, bag_id):
-            if d.label() not in labels:
-                labels.append(d.label())
-    for d in policy.designations_for_urls(
-        [target.url], policy.all_designations(archive, collection)
-    ):
-        if d.label() not in labels:
-            labels.append(d.label())
-    row.designations = labels
+        fx = snap.fixity.get(bag_id)
+        known = snap.bags.get(bag_id)
+        bagged = (
+            str(known["created"])[:10]
+            if known
+            else first(read_bag_info(archive.bag_dir(bag_id)), "Bagging-Date")
+        )
+        row.bags.append(
+            BagState(bag_id, bagged, fx.result if fx else None, fx.ended if fx else None)
+        )
+    live = snap.watch.get(target.url)
+    if live is not None:
+        row.live_status, row.live_since, row.live_checked_at = (
+            live.status,
+            live.since,
+            live.checked_at,
+        )
+    row.designations = _designation_labels(archive, snap, target)
     if target.bag_id:
-        row.access = policy.current_access(archive, target.bag_id)
+        known = snap.bags.get(target.bag_id)
+        level = known.get("access") if known else None
+        row.access = level if level else policy.current_access(archive, target.bag_id)
         (
             row.copies,
             row.jurisdictions,
             row.replication_ok,
             row.replication_problems,
-        ) = replication(archive, target.bag_id)
+        ) = replication_counts(archive, snap, target.bag_id)
     return row
 
 
 def seed_statuses(archive: Archive, collection: Collection | None = None) -> list[SeedStatus]:
     """One status row per seed of the archive (or of one collection)."""
     archive.require()
-    found = targets(archive, collection)
     with open_ledger(archive.root) as ledger:
-        return [seed_status(archive, ledger, t, collection) for t in found]
+        snap = Snapshot.load(archive, ledger, collection)
+    found = seed_targets(_refs(archive, snap), collection)
+    return [seed_status(archive, snap, t) for t in found]
 
 
 # --- rendering -------------------------------------------------------------------------

@@ -13,56 +13,32 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.core.archive import Archive
+from strongroom.verify.context import LedgerBag, RunContext
 from strongroom.verify.findings import BagReport, Problem, show
 
 SIGNATURE = "tagmanifest-sha512.txt.sig"
 _COLLECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
-@dataclass(frozen=True)
-class LedgerBag:
-    """What the ledger recorded about a bag when it was made or received."""
-
-    bag_id: str
-    collection_id: str
-    inventory: Path | None = None  # where bagging wrote the inventory entry
-    signed: bool = False  # signed at bagging, as the creation event records
-
-
 def ledger_bag(archive: Archive, bag_id: str) -> LedgerBag | None:
     """The ledger's row for one bag, or None when the ledger does not know it."""
-    if not archive.has_ledger():
-        return None
-    from strongroom.core.ledger import open_ledger
-
-    with open_ledger(archive.root) as ledger:
-        row = ledger.bag(bag_id)
-        created = ledger.events(bag_id, types=["creation"], limit=1) if row else []
-    if not row:
-        return None
-    detail = created[0]["detail"] if created else {}
-    where = detail.get("inventory") if isinstance(detail, dict) else None
-    return LedgerBag(
-        bag_id,
-        row["collection_id"],
-        Path(where) if isinstance(where, str) and where else None,
-        bool(detail.get("signed")) if isinstance(detail, dict) else False,
-    )
+    ctx = RunContext(archive)
+    try:
+        return ctx.bags().get(bag_id)
+    finally:
+        ctx.close()
 
 
 def ledger_bags(archive: Archive) -> dict[str, LedgerBag]:
     """Every bag the ledger knows, by id (empty when the archive has no ledger yet)."""
-    if not archive.has_ledger():
-        return {}
-    from strongroom.core.ledger import open_ledger
-
-    with open_ledger(archive.root) as ledger:
-        rows = ledger.bags()
-    return {bag_id: LedgerBag(bag_id, r["collection_id"]) for bag_id, r in rows.items()}
+    ctx = RunContext(archive)
+    try:
+        return ctx.bags()
+    finally:
+        ctx.close()
 
 
 def inventory_candidates(
@@ -112,20 +88,22 @@ def anchored_checks(
     report: BagReport,
     inventory: Path | None,
     custody_checked: bool = False,
+    ctx: RunContext | None = None,
 ) -> list[Problem]:
     """Ledger row, inventory, custody log and signature of one archive bag; never skipped.
 
     ``custody_checked``: the custody chain check already reported a problem with
     the log (``bag.custody.check_custody`` names a log that is gone when the ledger
     anchored it or the bag is signed); then its absence is not reported twice.
+    ``ctx``: the run's context, which reads the ledger's rows once for all bags.
     """
     problems: list[Problem] = []
-    row = ledger_bag(archive, bag_id)
+    row = ctx.bags().get(bag_id) if ctx is not None else ledger_bag(archive, bag_id)
     if row is None:
         problems.append(unrecorded(archive, bag_id))
     collection = collection_of(report, row, problems)
     recorded = row.inventory if row is not None else None
-    found, entry = inventory_problems(archive, bag, collection, inventory, recorded)
+    found, entry = inventory_problems(archive, bag, collection, inventory, recorded, ctx)
     problems += found + signature_missing(bag, entry, row is not None and row.signed)
     if not custody_checked:
         problems += custody_missing(archive, bag_id)
@@ -168,13 +146,20 @@ def inventory_problems(
     collection_id: str | None,
     given: Path | None,
     recorded: Path | None = None,
+    ctx: RunContext | None = None,
 ) -> tuple[list[Problem], dict[str, object] | None]:
     """Compare the bag with its inventory; the inventory's entry for it, when found."""
-    from strongroom.bag.inventory import check_bag, find_entry
+    from strongroom.bag.inventory import check_entry, find_entry
 
     path = given
     if path is None and collection_id is not None:
-        path = find_inventory(archive, collection_id, recorded)
+        if ctx is None:
+            path = find_inventory(archive, collection_id, recorded)
+        else:  # looked for once per collection and recorded place in a run
+            key = (collection_id, recorded)
+            if key not in ctx.found:
+                ctx.found[key] = find_inventory(archive, collection_id, recorded)
+            path = ctx.found[key]
     if path is None:
         tried = inventory_candidates(archive, collection_id or "?", recorded)
         where = ", ".join(str(p) for p in tried)
@@ -187,12 +172,13 @@ def inventory_problems(
             )
         ], None
     try:
+        entry = ctx.entry(path, bag.name) if ctx is not None else find_entry(path, bag.name)
         # name the entry file of the bag (one file per bag), or an older one-file inventory
         label = f"{path.name}/{bag.name}.json" if path.is_dir() else path.name
         found = [
-            Problem("inventory", f"{label}: {msg}", file=str(path)) for msg in check_bag(path, bag)
+            Problem("inventory", f"{label}: {msg}", file=str(path))
+            for msg in check_entry(path, bag, entry)
         ]
-        entry = find_entry(path, bag.name)
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         return [Problem("inventory", f"{path}: cannot read the inventory ({exc})")], None
     return found, entry
@@ -242,13 +228,15 @@ def signature_missing(
     ]
 
 
-def missing_from_disk(archive: Archive, on_disk: list[str]) -> dict[str, Problem]:
+def missing_from_disk(
+    archive: Archive, on_disk: list[str], ctx: RunContext | None = None
+) -> dict[str, Problem]:
     """bag id -> problem, for each bag the ledger knows but the disk lacks.
 
     (The reverse, a bag on disk that the ledger does not know, is found bag by bag
     by ``anchored_checks``.)
     """
-    known = ledger_bags(archive)
+    known = ctx.bags() if ctx is not None else ledger_bags(archive)
     return {
         bag_id: Problem(
             "bag-missing",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 import sqlite3
 import time
@@ -24,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strongroom.core.archive import Archive, parse_size
+from strongroom.core.archive import Archive
 from strongroom.core.fsutil import exclusive_lock, is_within
 from strongroom.core.ledger import Ledger, open_ledger, utcnow
 from strongroom.core.round import Round
 from strongroom.errors import UsageError
+from strongroom.verify.budget import Budget, BudgetPlanner, measure_hash_ceiling, parse_duration
+from strongroom.verify.context import RunContext
 from strongroom.verify.findings import BagReport, Problem, Progress, show
 from strongroom.verify.validate import validate_bag
 
@@ -36,60 +39,8 @@ LOCK_NAME = "verify.lock"
 SIGNATURE = "tagmanifest-sha512.txt.sig"
 TAGMANIFEST = "tagmanifest-sha512.txt"
 MAX_FAILURES_IN_EVENT = 20  # a custody line stays small even for a badly damaged bag
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days|w|week|weeks)\s*$")
-_UNIT_SECONDS = {
-    "s": 1,
-    "sec": 1,
-    "m": 60,
-    "min": 60,
-    "h": 3600,
-    "hr": 3600,
-    "d": 86400,
-    "day": 86400,
-    "days": 86400,
-    "w": 604800,
-    "week": 604800,
-    "weeks": 604800,
-}
-
-
-# --- arguments -------------------------------------------------------------------
-def parse_duration(text: str) -> float:
-    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` -> seconds."""
-    m = _DURATION.match(str(text).lower())
-    if not m:
-        raise UsageError(f"{text!r} is not a duration; use e.g. 30d, 12h, 90m or 45s")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much one run may spend: wall-clock seconds or payload bytes (or no limit)."""
-
-    seconds: float | None = None
-    bytes: int | None = None
-
-    @classmethod
-    def parse(cls, text: str | None) -> Budget:
-        """``1h`` / ``90m`` is time; ``500GB`` / ``2GiB`` is bytes (a bare ``m`` is minutes)."""
-        if not text:
-            return cls()
-        if _DURATION.match(str(text).lower()):
-            return cls(seconds=parse_duration(text))
-        try:
-            return cls(bytes=parse_size(text))
-        except UsageError:
-            raise UsageError(
-                f"{text!r} is not a budget; use a time (1h, 90m) or a size (500GB, 2GiB)"
-            ) from None
-
-    def describe(self) -> str:
-        if self.seconds is not None:
-            return f"{self.seconds:g} s"
-        if self.bytes is not None:
-            return f"{self.bytes} bytes"
-        return "unlimited"
+# Re-exported: the command and the tests take the budget's parts from here.
+__all__ = ["Budget", "BudgetPlanner", "measure_hash_ceiling", "parse_duration"]
 
 
 # --- targets ------------------------------------------------------------------------
@@ -133,19 +84,29 @@ def all_targets(archive: Archive) -> list[Target]:
 
 # --- checks outside the bag ---------------------------------------------------------
 def outside_checks(
-    archive: Archive, target: Target, report: BagReport, inventory: Path | None
+    archive: Archive,
+    target: Target,
+    report: BagReport,
+    inventory: Path | None,
+    ctx: RunContext | None = None,
 ) -> list[Problem]:
-    """Signature, custody chain and inventory of an archive bag; problems name the file."""
+    """Signature, custody chain and inventory of an archive bag; problems name the file.
+
+    ``ctx``: the run's context (keys, ledger rows and connection read once).
+    """
+    if ctx is None and target.bag_id is not None:
+        own = RunContext(archive)
+        try:
+            return outside_checks(archive, target, report, inventory, own)
+        finally:
+            own.close()
     problems: list[Problem] = []
     bag = target.path
     keyring = None
-    if target.bag_id is not None:
-        from strongroom.share.partners import trusted_keyring
-
-        try:
-            keyring = trusted_keyring(archive)
-        except UsageError as exc:
-            problems.append(Problem("keyring", f"cannot load trusted keys: {exc}"))
+    if ctx is not None and target.bag_id is not None:
+        keyring = ctx.keyring()
+        if ctx.keyring_error:
+            problems.append(Problem("keyring", f"cannot load trusted keys: {ctx.keyring_error}"))
     sig = bag / SIGNATURE
     if sig.exists() and keyring is not None:
         check = keyring.verify_file_signature(bag / TAGMANIFEST, sig)
@@ -159,21 +120,8 @@ def outside_checks(
                     algorithm="ed25519",
                 )
             )
-    if target.bag_id is not None:
-        from strongroom.bag.custody import check_custody
-
-        log = archive.custody_path(target.bag_id)
-        if log.exists() or archive.has_ledger():
-            chain = check_custody(archive, target.bag_id, keyring, deep=report.mode == "deep")
-            for msg in chain.problems:
-                problems.append(
-                    Problem("custody", f"custody log {msg}", file=log.name, algorithm="sha256")
-                )
-    if target.bag_id is not None:
-        from strongroom.verify.anchors import anchored_checks
-
-        custody_checked = any(p.code == "custody" for p in problems)
-        problems += anchored_checks(archive, target.bag_id, bag, report, inventory, custody_checked)
+    if target.bag_id is not None and ctx is not None:
+        problems += _archive_checks(archive, target.bag_id, report, inventory, keyring, ctx)
     elif inventory is not None:
         try:
             from strongroom.bag.inventory import check_bag
@@ -185,6 +133,35 @@ def outside_checks(
                     Problem("inventory", f"{inventory.name}: {msg}", file=str(inventory))
                 )
     return problems
+
+
+def _archive_checks(
+    archive: Archive,
+    bag_id: str,
+    report: BagReport,
+    inventory: Path | None,
+    keyring: Any,
+    ctx: RunContext,
+) -> list[Problem]:
+    """The custody chain against its anchored head, then the other anchors."""
+    from strongroom.bag.custody import check_custody
+    from strongroom.verify.anchors import anchored_checks
+
+    problems: list[Problem] = []
+    log = archive.custody_path(bag_id)
+    if log.exists() or ctx.ledger is not None or archive.has_ledger():
+        ctx.begin()  # the verified mark joins the run's batch
+        chain = check_custody(
+            archive, bag_id, keyring, deep=report.mode == "deep", ledger=ctx.open()
+        )
+        for msg in chain.problems:
+            problems.append(
+                Problem("custody", f"custody log {msg}", file=log.name, algorithm="sha256")
+            )
+    custody_checked = any(p.code == "custody" for p in problems)
+    return problems + anchored_checks(
+        archive, bag_id, archive.bag_dir(bag_id), report, inventory, custody_checked, ctx
+    )
 
 
 # --- one run ---------------------------------------------------------------------------
@@ -239,13 +216,39 @@ def verify_one(
     progress: Progress | None = None,
     record: bool = True,
     profile: Path | None = None,
+    ctx: RunContext | None = None,
 ) -> BagRun:
-    """Validate one bag, run the outside checks, and record the run (archive bags)."""
+    """Validate one bag, run the outside checks, and record the run (archive bags).
+
+    ``ctx``: the run's context when this is one bag of many (``run_verify``); the
+    check is then recorded in the context's batch, durable at its ``flush``.
+    """
+    own = ctx is None
+    ctx = ctx or RunContext(archive)
+    try:
+        return _verify_one(archive, target, mode, inventory, workers, progress, record,
+                           profile, ctx)  # fmt: skip
+    finally:
+        if own:
+            ctx.close()
+
+
+def _verify_one(
+    archive: Archive,
+    target: Target,
+    mode: str,
+    inventory: Path | None,
+    workers: int | None,
+    progress: Progress | None,
+    record: bool,
+    profile: Path | None,
+    ctx: RunContext,
+) -> BagRun:
     run = BagRun(target, mode, started=utcnow())
     t0 = time.monotonic()
     try:
         run.report = validate_bag(target.path, mode, workers=workers, progress=progress)
-        run.outside = outside_checks(archive, target, run.report, inventory)
+        run.outside = outside_checks(archive, target, run.report, inventory, ctx)
         if mode == "deep":
             from strongroom.bag.closure import revisit_problems
 
@@ -254,7 +257,8 @@ def verify_one(
             run.report.warnings += [p for p in found if p.severity != "error"]
         from strongroom.bag.timestamp import TOKEN, check_for_verify
 
-        stamp, stamp_problems = check_for_verify(archive, target.path, target.bag_id)
+        stamps = ctx.stamps() if target.bag_id is not None else None
+        stamp, stamp_problems = check_for_verify(archive, target.path, target.bag_id, stamps)
         run.notes += [stamp] if stamp else []
         run.outside += [Problem("timestamp", m, file=TOKEN) for m in stamp_problems]
         if profile is not None:
@@ -271,26 +275,37 @@ def verify_one(
     run.ended = utcnow()
     if record and target.bag_id is not None:
         try:
-            record_run(archive, run)
+            record_run(archive, run, ctx)
         except (OSError, sqlite3.Error) as exc:
-            why = getattr(exc, "strerror", None) or str(exc)
-            raise UsageError(
-                f"checked {target.name} ({run.result}), but cannot record the check in"
-                f" {archive.root}: {why}. Free space on that file system or fix its"
-                " permissions, then run verify again"
-            ) from None
+            raise _unrecorded(archive, run, exc) from None
     return run
 
 
-def record_run(archive: Archive, run: BagRun) -> None:
-    """A ``fixity_runs`` row in the ledger, then a ``fixity check`` custody event."""
+def _unrecorded(archive: Archive, run: BagRun, exc: BaseException) -> UsageError:
+    why = getattr(exc, "strerror", None) or str(exc)
+    return UsageError(
+        f"checked {run.target.name} ({run.result}), but cannot record the check in"
+        f" {archive.root}: {why}. Free space on that file system or fix its"
+        " permissions, then run verify again"
+    )
+
+
+def record_run(archive: Archive, run: BagRun, ctx: RunContext | None = None) -> None:
+    """A ``fixity_runs`` row in the ledger, then a ``fixity check`` custody event.
+
+    With a batching ``ctx``, both wait for the context's ``flush``.
+    """
     assert run.target.bag_id is not None
     failures = [p.message for p in run.problems] or ([run.error] if run.error else [])
     files = run.report.files if run.report else 0
     nbytes = run.report.bytes if run.report else 0
     from strongroom.bag import custody
 
-    with open_ledger(archive.root) as ledger:
+    own = ctx is None
+    ctx = ctx or RunContext(archive)
+    try:
+        ctx.begin()
+        ledger = ctx.open()
         ledger.record_fixity_run(
             run.target.bag_id,
             started=run.started,
@@ -319,7 +334,14 @@ def record_run(archive: Archive, run: BagRun) -> None:
                 "failures_total": len(failures),
             },
             ledger=ledger,
+            key=ctx.signing_key(),
+            durable=not ctx.batch,
         )
+        if ctx.batch:
+            ctx.logs_written()
+    finally:
+        if own:
+            ctx.close()
 
 
 # --- rotation ----------------------------------------------------------------------------
@@ -424,12 +446,19 @@ def run_verify(
 
     ``listing`` (``verify --all``) also reports each bag the ledger knows that is
     missing from the disk. With ``due``, the budget decides which bags start.
+    One ledger connection, keyring and signing key serve the whole run; a fast
+    run records its bags in batches (see ``verify/context.py``), each durable
+    before ``on_done`` hears of its bags.
     """
     result = VerifyRun()
     with contextlib.ExitStack() as stack:
         if lock and not _take_lock(stack, archive):
             result.locked = True
             return result
+        # A --due round claims leases through other connections, which a batch's
+        # write lock would block: it records bag by bag, as full checks do.
+        ctx = RunContext(archive, batch=options.mode == "fast" and not due)
+        stack.callback(ctx.close)
         shared = None
         if due:
             # Several nodes may run the same round on one shared ledger: each bag
@@ -452,36 +481,59 @@ def run_verify(
                 result.deferred_bytes += size
                 continue
             with shared.item(target.name) if shared else contextlib.nullcontext(True) as mine:
-                if not mine or (shared and _checked_since(archive, target.name, shared.started)):
+                if not mine or (shared and _checked_since(ctx, target.name, shared.started)):
                     continue  # another node holds it, or finished it during this round
-                if verdict:
-                    result.notes.append(verdict)
-                prog = progress(target, size) if progress else None
-                run = verify_one(
-                    archive,
-                    target,
-                    options.mode,
-                    inventory=options.inventory,
-                    workers=options.workers,
-                    progress=prog,
-                    profile=options.profile,
-                )
+                result.notes += [verdict] if verdict else []
+                run = _check(archive, target, options, progress, size, ctx)
             planner.spent(run)
             result.runs.append(run)
-            if on_done:
-                on_done(run)
+            ctx.recorded(functools.partial(on_done, run) if on_done else _nothing)
+        _flush(archive, ctx, result)
         if shared:
             result.elsewhere = shared.elsewhere
         if listing:
-            _missing_bags(archive, targets or [], options.mode, result, on_done)
+            _missing_bags(archive, targets or [], options.mode, result, on_done, ctx)
     return result
 
 
-def _checked_since(archive: Archive, bag_id: str, since: str) -> bool:
+def _nothing() -> None:
+    return None
+
+
+def _check(
+    archive: Archive,
+    target: Target,
+    options: VerifyOptions,
+    progress: Callable[[Target, int], Progress] | None,
+    size: int,
+    ctx: RunContext,
+) -> BagRun:
+    return verify_one(
+        archive,
+        target,
+        options.mode,
+        inventory=options.inventory,
+        workers=options.workers,
+        progress=progress(target, size) if progress else None,
+        profile=options.profile,
+        ctx=ctx,
+    )
+
+
+def _flush(archive: Archive, ctx: RunContext, result: VerifyRun) -> None:
+    """Make the run's last batch durable; a failure names the checks it could not keep."""
+    try:
+        ctx.flush()
+    except (OSError, sqlite3.Error) as exc:
+        if not result.runs:
+            raise
+        raise _unrecorded(archive, result.runs[-1], exc) from None
+
+
+def _checked_since(ctx: RunContext, bag_id: str, since: str) -> bool:
     """True when a check of ``bag_id`` ended after ``since`` (a node that died after
     checking but before finishing its lease did the work; it is not done twice)."""
-    with open_ledger(archive.root) as led:
-        _result, ended = led.last_fixity(bag_id)
+    _result, ended = ctx.open().last_fixity(bag_id)
     # ``ended`` has whole seconds: only a later second is surely after ``since``.
     return ended is not None and ended > since[:19] + "Z"
 
@@ -492,12 +544,13 @@ def _missing_bags(
     mode: str,
     result: VerifyRun,
     on_done: Callable[[BagRun], None] | None,
+    ctx: RunContext | None = None,
 ) -> None:
     """A run, with its problem, for each bag the ledger knows that the disk lacks."""
     from strongroom.verify.anchors import missing_from_disk
 
     on_disk = [t.bag_id for t in targets if t.bag_id]
-    for bag_id, problem in missing_from_disk(archive, on_disk).items():
+    for bag_id, problem in missing_from_disk(archive, on_disk, ctx).items():
         now = utcnow()
         run = BagRun(Target(archive.bags / bag_id, bag_id), mode, now, now, outside=[problem])
         result.runs.append(run)
@@ -516,89 +569,6 @@ def _take_lock(stack: contextlib.ExitStack, archive: Archive) -> bool:
             " --due record every check in the archive, so they need it writable and a little"
             " free space; free space or fix the permissions, then run again"
         ) from None
-
-
-class BudgetPlanner:
-    """Decides, before each bag, whether it can finish within what is left of the budget.
-
-    The time a bag needs is estimated from its Payload-Oxum size and the throughput
-    measured on the bags checked so far in this run; before the first bag, from the
-    hash ceiling of this machine measured in memory (an optimistic bound, so a bag
-    it refuses could never have fitted). A bag that cannot finish is not started and
-    is left for the next run, except the most overdue one (the first in the queue):
-    it always starts, so that no bag is put off for ever, and the run says so.
-    """
-
-    def __init__(self, budget: Budget, workers: int | None) -> None:
-        self.budget = budget
-        self.workers = workers
-        self.t0 = time.monotonic()
-        self.bytes_done = 0
-        self.seconds_done = 0.0
-        self.bags_done = 0
-        self._ceiling: float | None = None
-
-    def admit(self, target: Target, size: int, *, first: bool) -> str | None:
-        """None: leave it for the next run; a note: start it, and say why; "": start it."""
-        if self.budget.bytes is not None:
-            fits = self.bytes_done + size <= self.budget.bytes
-            need = f"{size} bytes of the {self.budget.bytes - self.bytes_done} left"
-        elif self.budget.seconds is not None:
-            left = self.budget.seconds - (time.monotonic() - self.t0)
-            estimate = self.estimate(size)
-            fits = estimate <= left
-            need = f"an estimated {estimate:.0f} s of the {max(left, 0):.0f} s left"
-        else:
-            return ""
-        if fits:
-            return ""
-        if first:
-            return (
-                f"{target.name} is the most overdue bag, so it was checked although it needs"
-                f" {need} of the budget ({self.budget.describe()})"
-            )
-        return None
-
-    def estimate(self, size: int) -> float:
-        """Seconds that checking ``size`` payload bytes should take."""
-        if self.bags_done and self.bytes_done >= 64 * 1024 * 1024:
-            return size * self.seconds_done / self.bytes_done
-        if self.bags_done and not self.bytes_done:
-            return self.seconds_done / self.bags_done
-        return size / self.ceiling()
-
-    def ceiling(self) -> float:
-        """Bytes/s of sha512 over in-memory data on every hashing thread (measured once)."""
-        if self._ceiling is None:
-            self._ceiling = measure_hash_ceiling(self.workers)
-        return self._ceiling
-
-    def spent(self, run: BagRun) -> None:
-        self.bags_done += 1
-        self.bytes_done += run.report.bytes if run.report else 0
-        self.seconds_done += run.seconds
-
-
-def measure_hash_ceiling(workers: int | None = None, seconds: float = 0.05) -> float:
-    """Bytes per second that sha512 reaches over in-memory blocks on ``workers`` threads."""
-    import concurrent.futures as cf
-    import hashlib
-    import os
-
-    n = max(1, workers or os.cpu_count() or 1)
-    block = bytes(1024 * 1024)
-
-    def spin() -> int:
-        h, done, end = hashlib.sha512(), 0, time.monotonic() + seconds
-        while time.monotonic() < end:
-            h.update(block)
-            done += len(block)
-        return done
-
-    t0 = time.monotonic()
-    with cf.ThreadPoolExecutor(n) as pool:
-        total = sum(pool.map(lambda _i: spin(), range(n)))
-    return total / max(time.monotonic() - t0, 1e-6)
 
 
 # --- history ---------------------------------------------------------------------------------

@@ -242,7 +242,7 @@ def _control_characters(text: str, name: str, report: BagReport) -> bool:
     """
     found = False
     for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
-        bad = sorted({c for c in line if _CONTROL_IN_INFO.match(c)})
+        bad = sorted(set(_CONTROL_IN_INFO.findall(line)))  # one scan of the line
         if bad:
             what = ", ".join("NUL" if c == "\x00" else f"\\x{ord(c):02x}" for c in bad)
             report.error(

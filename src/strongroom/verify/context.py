@@ -1,0 +1,165 @@
+"""What one verify run reads once, and how it records its checks in batches.
+
+A run over 10,000 bags must not pay per bag for what is the same for all of
+them: opening the ledger, loading the trusted keys and the signing key,
+reading the timestamp settings, finding which bags the ledger knows and
+where their inventory is. ``RunContext`` reads each of these once, keeps one
+ledger connection for the run, and reads each inventory entry file once.
+
+Recording: each checked bag adds a ``fixity_runs`` row, a custody line and the
+custody head's new place. With ``batch`` (``verify --all --fast``), custody
+lines are written without an fsync each, and the ledger's rows wait for one
+commit: ``flush`` first makes every log durable (one ``syncfs``), then commits
+the ledger, so a head never points past what is on disk. A crash before the
+commit leaves log lines the ledger does not know yet, which the next append
+takes up (they chain on from the head); the check is then simply not in the
+history. A batch is flushed when it is a second old, and before the command
+reports anything about its bags.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from strongroom.core.archive import Archive
+from strongroom.core.ledger import Ledger, open_ledger
+
+BATCH_SECONDS = 1.0  # a batch holds the ledger's write lock: keep it short
+BATCH_BAGS = 1000
+
+
+@dataclass(frozen=True)
+class LedgerBag:
+    """What the ledger recorded about a bag when it was made or received."""
+
+    bag_id: str
+    collection_id: str
+    inventory: Path | None = None  # where bagging wrote the inventory entry
+    signed: bool = False  # signed at bagging, as the creation event records
+
+
+@dataclass
+class RunContext:
+    """The things a verify run reads once (see the module docstring)."""
+
+    archive: Archive
+    batch: bool = False
+    ledger: Ledger | None = None
+    _keyring: Any = None
+    keyring_error: str | None = None
+    _key: Any = None
+    _bags: dict[str, LedgerBag] | None = None
+    _stamps: Any = None
+    _entries: dict[Path, dict[str, Any] | None] = field(default_factory=dict)
+    found: dict[tuple[str, Path | None], Path | None] = field(default_factory=dict)  # inventories
+    _waiting: list[Callable[[], None]] = field(default_factory=list)
+    _since: float = 0.0
+    _logs_written: bool = False
+
+    # --- the ledger -----------------------------------------------------------
+    def open(self) -> Ledger:
+        """The run's ledger connection (opened, or created, at first use)."""
+        if self.ledger is None:
+            self.ledger = open_ledger(self.archive.root)
+        return self.ledger
+
+    def close(self) -> None:
+        """Close the connection; a batch not flushed is dropped (nothing was reported)."""
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+
+    def bags(self) -> dict[str, LedgerBag]:
+        """Every bag the ledger knows, with where bagging wrote its inventory (two queries)."""
+        if self._bags is None:
+            self._bags = {}
+            if self.ledger is not None or self.archive.has_ledger():
+                led = self.open()
+                created = led.creation_details()
+                for bag_id, row in led.bags().items():
+                    detail = created.get(bag_id) or {}
+                    where = detail.get("inventory")
+                    self._bags[bag_id] = LedgerBag(
+                        bag_id,
+                        str(row["collection_id"]),
+                        Path(where) if isinstance(where, str) and where else None,
+                        bool(detail.get("signed")),
+                    )
+        return self._bags
+
+    # --- keys, settings, inventory ----------------------------------------------
+    def keyring(self) -> Any:
+        """The trusted keyring (None, with ``keyring_error``, when it cannot be loaded)."""
+        if self._keyring is None and self.keyring_error is None:
+            from strongroom.errors import UsageError
+            from strongroom.share.partners import trusted_keyring
+
+            try:
+                self._keyring = trusted_keyring(self.archive)
+            except UsageError as exc:
+                self.keyring_error = exc.message
+        return self._keyring
+
+    def signing_key(self) -> Any:
+        """The archive's private key for custody lines (None: the archive signs nothing)."""
+        if self._key is None:
+            from strongroom.bag.signing import load_private_key
+
+            self._key = load_private_key(self.archive.keys) or False
+        return self._key or None
+
+    def stamps(self) -> Any:
+        """Timestamp settings and pending timestamps (``bag.timestamp.StampContext``)."""
+        if self._stamps is None:
+            from strongroom.bag.timestamp import stamp_context
+
+            has = self.ledger is not None or self.archive.has_ledger()
+            self._stamps = stamp_context(self.archive, self.open() if has else None)
+        return self._stamps
+
+    def entry(self, inventory: Path, bag_id: str) -> dict[str, Any] | None:
+        """A bag's inventory entry, read once per run."""
+        from strongroom.bag.inventory import find_entry
+
+        key = Path(inventory) / bag_id
+        if key not in self._entries:
+            self._entries[key] = find_entry(Path(inventory), bag_id)
+        return self._entries[key]
+
+    # --- recording ----------------------------------------------------------------
+    def logs_written(self) -> None:
+        """A custody line was written without its fsync: ``flush`` syncs before it commits."""
+        self._logs_written = True
+
+    def recorded(self, done: Callable[[], None]) -> None:
+        """One bag's rows are written: report it (``done``) once they are durable."""
+        if not self.batch:
+            done()
+            return
+        if not self._waiting:
+            self._since = time.monotonic()
+        self._waiting.append(done)
+        if len(self._waiting) >= BATCH_BAGS or time.monotonic() - self._since >= BATCH_SECONDS:
+            self.flush()
+
+    def begin(self) -> None:
+        """Before a bag's writes: they join the open batch (``batch`` runs only)."""
+        if self.batch:
+            self.open().begin_batch()
+
+    def flush(self) -> None:
+        """Make the batch's custody lines durable, commit its rows, then report its bags."""
+        if self._logs_written:
+            from strongroom.core.fsutil import durable_tree
+
+            durable_tree(self.archive.bags)
+            self._logs_written = False
+        if self.ledger is not None:
+            self.ledger.commit_batch()
+        waiting, self._waiting = self._waiting, []
+        for done in waiting:
+            done()
