@@ -34,6 +34,11 @@ def test_status_shows_the_takedown_fixity_designation_and_access(
     r = cli("verify", bag)
     assert r.exit_code == 0, r.output
 
+    from strongroom.core.ledger import open_ledger
+
+    with open_ledger(archive_dir) as ledger:  # recorded at bagging: status reads no bag-info
+        assert ledger.creation_details()[bag]["depends_on"] == []
+        assert ledger.bag(bag)["designations"] == []
     r = cli("status", "--json")
     assert r.exit_code == 0, r.output
     [row] = json.loads(r.stdout)

@@ -217,9 +217,7 @@ def record_intent(archive: Archive, intent: dict[str, Any]) -> None:
             # The ledger (local to this archive) also keeps where the inventory is, so
             # verify finds it from any folder; the custody log, which travels with
             # the bag, never holds a local path (it could name the capturer).
-            local = detail | (
-                {"inventory": _inventory_file(intent)} if action == "creation" else {}
-            )
+            local = detail | (_ledger_only(final, intent) if action == "creation" else {})
             if action in done:  # the custody line landed, its ledger row did not
                 ledger.record_event(action, outcome, bag_id=bag_id, actor=intent["operator"],
                                     detail=local)  # fmt: skip
@@ -246,6 +244,20 @@ def record_intent(archive: Archive, intent: dict[str, Any]) -> None:
         },
     )
     crash_point("after-inventory")
+
+
+def _ledger_only(final: Path, intent: dict[str, Any]) -> dict[str, Any]:
+    """What only the ledger's creation event keeps: where the inventory is, and the bags
+    this one declares it depends on (so status need not read every bag-info for them)."""
+    from strongroom.bag.closure import declared
+    from strongroom.errors import ProblemFound
+
+    found: dict[str, Any] = {"inventory": _inventory_file(intent)}
+    try:
+        found["depends_on"] = sorted({d.bag_id for d in declared(final)})
+    except ProblemFound:  # left out: status then reads the bag-info, as for older bags
+        pass
+    return found
 
 
 def _inventory_file(intent: dict[str, Any]) -> str:

@@ -149,6 +149,7 @@ class Snapshot:
     captured: dict[str, str]
     designations: list[Designation]  # archive-wide and the collection's
     archive_wide: tuple[Designation, ...] = ()
+    alone: set[str] = field(default_factory=set)  # bags recorded as depending on none
     _titles: dict[str, str] = field(default_factory=dict)
 
     def titles(self, archive: Archive, collection_id: str, bag_id: str) -> str:
@@ -171,6 +172,7 @@ class Snapshot:
             captured=ledger.capture_ends(),
             designations=policy.all_designations(archive, collection),
             archive_wide=archive.designations(),
+            alone={b for b, d in ledger.creation_details().items() if d.get("depends_on") == []},
         )
 
 
@@ -256,7 +258,9 @@ def replication(archive: Archive, snap: Snapshot, bag_id: str) -> Any:
     """share's ``ReplicationStatus`` of a bag, from the snapshot's copy rows."""
     from strongroom.share.replicate import replication_status
 
-    return replication_status(archive, bag_id, copies=lambda b: snap.copies.get(b, []))
+    return replication_status(
+        archive, bag_id, copies=lambda b: snap.copies.get(b, []), stands_alone=bag_id in snap.alone
+    )
 
 
 def _designation_labels(archive: Archive, snap: Snapshot, target: Target) -> list[str]:

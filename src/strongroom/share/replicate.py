@@ -79,17 +79,20 @@ def replication_status(
     archive: Archive,
     bag_id: str,
     copies: Callable[[str], list[dict[str, Any]]] | None = None,
+    stands_alone: bool = False,
 ) -> ReplicationStatus:
     """Count the local copy plus the partners' ``ok`` copies, against ``[replication]``.
 
     ``copies``: a bag's copy rows from rows already read (status and the report
     read all of them in one query), instead of one ledger query per bag.
+    ``stands_alone``: the ledger recorded at bagging that the bag depends on no
+    other bag, so its closure is empty without reading its bag-info.
     """
     rows_of = copies or (lambda b: copy_rows(archive, b))
     policy = archive.config.replication
     problems: list[str] = []
     locations: list[dict[str, Any]] = []
-    deps = _closure(archive, bag_id, problems)
+    deps = [] if stands_alone else _closure(archive, bag_id, problems)
     local = _local_copy(archive, bag_id, problems)
     if local is not None:
         if deps is None:  # the closure is incomplete here: the local copy does not count
