@@ -253,10 +253,9 @@ def _ledger_only(final: Path, intent: dict[str, Any]) -> dict[str, Any]:
     from strongroom.errors import ProblemFound
 
     found: dict[str, Any] = {"inventory": _inventory_file(intent)}
-    try:
+    # a malformed declaration is left out: status then reads the bag-info, as for older bags
+    with contextlib.suppress(ProblemFound):
         found["depends_on"] = sorted({d.bag_id for d in declared(final)})
-    except ProblemFound:  # left out: status then reads the bag-info, as for older bags
-        pass
     return found
 
 
