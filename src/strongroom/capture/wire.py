@@ -8,7 +8,7 @@ a second before the first request. Here the response is read straight into a
 buffer, its head parsed once, its framing (Content-Length, chunked, or until
 close) followed to find where the message ends; the stored block is then
 exactly the bytes that came off the wire, with nothing before (interim
-``100 Continue``) or after it (bytes beyond the message). Proxies (HTTP and
+``100 Continue`` or ``103 Early Hints``) or after it (bytes beyond the message). Proxies (HTTP and
 SOCKS, with credentials) still go through urllib3 in :mod:`.proxied`.
 
 Everything the server sends is hostile: the head is bounded in size, lines and
@@ -35,6 +35,7 @@ MAX_LINE = 64 * 1024  # one header line (http.client's limit)
 MAX_HEADERS = 100  # header lines (http.client's limit)
 MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) is never this long
 MAX_TRAILER = 64 * 1024
+MAX_INTERIM = 20  # 1xx responses before the final one
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _STATUS = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?:[ \t]([^\r\n]*))?\r?\n?\Z")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}\Z")  # more digits would overflow any real size
@@ -259,6 +260,7 @@ class _Exchange:
         """Read up to the end of the final head; return (head, status, framing)."""
         assert self.conn is not None
         buf = self.conn.buf
+        interim = 0
         while True:
             m = _HEAD_END.search(buf, 0)
             while m is None:
@@ -277,14 +279,14 @@ class _Exchange:
             end = m.end()
             head = bytes(buf[:end])
             status, reason, headers = parse_head(head)
-            if status == 100:  # skipped, as every client does; not part of the record
+            if 100 <= status < 200 and status != 101:
+                # Interim responses (100 Continue, a CDN's 103 Early Hints) are not the
+                # message: skipped, as browsers do, and kept out of the record.
+                interim += 1
+                if interim > MAX_INTERIM:
+                    raise Malformed("malformed HTTP response: endless interim (1xx) responses")
                 del buf[:end]
                 continue
-            if 100 < status < 200 and status != 101:
-                raise Malformed(
-                    f"server sent an interim {status} response before the real one; "
-                    "this HTTP stack cannot skip it, so nothing was captured"
-                )
             del buf[:end]
             res = self.result
             res.status, res.reason, res.headers = status, reason, headers
