@@ -229,12 +229,22 @@ def run_demo(archive: Archive, output: Output, port: int = DEMO_PORT) -> DemoRes
 def _archive_step(
     archive: Archive, collection: Collection, result: DemoResult, output: Output
 ) -> None:
-    """Capture, bag and verify both articles; one ``DemoSeed`` each."""
+    """Capture, bag and verify both articles; one ``DemoSeed`` each.
+
+    As ``strongroom archive`` runs it: with the browser when Chromium is
+    installed, statically (and one warning) otherwise.
+    """
+    from strongroom.capture.browser import choose_browser
+    from strongroom.capture.crawl import CaptureOptions
     from strongroom.workflow import JobOptions, archive_collection
 
-    job = archive_collection(
-        archive, collection, JobOptions(manifests_dir=result.manifests_dir), notify=output.info
+    use_browser, warning = choose_browser(None, collection.capture.browser, True)
+    if warning:
+        output.warn(warning)
+    options = JobOptions(
+        manifests_dir=result.manifests_dir, capture=CaptureOptions(browser=use_browser)
     )
+    job = archive_collection(archive, collection, options, notify=output.info)
     by_url = {s.url: s for s in job.seeds}
     for seed in collection.seeds:
         run = by_url.get(seed.url)

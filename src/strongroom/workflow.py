@@ -221,9 +221,11 @@ def archive_seed(
     run = SeedRun(url=seed.url)
     base = job.capture or CaptureOptions()
     opts = dataclasses.replace(
-        base, post_process=_screenshot_step(run, say) if job.screenshot else base.post_process
+        base,
+        post_process=_screenshot_step(run, say) if job.screenshot else base.post_process,
+        browser_screenshots=job.screenshot,
     )
-    say(f"capturing {seed.url}")
+    say(f"capturing {seed.url}{' in Chromium' if opts.browser else ''}")
     cap = capture(archive, collection, options=opts)
     run.capture_id = cap.capture_id
     run.capture_exit = cap.exit_code

@@ -80,6 +80,10 @@ class CaptureOptions:
     dedup: str | None = None
     extra_seeds: tuple[str, ...] = ()
     warc_roll_size: int = ROLL_SIZE
+    # Drive each page in Chromium (capture/browser.py); None keeps the collection's choice.
+    browser: bool | None = None
+    chromium: str | None = None
+    browser_screenshots: bool = True  # screenshot + text of the live render
     # Runs after the WARCs are published and before capture.json is written, so a
     # later step (screenshots, text) can add files under <capture>/derivatives/.
     post_process: Callable[[Path], None] | None = None
@@ -177,9 +181,28 @@ class _Crawl:
         self.frontier = Frontier(settings)
         self.tasks: queue.Queue[Task | None] = queue.Queue()
         self.results: queue.Queue[Done] = queue.Queue()
+        self.browser_version = _browser_version(options.chromium) if settings.browser else ""
         self.sink = WarcSink(folder, capture_id, self.warcinfo(), options.warc_roll_size)
         self.recorder = Recorder(self.sink, capture_id, self._prior)
         self.sink.on_publish(self._index_published)
+        self.browser: Any = self._browser() if settings.browser else None
+
+    def _browser(self) -> Any:
+        """The crawl's Chromium (started when the first page is fetched)."""
+        from strongroom.capture.browser import BrowserCapture, CrawlSide
+
+        side = CrawlSide(
+            settings=self.settings,
+            recorder=self.recorder,
+            sink=self.sink,
+            folder=self.folder,
+            user_agent=self.user_agent,
+            proxy=self.options.proxy,
+            stop=self.stop,
+            robots=self.frontier.robots,
+            screenshots=self.options.browser_screenshots,
+        )
+        return BrowserCapture(side, self.options.chromium, version=self.browser_version)
 
     # The frontier's lists, under the names the capture record uses.
     @property
@@ -223,6 +246,12 @@ class _Crawl:
                 else "none"
             ),
             "digest-convention": DIGEST_CONVENTION,
+            "browser": (
+                f"{self.browser_version} (headless, driven by Playwright; every request "
+                "recorded by strongroom)"
+                if self.browser_version
+                else "none (static capture)"
+            ),
             "capture-settings": json.dumps(self.settings.as_dict(), sort_keys=True),
         }
 
@@ -252,7 +281,12 @@ class _Crawl:
     # --- main loop --------------------------------------------------------
     def run(self, seeds: list[str]) -> str:
         worker = Worker(
-            self.settings, self.recorder, self.user_agent, self.options.proxy, self.stop
+            self.settings,
+            self.recorder,
+            self.user_agent,
+            self.options.proxy,
+            self.stop,
+            self.browser,
         )
         threads = [
             threading.Thread(
@@ -276,6 +310,8 @@ class _Crawl:
             self.stop.set()
             for _ in threads:
                 self.tasks.put(None)
+            if self.browser is not None:
+                self.browser.close()  # ends Chromium, at once when interrupted
 
     def _drive(self) -> None:
         """Hand tasks to workers in their host's turn, and book results, until all are done."""
@@ -426,10 +462,20 @@ def _capture_record(
         failures=tuple(FailureRef(f.url, f.reason, f.page) for f in crawl.failures),
         skipped=tuple(FailureRef(f.url, f.reason, f.page) for f in crawl.skipped),
         pages=tuple(
-            PageRef(p["url"], p["final_url"], p["status"] or 0, p["title"] or "") for p in pages
+            PageRef(p["url"], p["final_url"], p["status"] or 0, p["title"] or "", p.get("browser"))
+            for p in pages
         ),
         depends_on_captures=tuple(sorted(crawl.depends_on)),
+        browser=crawl.browser_version or None,
     )
+
+
+def _browser_version(chromium: str | None) -> str:
+    """``Chromium 1xx.y...`` of the Chromium a browser capture will drive."""
+    from strongroom.capture.browser import chromium_version
+    from strongroom.capture.screenshot import find_chromium
+
+    return chromium_version(find_chromium(chromium)) or "Chromium"
 
 
 def _checked_seeds(collection: Collection, options: CaptureOptions) -> list[Seed]:
@@ -464,6 +510,7 @@ def _page_list(crawl: _Crawl) -> list[dict[str, Any]]:
             "final_url": crawl.pages[u].get("final_url", u),
             "status": crawl.pages[u].get("status", 0),
             "title": crawl.pages[u].get("title", ""),
+            **({"browser": b} if (b := crawl.pages[u].get("browser")) else {}),
         }
         for u in crawl.page_order
     ]
@@ -484,6 +531,10 @@ def capture(
     options = options or CaptureOptions()
     settings = options.apply(collection.capture)
     seeds = _checked_seeds(collection, options)  # all checks before anything is created
+    if settings.browser:
+        from strongroom.capture.screenshot import find_chromium
+
+        find_chromium(options.chromium)  # exit 2 with install advice, before anything is made
     archive.ensure()
     # The ledger first: when it cannot be reached, nothing is captured (no folder).
     ledger = open_ledger(archive.root)

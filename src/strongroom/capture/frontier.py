@@ -63,6 +63,11 @@ class Done:
     robots: Robots | None = None
     hop: str = ""  # follow this redirect target next (same task)
     retry_in: float | None = None  # fetch the same URL again after this many seconds
+    # Browser capture (capture/browser.py): URLs Chromium's requests recorded
+    # already, requests not recorded on purpose, and the page's browser summary.
+    fetched: list[str] = field(default_factory=list)
+    skipped: list[Failure] = field(default_factory=list)
+    browser: dict[str, Any] | None = None
 
 
 def hostkey(url: str) -> str:
@@ -242,8 +247,13 @@ class Frontier:
             self._robots_answered(t, d)
             return True
         self.failed += len(d.failures)
-        self.fetched += 0 if d.failures else 1
+        # A browsed page's failures are mostly its requests'; the page counts as
+        # fetched unless it failed itself.
+        own = [f for f in d.failures if f.url in (t.url, t.origin)] if d.browser else d.failures
+        self.fetched += (0 if own else 1) + len(d.fetched)
         self.failures.extend(d.failures)
+        self.skipped.extend(d.skipped)
+        self.seen.update(d.fetched)  # recorded by the browser: never fetched again
         if d.final_url and d.final_url != t.origin:
             self.seen.add(d.final_url)
         if t.kind == "page":
@@ -275,6 +285,7 @@ class Frontier:
             title=d.title,
             record_id=d.record_id,
             outlinks=d.links.outlinks,
+            browser=d.browser,
         )
 
     def _follow_links(self, t: Task, d: Done) -> None:

@@ -42,8 +42,9 @@ T = TypeVar("T")
 _KNOWN = {
     "version", "capture_id", "collection", "seeds", "settings", "software", "operator",
     "started", "ended", "status", "warcs", "stats", "failures", "skipped", "pages",
-    "origin", "depends_on_captures",
+    "origin", "depends_on_captures", "browser",
 }  # fmt: skip
+MAX_BROWSER_ENTRY = 1024 * 1024  # a page's browser summary, as JSON text
 
 
 class CaptureRecordError(UsageError):
@@ -113,6 +114,10 @@ class PageRef:
     final_url: str = ""
     status: int = 0
     title: str = ""
+    # A browser capture's summary of the page: behaviours run (name, seconds,
+    # outcome, detail), URLs requested and recorded, blocked navigations, the
+    # final DOM's record id, live derivatives. Absent for a static capture.
+    browser: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ class CaptureRecord:
     # Earlier captures that this capture's revisit records point into
     # ([capture] dedup = "archive" only); the bag declares them as Depends-On.
     depends_on_captures: tuple[str, ...] = ()
+    # The Chromium that drove a browser capture ("Chromium 1xx..."); None: static.
+    browser: str | None = None
     # Fields this version does not define (e.g. an importer's "ingest" object),
     # kept as read so that nothing is lost on the way to the bag.
     extra: dict[str, Any] = field(default_factory=dict)
@@ -352,6 +359,7 @@ def _parse_record(f: _Fields) -> CaptureRecord:
         pages=f.items("pages", lambda item, name: _parse_page(f.entry(item, name))),
         origin=f.text("origin", "crawl"),
         depends_on_captures=f.items("depends_on_captures", lambda c, n: _capture_id(f, c, n)),
+        browser=f.text("browser") or None,
         extra={k: v for k, v in f.doc.items() if k not in _KNOWN},
         version=VERSION,
     )
@@ -447,4 +455,15 @@ def _parse_page(p: _Fields) -> PageRef:
         final_url=p.text("final_url"),
         status=p.count("status", maximum=999),
         title=p.text("title"),
+        browser=_browser_entry(p),
     )
+
+
+def _browser_entry(p: _Fields) -> dict[str, Any] | None:
+    """A page's browser summary: a JSON object of bounded size, kept as read."""
+    v = p.doc.get("browser")
+    if v is None:
+        return None
+    if not isinstance(v, dict) or len(json.dumps(v)) > MAX_BROWSER_ENTRY:
+        raise p.fail("browser", f"an object of at most {MAX_BROWSER_ENTRY} bytes as JSON")
+    return v

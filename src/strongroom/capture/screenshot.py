@@ -46,6 +46,7 @@ CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
@@ -85,8 +86,8 @@ def find_chromium(chromium: str | None = None) -> str:
         if path:
             return path
     raise ChromiumMissing(
-        f"Chromium not found ({chromium or DEFAULT_CHROMIUM}); screenshots need Debian's "
-        "Chromium: sudo apt-get install chromium"
+        f"Chromium not found ({chromium or DEFAULT_CHROMIUM}); screenshots and browser "
+        "capture need Debian's Chromium: sudo apt-get install chromium"
     )
 
 
@@ -327,8 +328,14 @@ def png_text(data: bytes) -> dict[str, str]:
 
 # --- rendering ---------------------------------------------------------------
 @contextlib.contextmanager
-def browser_context(chromium: str | None = None, timeout: float = 60) -> Iterator[Any]:
-    """A Playwright persistent context on Debian's Chromium with an empty profile."""
+def browser_context(
+    chromium: str | None = None, timeout: float = 60, *, profile_out: list[str] | None = None
+) -> Iterator[Any]:
+    """A Playwright persistent context on Debian's Chromium with an empty profile.
+
+    ``profile_out`` receives the profile folder, by which the Chromium
+    processes can be found and ended (``chromium.kill_profile_processes``).
+    """
     exe = find_chromium(chromium)
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -337,6 +344,8 @@ def browser_context(chromium: str | None = None, timeout: float = 60) -> Iterato
         tempfile.TemporaryDirectory(prefix="strongroom-chromium-") as profile,
         sync_playwright() as pw,
     ):
+        if profile_out is not None:
+            profile_out.append(profile)
         try:
             ctx = pw.chromium.launch_persistent_context(
                 profile,
@@ -383,11 +392,11 @@ padding:10px 16px;border-bottom:4px solid #c8102e;word-break:break-all}}
 .b strong{{color:#ffd166}} img{{display:block}}
 </style></head><body><div class="b">Archived capture &middot; captured
 <strong>{date}</strong> (WARC-Date) &middot; {url}<br>
-<small>Rendered from WARC record {rid} by {software}; not the live web.</small></div>
+<small>{how} {rid} by {software}.</small></div>
 <img src="https://strongroom.invalid/shot.png" width="{w}" height="{h}"></body></html>"""
 
 
-def _stamp(ctx: Any, shot: bytes, ref: RecordRef) -> bytes:
+def _stamp(ctx: Any, shot: bytes, ref: RecordRef, live: bool = False) -> bytes:
     """Put the capture banner above the page image, composed in a second tab.
 
     Composing outside the page (rather than injecting an element into it) leaves
@@ -406,6 +415,11 @@ def _stamp(ctx: Any, shot: bytes, ref: RecordRef) -> bytes:
                 date=html.escape(ref.warc_date),
                 url=html.escape(ref.uri),
                 rid=html.escape(ref.record_id),
+                how=(
+                    "Live render during capture; every request recorded, page record"
+                    if live
+                    else "Rendered from WARC record; not the live web. Record"
+                ),
                 software=html.escape(SOFTWARE),
                 w=w,
                 h=h,
@@ -464,22 +478,44 @@ def _sha256(data: bytes) -> str:
 def make_derivatives(
     capture_dir: Path, *, chromium: str | None = None, timeout: float = 60
 ) -> list[Path]:
-    """Render each captured page of ``capture_dir`` from its WARCs; return files written.
+    """Render each captured page of ``capture_dir`` from its WARCs; return its derivatives.
 
     Writes ``derivatives/<slug>.png``, ``.txt`` and ``.json`` per page, each
-    atomically. Raises ``ChromiumMissing`` (before touching anything) when
-    Chromium is not installed, ``ProblemFound`` when the WARCs are unreadable.
+    atomically. Pages that already have derivatives from the live render of a
+    browser capture keep them (they are in the returned list too). Raises
+    ``ChromiumMissing`` (before touching anything) when Chromium is not
+    installed, ``ProblemFound`` when the WARCs are unreadable, and
+    ``KeyboardInterrupt`` after Ctrl-C/SIGTERM, with the files of this call
+    removed again and Chromium ended (nothing half-made stays; issue 11 #8).
     """
+    from strongroom.capture.chromium import interruptible
+
     capture_dir = Path(capture_dir)
     exe = find_chromium(chromium)
     index, urls = _pages_to_render(capture_dir)
     out_dir = capture_dir / "derivatives"
+    todo = [u for u in urls if not (out_dir / f"{slug_for(u)}.json").exists()]
     written: list[Path] = []
-    with browser_context(exe, timeout) as ctx:
-        version = ctx.browser.version if getattr(ctx, "browser", None) else "unknown"
-        for url in urls:
-            written += _render_one(ctx, url, index, out_dir, version)
-    return written
+    profile: list[str] = []
+    with interruptible(profile) as interrupted:
+        try:
+            if todo:
+                with browser_context(exe, timeout, profile_out=profile) as ctx:
+                    version = ctx.browser.version if getattr(ctx, "browser", None) else "unknown"
+                    for url in todo:
+                        if interrupted.is_set():
+                            break
+                        written += _render_one(ctx, url, index, out_dir, version)
+        except Exception:
+            if not interrupted.is_set():
+                raise
+        if interrupted.is_set():
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise KeyboardInterrupt
+    kept = [out_dir / f"{slug_for(u)}{ext}" for u in urls if u not in todo for ext in _EXTS]
+    return [p for p in kept if p.exists()] + written
 
 
 def _pages_to_render(capture_dir: Path) -> tuple[dict[str, Any], list[str]]:
@@ -517,7 +553,33 @@ def _render_one(
     ref = index[url]
     shot, text, _seen = render_page(ctx, url, index)
     stamped = _stamp(ctx, shot, ref)
+    return write_derivatives(out_dir, ref, stamped, text, version, live=False)
+
+
+_EXTS = (".png", ".txt", ".json")
+_LIVE_DETAIL = (
+    "Page rendered live in headless Chromium during its capture: what the reader saw. "
+    "Every request the browser made was fetched and recorded by strongroom's recorder; "
+    "the screenshot was taken after the capture behaviours ran, with the capture time in "
+    "a banner above the page."
+)
+_WARC_DETAIL = (
+    "Page rendered from its WARC response record in headless Chromium; "
+    "every request answered from the WARC, none sent to the live web. "
+    "Screenshot shows the capture time in a banner above the page."
+)
+
+
+def write_derivatives(
+    out_dir: Path, ref: RecordRef, stamped: bytes, text: str, version: str, *, live: bool
+) -> list[Path]:
+    """Write ``<slug>.png``, ``.txt`` and the PREMIS ``.json`` for one page, atomically.
+
+    ``live``: rendered during a browser capture (the reader's view), not from the WARC.
+    """
+    url = ref.uri
     made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    browser = version if version.startswith("Chromium") else f"Chromium {version}"
     png = add_png_text(
         stamped,
         {
@@ -527,7 +589,8 @@ def _render_one(
             "WARC-Record-ID": ref.record_id,
             "WARC-Filename": ref.warc_file.name,
             "Creation Time": made,
-            "Software": f"{SOFTWARE}; Chromium {version}",
+            "Software": f"{SOFTWARE}; {browser}",
+            "Rendering": "live capture" if live else "from WARC",
         },
     )
     stem = slug_for(url)
@@ -542,7 +605,9 @@ def _render_one(
         "target_uri": url,
         "warc_date": ref.warc_date,
     }
-    event = _rendering_event(made, version, source, png_path.name, png, txt_path.name, txt)
+    event = _rendering_event(made, browser, source, png_path.name, png, txt_path.name, txt)
+    event["premis:eventDetail"] = _LIVE_DETAIL if live else _WARC_DETAIL
+    event["rendering"] = "live-capture" if live else "from-warc"
     json_path = out_dir / f"{stem}.json"
     atomic_write_text(json_path, json.dumps(event, indent=2, sort_keys=True) + "\n")
     return [png_path, txt_path, json_path]
@@ -562,15 +627,11 @@ def _rendering_event(
     return {
         "premis:eventType": "rendering",
         "premis:eventDateTime": made,
-        "premis:eventDetail": (
-            "Page rendered from its WARC response record in headless Chromium; "
-            "every request answered from the WARC, none sent to the live web. "
-            "Screenshot shows the capture time in a banner above the page."
-        ),
+        "premis:eventDetail": _WARC_DETAIL,
         "premis:eventOutcome": "success",
         "premis:linkingAgent": [
             {"name": SOFTWARE, "role": "executing program"},
-            {"name": f"Chromium {version}", "role": "rendering program"},
+            {"name": version, "role": "rendering program"},
         ],
         "source": source,
         "derivatives": [

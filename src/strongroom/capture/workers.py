@@ -17,7 +17,7 @@ from strongroom.capture.frontier import Done, Failure, Task
 from strongroom.capture.http import FetchResult, fetch, make_session
 from strongroom.capture.robots import Robots
 from strongroom.core.collection import CaptureSettings
-from strongroom.warc.write import BlockInfo, WarcSink, digest_response
+from strongroom.warc.write import BlockInfo, WarcSink, Written, digest_response
 
 MAX_REDIRECTS = 10
 EXTRACT_KEEP = 32 * 1024 * 1024  # payload bytes kept in memory for link extraction
@@ -36,6 +36,9 @@ class Recorder:
         self.stats = {"deduplicated": 0, "truncated": 0, "bytes": 0}
         self.known: dict[str, tuple[str, str, str]] = {}  # digest -> (record id, uri, date)
         self.unindexed: dict[str, list[tuple[Any, ...]]] = {}  # warc name -> ledger rows
+        # Record id -> where it went, for records kept for extraction (pages and
+        # stylesheets): a live screenshot names its page's WARC file and date.
+        self.written: dict[str, Written] = {}
 
     def record(
         self, url: str, res: FetchResult, seed: str, keep: int, counted: bool = True
@@ -66,6 +69,8 @@ class Recorder:
                 revisit_of=prior,
             )
             self.stats["bytes"] += info.size
+            if keep:
+                self.written[w.record_id] = w
             if prior is not None and counted:
                 self.stats["deduplicated"] += 1
             elif eligible and prior is None:
@@ -91,9 +96,11 @@ class Worker:
         user_agent: str,
         proxy: str | None,
         stop: threading.Event,
+        browser: Any = None,
     ) -> None:
         self.settings, self.recorder = settings, recorder
         self.user_agent, self.proxy, self.stop = user_agent, proxy, stop
+        self.browser = browser  # capture.browser.BrowserCapture, or None: static capture
 
     def loop(self, tasks: queue.Queue[Task | None], results: queue.Queue[Done]) -> None:
         session = make_session(self.user_agent, self.proxy)
@@ -154,7 +161,10 @@ class Worker:
         location = res.headers.get("location", "")
         if 300 <= res.status < 400 and location and res.status != 304:
             return _redirect(done, location)
-        return _finish(done, res, info, ctype, want)
+        done = _finish(done, res, info, ctype, want)
+        if self.browser is not None and task.kind == "page" and is_html(ctype) and res.status < 300:
+            self.browser.browse(done, res.headers, info.payload_sample)  # runs the page
+        return done
 
 
 def _redirect(done: Done, location: str) -> Done:

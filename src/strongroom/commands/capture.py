@@ -84,6 +84,14 @@ def capture_options(f: F) -> F:
             help="Revisits within this capture only (default: every bag stands alone), "
             "or against earlier bags too (the bag then declares Depends-On).",
         ),
+        click.option(
+            "--browser/--no-browser",
+            "browser",
+            default=None,
+            help="Load each page in headless Chromium and record every request it makes "
+            "(capture: off unless the collection says browser = true; archive: on when "
+            "Chromium is installed).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -109,6 +117,7 @@ def options_from(params: dict[str, Any], extra_seeds: tuple[str, ...] = ()) -> A
         proxy=params["proxy"],
         dedup=params.get("dedup"),
         extra_seeds=extra_seeds,
+        browser=params.get("browser"),
     )
 
 
@@ -149,11 +158,12 @@ def capture_cmd(
     \b
     Example:
       strongroom capture https://example.org/news/story.html
+      strongroom capture https://example.org/news/story.html --browser
       strongroom capture -c collections/andijan-2005.toml --depth 1
       strongroom capture URL --proxy socks5h://127.0.0.1:9050 --json
       strongroom capture -i urls.txt       # one URL a line; '-' reads stdin
     """
-
+    from strongroom.capture.browser import choose_browser
     from strongroom.capture.crawl import capture
     from strongroom.core.archive import Archive
     from strongroom.core.collection import adhoc_collection, load_collection, validate_url
@@ -175,6 +185,9 @@ def capture_cmd(
     else:
         raise UsageError("give at least one URL or -c COLLECTION.toml (see --help)")
     opts = options_from(params, extra)
+    opts.browser, warning = choose_browser(opts.browser, collection.capture.browser, False)
+    if warning:
+        output.warn(warning)
     # a broken config.toml fails now, not after the first fetch; capture never signs
     preflight(Archive(archive), signing=False)
     with progress_bar(output) as bar:

@@ -75,7 +75,8 @@ def archive_cmd(
     """Capture, bag and verify every seed of a collection: the main job.
 
     Each seed becomes its own capture and its own signed BagIt bag under
-    <archive>/bags/, with a screenshot rendered from the WARC, an entry in the
+    <archive>/bags/. Pages are loaded in headless Chromium when it is installed
+    (--no-browser: static capture), with a screenshot of the live render, an entry in the
     inventory manifests/<collection>/<bag>.json, and a first fixity check in the
     ledger. A re-capture whose payloads all equal the seed's latest bag makes
     no new bag ("unchanged since BAG", in the ledger and custody log) unless
@@ -118,10 +119,11 @@ def archive_cmd(
     for warning in preflight(arch, collection):
         output.warn(warning)
     state = RunState.load(arch, collection.id, source) if resume else None
+    capture = _capture_options(params, collection, output)
     algos = ("sha512", *[a for a in algorithms if a != "sha512"])
     job = JobOptions(
         manifests_dir=Path(manifests_dir) if manifests_dir else None,
-        capture=options_from(params),
+        capture=capture,
         algorithms=algos,
         screenshot=not no_screenshot,
         verify=not no_verify,
@@ -133,6 +135,17 @@ def archive_cmd(
     else:
         _summary(run, output)
     return run.exit_code
+
+
+def _capture_options(params: dict[str, Any], collection: Any, output: Output) -> Any:
+    """The capture options, with the browser on when Chromium is installed (warned once)."""
+    from strongroom.capture.browser import choose_browser
+
+    capture = options_from(params)
+    capture.browser, warning = choose_browser(capture.browser, collection.capture.browser, True)
+    if warning:
+        output.warn(warning)
+    return capture
 
 
 def _summary(run: ArchiveRun, output: Output) -> None:

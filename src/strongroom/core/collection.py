@@ -73,6 +73,7 @@ class CaptureSettings:
     # "capture": revisit records only point inside the same capture, so every bag
     # stands alone; "archive": they may point at earlier bags (declared Depends-On).
     dedup: str = "capture"
+    browser: bool | None = None  # [capture] browser = true|false; None: the command decides
 
     def as_dict(self) -> dict[str, Any]:
         """Every setting, for warcinfo and provenance."""
@@ -408,6 +409,7 @@ def parse_capture_settings(r: _Reader) -> CaptureSettings:
         user_agent=r.str("user_agent", d.user_agent),
         operator=r.str("operator", d.operator),
         dedup=r.choice("dedup", DEDUP_MODES, d.dedup),
+        browser=r.bool("browser", False) if "browser" in r.data else None,
     )
 
 
