@@ -249,3 +249,15 @@ def test_archive_without_chromium_warns_once_and_captures_statically(
     assert res.output.count("capturing statically") == 1
     doc = json.loads(next((tmp_path / "a" / "captures").glob("*/capture.json")).read_text())
     assert doc["browser"] is None
+
+
+def test_browser_requests_obey_robots_txt_and_are_listed(cli, tmp_path: Path) -> None:
+    with JsNewsSite() as site:
+        res, doc, folder = _capture(cli, tmp_path / "a", site.url + "members.html", "--browser")
+        origin_saw = site.requests_since(0)
+    reasons = {f["url"]: f["reason"] for f in doc["failures"]}
+    assert "robots.txt" in reasons.get(site.url + "private/note.json", ""), doc["failures"]
+    assert res.exit_code == 1, res.output  # a same-site requisite is missing
+    assert "/private/note.json" not in origin_saw  # never asked for
+    uris = {r["uri"] for r in _records(folder)}
+    assert site.url + "robots.txt" in uris  # the rules we obeyed are in the WARC

@@ -191,6 +191,7 @@ class BrowserCapture:
         # workers' tasks; requests Chromium makes while a page renders are
         # paced here, per host, by the same delay.
         self.next_ok: dict[str, float] = {}
+        self.robots: dict[str, Any] = {}  # host key -> rules this thread fetched
         # The crawl's retry rule, from the worker that owns it.
         self.retrier = Worker(
             crawl.settings, crawl.recorder, crawl.user_agent, crawl.proxy, crawl.stop
@@ -405,8 +406,8 @@ class BrowserCapture:
 
         key = hostkey(url)
         rp = self.crawl.robots.get(key)
-        if not isinstance(rp, RobotFileParser):
-            rp = self._robots_for(key)
+        if not isinstance(rp, RobotFileParser):  # not asked yet, or still pending there
+            rp = self.robots.get(key) or self._robots_for(key)
         if rp.can_fetch("strongroom", url):
             return ""
         return "blocked by robots.txt (use --ignore-robots to capture it anyway)"
@@ -429,6 +430,8 @@ class BrowserCapture:
                 rp = parse_robots(res.status, info.payload_sample, res.headers)
         finally:
             res.close()
+        self.robots[key] = rp
         # Shared with the frontier, which then does not ask this host again
-        # (a dict's setdefault is atomic; an answer it already has is kept).
-        return self.crawl.robots.setdefault(key, rp)
+        # (a dict's setdefault is atomic; an answer or a pending ask it has is kept).
+        self.crawl.robots.setdefault(key, rp)
+        return rp
