@@ -48,6 +48,12 @@ def cli():
     return run_cli
 
 
+@pytest.fixture(scope="session")
+def cli_runner():
+    """``cli`` for module-scoped fixtures (``from conftest import`` may find another conftest)."""
+    return run_cli
+
+
 @pytest.fixture
 def site() -> Iterator[SiteServer]:
     """The demo site on 127.0.0.1 with a free port, stopped after the test."""

@@ -46,9 +46,8 @@ def _capture(cli: Any, archive: Path, *args: str) -> tuple[Any, dict[str, Any], 
 
 
 @pytest.fixture(scope="module")
-def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from conftest import run_cli
-
+def captured(tmp_path_factory: pytest.TempPathFactory, cli_runner: Any) -> Iterator[dict[str, Any]]:
+    run_cli = cli_runner
     archive = tmp_path_factory.mktemp("browser") / "archive"
     with JsNewsSite() as site:
         truth = ground_truth(site.article, CHROMIUM)
