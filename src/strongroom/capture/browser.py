@@ -45,6 +45,7 @@ from strongroom.capture.extract import decode_content, extract, is_css, is_html
 from strongroom.capture.frontier import Done, Failure, Task, hostkey
 from strongroom.capture.http import FetchResult, fetch, make_session
 from strongroom.capture.render import NAV_TIMEOUT, render_job
+from strongroom.capture.robots import Robots
 from strongroom.capture.screenshot import find_chromium
 from strongroom.capture.workers import Recorder, Worker, parse_robots
 from strongroom.core.collection import CaptureSettings
@@ -402,11 +403,9 @@ class BrowserCapture:
         """The reason robots.txt forbids ``url``, or ''."""
         if not self.crawl.settings.obey_robots:
             return ""
-        from urllib.robotparser import RobotFileParser
-
         key = hostkey(url)
         rp = self.crawl.robots.get(key)
-        if not isinstance(rp, RobotFileParser):  # not asked yet, or still pending there
+        if not isinstance(rp, Robots):  # not asked yet, or still pending there
             rp = self.robots.get(key) or self._robots_for(key)
         if rp.can_fetch("strongroom", url):
             return ""
