@@ -152,3 +152,24 @@ def test_large_and_small_records_inflate_exactly(tmp_path):
     (path,) = tmp_path.glob("*.warc.gz")
     blocks = [m.partition(b"\r\n\r\n")[2][:-4] for m in members(path)]
     assert blocks[1] == PLAIN and blocks[3] == big and blocks[2] == blocks[4] == REQUEST
+
+
+def test_a_resource_record_reads_back_and_none_is_written_after_close(tmp_path):
+    sink = WarcSink(tmp_path, "t", {"software": "test"})
+    dom = b"<html><p>added by a script: Andijan, 13 May 2005</p></html>"
+    w = sink.write_resource("urn:dom:http://example.org/a", dom, "text/html", "<urn:uuid:x>")
+    assert w is not None
+    sink.close()
+    assert sink.write_resource("urn:dom:http://example.org/b", dom, "text/html") is None
+    (path,) = tmp_path.glob("*.warc.gz")
+    with path.open("rb") as fh:
+        # read each block while the iterator is on its record
+        seen = [
+            (r.rec_headers.get_header("WARC-Record-ID"), r.content_stream().read(), r.rec_headers)
+            for r in ArchiveIterator(fh)
+            if r.rec_type == "resource"
+        ]
+    ((record_id, block, headers),) = seen
+    assert record_id == w.record_id and block == dom
+    assert headers.get_header("WARC-Concurrent-To") == "<urn:uuid:x>"
+    assert headers.get_header("WARC-Payload-Digest") == sha256_digest(dom)

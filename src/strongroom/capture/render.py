@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import time
 from pathlib import Path
 from typing import Any
@@ -144,25 +143,7 @@ def write_dom(sink: Any, url: str, dom: str, concurrent_to: str) -> str:
     ``urn:text:``), so replay indexes, which take responses and revisits,
     never serve it in place of the page.
     """
-    from strongroom.warc.write import sha256_digest
-
-    body = dom.encode("utf-8")
-    digest = sha256_digest(body)
-    hdrs = [("WARC-Block-Digest", digest), ("WARC-Payload-Digest", digest)]
-    if concurrent_to:
-        hdrs.insert(0, ("WARC-Concurrent-To", concurrent_to))
-    with sink.lock:
-        if sink.closed:
-            return ""
-        # WarcSink has no resource writer of its own; this uses its one record path.
-        sink._ensure_open()
-        w = sink._write(
-            "resource",
-            "urn:dom:" + url,
-            io.BytesIO(body),
-            len(body),
-            hdrs,
-            "text/html; charset=utf-8",
-        )
-        sink._maybe_roll()
-    return str(w.record_id)
+    w = sink.write_resource(
+        "urn:dom:" + url, dom.encode("utf-8"), "text/html; charset=utf-8", concurrent_to
+    )
+    return str(w.record_id) if w is not None else ""

@@ -518,6 +518,26 @@ class WarcSink:
             self._maybe_roll()
             return w
 
+    def write_resource(
+        self, uri: str, body: bytes, content_type: str, concurrent_to: str | None = None
+    ) -> Written | None:
+        """A ``resource`` record (a browser's final DOM); ``None`` once the output is closed.
+
+        A browser can finish a page after an interrupt closed the output: that
+        record is dropped rather than raising in the browser's thread.
+        """
+        with self.lock:
+            if self.closed:
+                return None
+            self._ensure_open()
+            digest = sha256_digest(body)
+            hdrs = [("WARC-Block-Digest", digest), ("WARC-Payload-Digest", digest)]
+            if concurrent_to:
+                hdrs.insert(0, ("WARC-Concurrent-To", concurrent_to))
+            w = self._write("resource", uri, body, len(body), hdrs, content_type)
+            self._maybe_roll()
+            return w
+
 
 def format_warc_fields(fields: Iterable[tuple[str, object]]) -> bytes:
     """Render ``name: value`` lines (CRLF, UTF-8); whitespace in values is folded."""
