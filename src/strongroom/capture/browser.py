@@ -364,7 +364,7 @@ class BrowserCapture:
                 time_limit=s.resource_time_limit,
                 should_stop=self.crawl.stop.is_set,
             )
-            wait = self.retrier._retry_in(task, res)
+            wait = self.retrier.retry_in(task, res)
             if wait is None:
                 return res
             res.close()

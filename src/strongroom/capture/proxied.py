@@ -387,12 +387,7 @@ def fetch_proxied(
     time_limit: float,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> FetchResult:
-    """GET ``url`` once (no redirects followed), recording the exchange exactly.
-
-    ``max_bytes`` stops the body (``truncated='length'``, not a failure),
-    ``time_limit`` bounds the whole resource (``truncated='time'``), and a
-    connection that breaks before the announced length gives ``'disconnect'``.
-    """
+    """GET ``url`` once through urllib3 (the contract is :func:`strongroom.capture.http.fetch`)."""
     started = time.monotonic()
     result = FetchResult(url=url)
     try:

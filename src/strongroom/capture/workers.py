@@ -122,7 +122,7 @@ class Worker:
             # do not leave keep-alive sockets open behind us.
             session.close()
 
-    def _retry_in(self, task: Task, res: FetchResult) -> float | None:
+    def retry_in(self, task: Task, res: FetchResult) -> float | None:
         """Seconds to wait before trying again, or None when this answer is final."""
         retries = 0 if task.kind == "robots" else self.settings.retries
         retryable = res.status in RETRY_STATUS or (res.error != "" and res.truncated != "length")
@@ -142,7 +142,7 @@ class Worker:
             should_stop=self.stop.is_set,
         )
         try:
-            wait = self._retry_in(task, res)
+            wait = self.retry_in(task, res)
             if wait is not None:
                 return Done(task, retry_in=wait)
             if res.spool is None:
