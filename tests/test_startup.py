@@ -12,8 +12,9 @@ from strongroom import commands
 from strongroom.cli import cli
 
 HEAVY = ("http.client", "urllib.request", "strongroom.share.transfer", "strongroom.share.extract",
-         "strongroom.bag.signing")  # fmt: skip
-TOPS = ("rich", "urllib3", "warcio", "cryptography")
+         "strongroom.bag.signing", "strongroom.capture.browser", "strongroom.capture.screenshot",
+         "subprocess", "logging")  # fmt: skip
+TOPS = ("rich", "urllib3", "warcio", "cryptography", "playwright", "jinja2")
 
 PROBE = """
 import json, sys

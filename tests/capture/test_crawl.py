@@ -264,6 +264,27 @@ def test_news_page_every_requisite_digests_and_dedup(cli, news, archive_dir):
         assert "/img/photo-1600.jpg" in out.stdout
 
 
+def test_one_connection_and_four_capture_the_same_records(cli, news, tmp_path):
+    """-c 1 (fetched on the main thread) and -c 4 (worker threads) make the same WARC
+    records: the same (type, URI) pairs, every digest valid, warcio reads them all."""
+    kinds = []
+    for c in ("1", "4"):
+        archive = tmp_path / f"archive-c{c}"
+        res, doc = run_capture(
+            cli, news.url, "--depth", "1", "--concurrency", c, "--archive", str(archive)
+        )
+        assert res.exit_code == 0, res.output
+        records = all_records(archive, doc["capture_id"])
+        verify_digests(records)
+        warcio_check(warcs_of(archive, doc["capture_id"]))
+        for r in records:
+            if r["type"] in ("response", "request", "revisit"):
+                assert r["h"]["WARC-IP-Address"] == "127.0.0.1"
+        kinds.append(sorted((r["type"], r["h"].get("WARC-Target-URI", "")) for r in records))
+        assert doc["stats"]["fetched"] == len(REQUISITES) + 2  # and the two pages
+    assert kinds[0] == kinds[1]
+
+
 def test_wire_exact_chunked_response_and_gzip_css(cli, hostile, archive_dir):
     res, doc = run_capture(
         cli, hostile.url + "hostile/chunked.html", hostile.url + "hostile/gzip.css"
@@ -429,7 +450,8 @@ def test_help_has_example(cli):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_kill_leaves_only_complete_valid_warcs(hostile, tmp_path, sig):
+@pytest.mark.parametrize("concurrency", ["1", "4"])  # -c 1 fetches on the main thread
+def test_kill_leaves_only_complete_valid_warcs(hostile, tmp_path, sig, concurrency):
     """Kill a capture mid-way: no partial WARC under a final name, capture.json says so."""
     archive = tmp_path / "archive"
     exe = VENV_BIN / "strongroom"
@@ -445,6 +467,8 @@ def test_kill_leaves_only_complete_valid_warcs(hostile, tmp_path, sig):
             str(archive),
             "--retries",
             "0",
+            "--concurrency",
+            concurrency,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

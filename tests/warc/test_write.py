@@ -173,3 +173,18 @@ def test_a_resource_record_reads_back_and_none_is_written_after_close(tmp_path):
     assert record_id == w.record_id and block == dom
     assert headers.get_header("WARC-Concurrent-To") == "<urn:uuid:x>"
     assert headers.get_header("WARC-Payload-Digest") == sha256_digest(dom)
+
+
+def test_record_ids_are_random_version_4_uuids() -> None:
+    """Record ids are ``<urn:uuid:...>`` of RFC 4122 version-4 UUIDs, never repeated."""
+    import uuid
+
+    from strongroom.warc.write import new_record_id
+
+    ids = [new_record_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for rid in ids:
+        assert rid.startswith("<urn:uuid:") and rid.endswith(">")
+        u = uuid.UUID(rid[len("<urn:uuid:") : -1])
+        assert u.version == 4 and u.variant == uuid.RFC_4122
+        assert str(u) == rid[len("<urn:uuid:") : -1]

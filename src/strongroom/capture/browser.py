@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from strongroom.capture.choose import INSTALL_HINT, choose_browser
 from strongroom.capture.chromium import end_all
 from strongroom.capture.extract import decode_content, extract, is_css, is_html
 from strongroom.capture.frontier import Done, Failure, Task, hostkey
@@ -51,39 +52,20 @@ from strongroom.capture.workers import Recorder, Worker, parse_robots
 from strongroom.core.collection import CaptureSettings
 from strongroom.warc.write import WarcSink
 
-INSTALL_HINT = "apt-get install chromium"
+# choose_browser lives in capture/choose.py (a static capture must not import this module)
+__all__ = [
+    "INSTALL_HINT",
+    "Answer",
+    "BrowserCapture",
+    "CrawlSide",
+    "PageResult",
+    "choose_browser",
+    "chromium_version",
+    "page_answer",
+]
+
 BODY_KEEP = 64 * 1024 * 1024  # largest body handed to Chromium (records are never cut by this)
 _DROP = {"content-encoding", "transfer-encoding", "content-length", "connection", "keep-alive"}
-
-
-def choose_browser(
-    requested: bool | None, collection: bool | None, default: bool, chromium: str | None = None
-) -> tuple[bool, str]:
-    """Whether to capture with Chromium, and a warning to print once (or '').
-
-    ``requested`` is ``--browser``/``--no-browser`` (None when neither was
-    given), ``collection`` the collection's ``[capture] browser``, ``default``
-    the command's own default (``archive``: on; ``capture``: off). An explicit
-    ``--browser`` without Chromium raises ``ChromiumMissing`` (exit 2); otherwise
-    a missing Chromium means a static capture and a warning.
-    """
-    from strongroom.capture.screenshot import ChromiumMissing
-
-    if requested is not None:
-        if requested:
-            find_chromium(chromium)
-        return requested, ""
-    want = default if collection is None else collection
-    if not want:
-        return False, ""
-    try:
-        find_chromium(chromium)
-    except ChromiumMissing:
-        return False, (
-            "Chromium is not installed: capturing statically, without running the pages' "
-            f"JavaScript (install it with: {INSTALL_HINT})"
-        )
-    return True, ""
 
 
 def chromium_version(exe: str) -> str:

@@ -9,13 +9,11 @@ then the current WARC is closed under the writer lock and published.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import queue
 import secrets
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from urllib.parse import urlsplit
 
 from strongroom import SOFTWARE, __version__
 from strongroom.capture.frontier import Done, Failure, Frontier, Task, in_scope
+from strongroom.capture.interrupts import DeferredInterrupts, no_interrupts, sigterm_as_interrupt
 from strongroom.capture.record import (
     CaptureRecord,
     CollectionRef,
@@ -179,8 +178,9 @@ class _Crawl:
         self.ledger_lock = threading.Lock()
         self.depends_on: set[str] = set()  # earlier captures our revisits point into
         self.frontier = Frontier(settings)
-        self.tasks: queue.Queue[Task | None] = queue.Queue()
-        self.results: queue.Queue[Done] = queue.Queue()
+        # SimpleQueue: a C queue, a fraction of queue.Queue's cost per hand-off
+        self.tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+        self.results: queue.SimpleQueue[Done] = queue.SimpleQueue()
         self.browser_version = _browser_version(options.chromium) if settings.browser else ""
         self.sink = WarcSink(folder, capture_id, self.warcinfo(), options.warc_roll_size)
         self.recorder = Recorder(self.sink, capture_id, self._prior)
@@ -288,6 +288,8 @@ class _Crawl:
             self.stop,
             self.browser,
         )
+        if self.settings.concurrency == 1 and self.browser is None:
+            return self._run_inline(worker, seeds)
         threads = [
             threading.Thread(
                 target=worker.loop,
@@ -312,6 +314,42 @@ class _Crawl:
                 self.tasks.put(None)
             if self.browser is not None:
                 self.browser.close()  # ends Chromium, at once when interrupted
+
+    def _run_inline(self, worker: Worker, seeds: list[str]) -> str:
+        """A ``--concurrency 1`` static crawl, fetched on this thread.
+
+        With one connection nothing runs in parallel anyway, and handing each
+        request to a worker thread and its result back cost more than the
+        request itself at 0 ms of latency (two thread switches per request).
+        The frontier, host turns and records are the same as a threaded
+        crawl's; an interrupt waits while a record is written (DeferredInterrupts).
+        """
+        guard = DeferredInterrupts(self.stop)
+        self.recorder.critical = guard.critical
+        session = worker.session()
+        f = self.frontier
+        try:
+            with guard.installed():
+                for s in seeds:
+                    f.admit(s, "page", 0, s, s)
+                while f.pending > 0:
+                    if self.stop.is_set():
+                        raise KeyboardInterrupt
+                    now = time.monotonic()
+                    task = f.turns.take(now)
+                    if task is None:  # its host's turn (--delay) or a retry's time to come
+                        wait = f.turns.wait_time(now)
+                        time.sleep(PROGRESS_EVERY if wait is None else max(wait, 0.001))
+                        continue
+                    d = worker.run_task(session, task)
+                    if f.handle(d) and self.progress:
+                        self.progress(f.done, f.done + f.pending, d.task.origin)
+            return "complete"
+        except KeyboardInterrupt:
+            return "interrupted"
+        finally:
+            self.stop.set()
+            session.close()
 
     def _drive(self) -> None:
         """Hand tasks to workers in their host's turn, and book results, until all are done."""
@@ -359,38 +397,6 @@ class _Crawl:
         ]
         fields += [("skipped", f"{f.url} {f.reason}") for f in self.skipped if f.page == url]
         return fields
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Any:
-    """SIGTERM behaves like Ctrl-C (only possible from the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _raise(_sig: int, _frm: Any) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, _raise)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-@contextlib.contextmanager
-def _no_interrupts() -> Any:
-    """Ignore Ctrl-C/SIGTERM while the last records and capture.json are written."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
 
 
 def _capture_record(
@@ -544,9 +550,9 @@ def capture(
     started = _utc_now()
     crawl = _Crawl(archive, collection, settings, options, folder, capture_id, ledger, progress)
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             status = crawl.run([s.url for s in seeds])
-        with _no_interrupts():
+        with no_interrupts():
             crawl.finish(status)
             if options.post_process is not None and status == "complete":
                 options.post_process(folder)

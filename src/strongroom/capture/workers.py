@@ -7,9 +7,11 @@ frontier, which schedules them in their host's turn.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from strongroom.capture.extract import clean_url, extract, is_css, is_html
@@ -39,6 +41,9 @@ class Recorder:
         # Record id -> where it went, for records kept for extraction (pages and
         # stylesheets): a live screenshot names its page's WARC file and date.
         self.written: dict[str, Written] = {}
+        # What an interrupt must not cut: nothing for worker threads (signals go to
+        # the main thread); the inline -c 1 crawl defers Ctrl-C around each write.
+        self.critical: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
 
     def record(
         self, url: str, res: FetchResult, seed: str, keep: int, counted: bool = True
@@ -56,7 +61,7 @@ class Recorder:
             and info.payload_size > 0
             and not res.error
         )
-        with self.lock:
+        with self.critical(), self.lock:
             prior = self._prior(info.payload_digest) if eligible else None
             w = self.sink.write_exchange(
                 url,
@@ -102,8 +107,12 @@ class Worker:
         self.user_agent, self.proxy, self.stop = user_agent, proxy, stop
         self.browser = browser  # capture.browser.BrowserCapture, or None: static capture
 
-    def loop(self, tasks: queue.Queue[Task | None], results: queue.Queue[Done]) -> None:
-        session = make_session(self.user_agent, self.proxy)
+    def session(self) -> Any:
+        """A keep-alive client for one thread (close it when done)."""
+        return make_session(self.user_agent, self.proxy)
+
+    def loop(self, tasks: queue.SimpleQueue[Task | None], results: queue.SimpleQueue[Done]) -> None:
+        session = self.session()
         try:
             while True:
                 task = tasks.get()
@@ -111,16 +120,19 @@ class Worker:
                     return
                 if self.stop.is_set():
                     continue  # interrupted: do not start anything new
-                try:
-                    done = self.process(session, task)
-                except Exception as exc:  # a bug must not kill the crawl silently
-                    reason = f"internal error: {exc}"
-                    done = Done(task, failures=[Failure(task.origin, reason, task.page)])
-                results.put(done)
+                results.put(self.run_task(session, task))
         finally:
             # Library callers (watch, workflow) run many captures in one process:
             # do not leave keep-alive sockets open behind us.
             session.close()
+
+    def run_task(self, session: Any, task: Task) -> Done:
+        """:meth:`process`, with a bug in it reported as the task's failure."""
+        try:
+            return self.process(session, task)
+        except Exception as exc:  # a bug must not kill the crawl silently
+            reason = f"internal error: {exc}"
+            return Done(task, failures=[Failure(task.origin, reason, task.page)])
 
     def retry_in(self, task: Task, res: FetchResult) -> float | None:
         """Seconds to wait before trying again, or None when this answer is final."""

@@ -163,7 +163,7 @@ def capture_cmd(
       strongroom capture URL --proxy socks5h://127.0.0.1:9050 --json
       strongroom capture -i urls.txt       # one URL a line; '-' reads stdin
     """
-    from strongroom.capture.browser import choose_browser
+    from strongroom.capture.choose import choose_browser
     from strongroom.capture.crawl import capture
     from strongroom.core.archive import Archive
     from strongroom.core.collection import adhoc_collection, load_collection, validate_url

@@ -139,7 +139,7 @@ def archive_cmd(
 
 def _capture_options(params: dict[str, Any], collection: Any, output: Output) -> Any:
     """The capture options, with the browser on when Chromium is installed (warned once)."""
-    from strongroom.capture.browser import choose_browser
+    from strongroom.capture.choose import choose_browser
 
     capture = options_from(params)
     capture.browser, warning = choose_browser(capture.browser, collection.capture.browser, True)
