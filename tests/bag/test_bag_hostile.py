@@ -14,6 +14,10 @@ from bagkit import CAPTURE_ID, make_capture, warc_bytes
 from strongroom.core.archive import Archive
 
 GOOD = warc_bytes({"http://rferl.test/a": b"<html>story</html>" * 50})
+HEAD = (
+    b"WARC/1.1\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:uuid:1>\r\n"
+    b"WARC-Date: 2024-02-20T10:15:00Z\r\n"
+)
 
 
 def refused(cli, archive_dir: Path, tmp_path: Path, *args: str) -> str:
@@ -62,18 +66,27 @@ def test_empty_capture(cli, archive_dir, tmp_path):
         (GOOD + b"trailing junk", "invalid WARC"),
         # damaged deflate data: refused either way, by zlib or by the framing
         (GOOD[:200] + b"\x00" * 64 + GOOD[264:], ("invalid WARC", "truncated WARC")),
-        (
-            gzip.compress(b"WARC/1.1\r\nWARC-Type: resource\r\nContent-Length: 9999\r\n\r\nshort"),
-            "truncated WARC",
-        ),
+        (gzip.compress(HEAD + b"Content-Length: 9999\r\n\r\nshort"), "truncated WARC"),
+        (gzip.compress(HEAD + b"Content-Length: x\r\n\r\nabc\r\n\r\n"), "Content-Length"),
         (
             gzip.compress(
-                b"WARC/1.1\r\nWARC-Type: resource\r\nContent-Length: x\r\n\r\nabc\r\n\r\n"
+                b"WARC/1.1\r\nWARC-Type: resource\r\nContent-Length: 3\r\n\r\nabc\r\n\r\n"
             ),
-            "Content-Length",
+            "lacks WARC-Record-ID, WARC-Date",
         ),
     ],
-    ids=["empty", "trailer", "half", "random", "not-warc", "junk", "damaged", "short", "badlen"],
+    ids=[
+        "empty",
+        "trailer",
+        "half",
+        "random",
+        "not-warc",
+        "junk",
+        "damaged",
+        "short",
+        "badlen",
+        "no-id",
+    ],
 )
 def test_truncated_or_invalid_warc(cli, archive_dir, tmp_path, data, expected):
     cap = make_capture(archive_dir, warcs={"ok.warc.gz": GOOD, f"{CAPTURE_ID}-1.warc.gz": data})

@@ -252,3 +252,50 @@ def test_strict_framing_of_a_gzip_bomb_costs_no_memory():
     assert len(records) == 1 and records[0].length == 1 << 26
     # growth in KiB: a 64 MiB block is never held
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 24 * 1024  # KiB
+
+
+def _blocks(data: bytes, size: int):
+    """``data`` handed over ``size`` bytes at a time through ONE reused buffer (as bag
+    reads), so a view kept past the next call would read the wrong bytes."""
+    buf, pos = bytearray(size), 0
+
+    def nxt() -> memoryview:
+        nonlocal pos
+        piece = data[pos : pos + size]
+        pos += len(piece)
+        buf[: len(piece)] = piece
+        return memoryview(buf)[: len(piece)]
+
+    return nxt
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096])
+@pytest.mark.parametrize("gz", [False, True])
+def test_strict_framing_over_caller_blocks_matches_reading_the_file(size, gz):
+    recs = [_record(b"x" * n) for n in (0, 5, 9000, 3)]
+    data = b"".join(gzip.compress(r) for r in recs) if gz else b"".join(recs)
+    src = read.WarcSource(None, None, gz, blocks=_blocks(data, size))
+    # blocks passed over unread (as bag does), then the whole file was read
+    got = [(r.offset, r.length) for r in read.frame_records(src)]
+    assert got == [(o, n) for _u, o, n in ((u, o, len(b)) for u, o, b in _frame(data, gz))]
+    assert src.size == len(data) and src.blocks is not None and src.blocks() == b""
+
+
+@pytest.mark.parametrize(
+    ("data", "gz"),
+    [
+        (gzip.compress(_record(b"abc"))[:-3], True),  # inside the gzip trailer
+        (_record(b"abc")[:20], False),  # inside the header
+        (_record(b"abcdef")[:-6], False),  # inside the block
+        (_record(b"abc")[:-2], False),  # the CRLF CRLF after the block
+    ],
+    ids=["gzip", "header", "block", "trailer"],
+)
+def test_strict_framing_says_a_cut_file_is_truncated(data, gz):
+    with pytest.raises(read.TruncatedData):
+        list(read.frame_records(read.WarcSource(io.BytesIO(data), None, gz)))
+
+
+def test_strict_framing_refuses_a_file_that_is_not_gzip_at_all():
+    with pytest.raises(read.FramingError, match="not gzip data"):
+        list(read.frame_records(read.WarcSource(io.BytesIO(b"WARC/1.1 plain"), None, True)))

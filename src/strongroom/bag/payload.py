@@ -3,7 +3,7 @@
 Every payload file is read exactly once, in 1 MiB blocks. Each block is fed
 to every hash algorithm, written to the bag when a copy is needed, and, for
 WARCs, gunzipped strictly (every member's CRC and length) and framed record
-by record (headers parsed with warcio), so a truncated or invalid WARC is
+by record by warc.read's strict framer, so a truncated or invalid WARC is
 refused before anything is published. Where capture and bag share a file
 system the payload is a hard link (no copy at all). WARCs and large files
 are processed two at a time on threads; the last file left spreads its
@@ -16,11 +16,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import io
 import os
 import stat
 import threading
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,9 +27,15 @@ from typing import Any
 
 from strongroom.core.fsutil import TMP_PREFIX
 from strongroom.errors import UsageError
+from strongroom.warc.read import (
+    FramingError,
+    NotWarcData,
+    TruncatedData,
+    WarcSource,
+    frame_records,
+)
 
 BLOCK = 1024 * 1024  # long GIL-free hash/zlib calls, yet still in cache for the 2nd algorithm
-INFLATE_OUT = 1024 * 1024  # bound on one decompress() output: memory stays flat
 
 # Called with (bytes done, bytes in total) as payload is hashed, from worker threads.
 ProgressFn = Callable[[int, int], None]
@@ -106,127 +110,16 @@ def _walk_derivatives(folder: str, prefix: str, out: list[PayloadFile]) -> None:
 
 
 # --- the one pass over each payload file ----------------------------------------
-class _WarcFramer:
-    """Strict WARC record framing over the decompressed stream, fed chunk by chunk.
-
-    Each record's header block is parsed with warcio's StatusAndHeadersParser;
-    the content is skipped by counting, never copied. We frame records
-    ourselves rather than iterate with warcio's ArchiveIterator because the
-    latter copies every content byte several times (a third of the bag time on
-    large WARCs) and tolerates what a preservation tool must refuse: on a
-    corrupt gzip member it prints to stderr and carries on, and a record cut
-    short just reads as shorter.
-    """
-
-    MAX_HEADER = 1024 * 1024  # a WARC header block is a few hundred bytes
-    HEADER_PIECE = 64 * 1024
-
-    def __init__(self, name: str, stats: WarcStats) -> None:
-        from warcio.statusandheaders import StatusAndHeadersParser
-
-        self.name = name
-        self.stats = stats
-        self.parser = StatusAndHeadersParser(["WARC/1.0", "WARC/1.1"], verify=True)
-        self.state = "header"
-        self.header = bytearray()
-        self.remaining = 0
-        self.expected = 0
-        self.trailer = bytearray()
-
-    def _fail(self, what: str) -> UsageError:
-        return UsageError(f"{self.name}: invalid WARC (record {self.stats.records + 1}: {what})")
-
-    def feed(self, data: bytes) -> None:
-        """Advance over one decompressed chunk; content bytes are only counted."""
-        pos, size = 0, len(data)
-        while pos < size:
-            if self.state == "header":
-                # Copy at most a small piece: headers are short, and the rest of
-                # the chunk is usually record content we only need to skip.
-                piece = data[pos : pos + self.HEADER_PIECE]
-                start = max(0, len(self.header) - 3)
-                before = len(self.header)
-                self.header += piece
-                if self.header[:7] != b"WARC/1."[: len(self.header)]:
-                    raise self._fail("does not start with a WARC/1.x version line")
-                end = self.header.find(b"\r\n\r\n", start)
-                if end < 0:
-                    if len(self.header) > self.MAX_HEADER:
-                        raise self._fail("header block too large or missing")
-                    pos += len(piece)
-                    continue
-                pos += end + 4 - before
-                self._record_header(bytes(self.header[: end + 4]))
-                self.header.clear()
-            elif self.state == "content":
-                take = min(self.remaining, size - pos)
-                self.remaining -= take
-                pos += take
-                if not self.remaining:
-                    self.state = "trailer"
-            else:
-                piece = data[pos : pos + 4 - len(self.trailer)]
-                self.trailer += piece
-                pos += len(piece)
-                if len(self.trailer) == 4:
-                    if self.trailer != b"\r\n\r\n":
-                        raise self._fail("content is longer than its Content-Length")
-                    self.trailer.clear()
-                    self.stats.records += 1
-                    self.state = "header"
-
-    def _record_header(self, block: bytes) -> None:
-        if not block.startswith(b"WARC/1."):
-            raise self._fail("does not start with a WARC/1.x version line")
-        try:
-            headers = self.parser.parse(io.BytesIO(block))
-        except Exception as exc:  # warcio raises several types on junk
-            raise self._fail(f"unreadable header ({exc})") from None
-        declared = headers.get_header("Content-Length")
-        try:
-            length = int(declared or "")
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            raise self._fail(f"bad Content-Length {declared!r}") from None
-        if not headers.get_header("WARC-Type"):
-            raise self._fail("no WARC-Type")
-        s = self.stats
-        if headers.get_header("WARC-Type") == "response":
-            s.responses += 1
-        date = headers.get_header("WARC-Date") or ""
-        if date:
-            s.first_date = min(s.first_date or date, date)
-            s.last_date = max(s.last_date, date)
-        uri = headers.get_header("WARC-Target-URI")
-        if uri:
-            s.target_uris.add(uri)
-        self.expected = self.remaining = length
-        self.state = "content" if length else "trailer"
-
-    def finish(self) -> None:
-        if self.state == "content":
-            got = self.expected - self.remaining
-            raise UsageError(
-                f"{self.name}: truncated WARC (record {self.stats.records + 1} has {got} of "
-                f"{self.expected} bytes)"
-            )
-        if self.state == "trailer" or self.header:
-            raise UsageError(
-                f"{self.name}: truncated WARC (record {self.stats.records + 1} is cut off)"
-            )
-        if self.stats.records == 0:
-            raise UsageError(f"{self.name}: empty WARC (no records)")
-
-
 class _OnePass:
     """Reads one file once: hashes every block, copies it if asked, and checks WARCs.
 
     Each block goes to every hash algorithm on the helper threads (the
     order of blocks per hash object is kept by waiting for the previous block's
-    updates, which ran while this block was read), is written to the bag when
-    a copy is needed, and for a WARC is gunzipped strictly (CRC and length of
-    every member are checked by zlib) and fed to the record framer.
+    updates, which ran while this block was read) and is written to the bag when
+    a copy is needed. A WARC's blocks are pulled by warc.read's strict framer
+    (the one import uses): it gunzips them (CRC and length of every member
+    checked by zlib, output bounded) and frames every record, passing over the
+    content without copying it.
     """
 
     def __init__(
@@ -251,11 +144,7 @@ class _OnePass:
         self.pending: list[Future[None]] = []
         self.size = 0
         self.name = os.path.basename(src)
-        self.framer = _WarcFramer(self.name, warc) if warc is not None else None
-        self.decomp: Any = zlib.decompressobj(31)
-        self.member_open = False
-        self.stash = b""  # a gzip magic split across two blocks
-        self.gzipped = src.endswith(".gz")
+        self.warc = warc
 
     def _wait(self) -> None:
         for f in self.pending:
@@ -264,76 +153,70 @@ class _OnePass:
 
     def run(self) -> dict[str, str]:
         """Read the whole file; return {algorithm: hex digest}."""
-        while True:
-            if self.work.abort.is_set():
-                raise _Aborted()
-            buf = self.bufs[self.turn]
-            self.turn ^= 1
-            n = self.fh.readinto(buf)
-            # The previous block's hashing ran while we read; it must finish
-            # before the same hash objects take the next block.
-            self._wait()
-            if not n:
-                break
-            view = memoryview(buf)[:n]
-            if len(self.hashers) > 1 and self.work.remaining <= 1:
-                # The last file in flight: spread its algorithms over the
-                # cores (hashlib releases the GIL) so the second core is not idle.
-                self.pending = [self.helpers.submit(h.update, view) for h in self.hashers[1:]]
-                self.hashers[0].update(view)
-            else:
-                # Other files keep the other core busy; hashing here, block by
-                # block while it is in this core's cache, costs least CPU.
-                for h in self.hashers:
-                    h.update(view)
-            if self.out is not None:
-                self.out.write(view)
-            if self.framer is not None:
-                if self.gzipped:
-                    self._gunzip(view)
-                else:  # an uncompressed .warc (imported from another tool)
-                    self.framer.feed(bytes(view))
-            self.size += n
-            if self.progress:
-                self.progress(n)  # an increment; hash_payload turns it into a total
-        if self.framer is not None:
-            if self.gzipped and (self.member_open or self.stash or self.size == 0):
-                what = "empty WARC file" if self.size == 0 else "truncated WARC"
-                raise UsageError(f"{self.name}: {what} (the last gzip member is cut off)")
-            self.framer.finish()
+        if self.warc is not None:
+            self._frame(self.warc)
+        while self._block():  # the rest (all of it when not a WARC)
+            pass
         if self.out is not None:
             self.out.flush()  # made durable with the whole bag (fsutil.durable_tree)
         return {h.name: h.hexdigest() for h in self.hashers}
 
-    def _gunzip(self, data: bytes | memoryview) -> None:
-        """Decompress member after member; output is bounded to one block per call,
-        so a gzip bomb costs time, never memory."""
-        if self.stash:
-            data, self.stash = self.stash + bytes(data), b""
-        while data:
-            if self.decomp.eof:
-                if len(data) < 2:
-                    self.stash = bytes(data)
-                    return
-                if bytes(data[:2]) != b"\x1f\x8b":
-                    raise UsageError(
-                        f"{self.name}: invalid WARC (bytes after a gzip member "
-                        "are not another gzip member)"
-                    )
-                self.decomp = zlib.decompressobj(31)
-            try:
-                chunk = self.decomp.decompress(data, INFLATE_OUT)
-            except zlib.error as exc:
-                raise UsageError(f"{self.name}: invalid WARC (gzip error: {exc})") from None
-            self.member_open = not self.decomp.eof
-            assert self.framer is not None
-            self.framer.feed(chunk)
-            if self.decomp.unconsumed_tail:
-                data = self.decomp.unconsumed_tail
-            elif self.decomp.eof:
-                data = self.decomp.unused_data
-            else:
-                data = b""
+    def _block(self) -> memoryview:
+        """Read, hash and copy the next block; an empty view at the end of the file.
+
+        The view is of a reused buffer: it is valid until the call after next.
+        """
+        if self.work.abort.is_set():
+            raise _Aborted()
+        buf = self.bufs[self.turn]
+        self.turn ^= 1
+        n = self.fh.readinto(buf)
+        # The previous block's hashing ran while we read; it must finish
+        # before the same hash objects take the next block.
+        self._wait()
+        view = memoryview(buf)[:n]
+        if not n:
+            return view
+        if len(self.hashers) > 1 and self.work.remaining <= 1:
+            # The last file in flight: spread its algorithms over the
+            # cores (hashlib releases the GIL) so the second core is not idle.
+            self.pending = [self.helpers.submit(h.update, view) for h in self.hashers[1:]]
+            self.hashers[0].update(view)
+        else:
+            # Other files keep the other core busy; hashing here, block by
+            # block while it is in this core's cache, costs least CPU.
+            for h in self.hashers:
+                h.update(view)
+        if self.out is not None:
+            self.out.write(view)
+        self.size += n
+        if self.progress:
+            self.progress(n)  # an increment; hash_payload turns it into a total
+        return view
+
+    def _frame(self, stats: WarcStats) -> None:
+        """Frame every record of the WARC as its blocks are read (see warc.read)."""
+        source = WarcSource(None, None, self.src.endswith(".gz"), blocks=self._block)
+        try:
+            for rec in frame_records(source):
+                f = rec.fields
+                stats.records += 1
+                if f["warc-type"] == "response":
+                    stats.responses += 1
+                date = f["warc-date"]
+                if date:
+                    stats.first_date = min(stats.first_date or date, date)
+                    stats.last_date = max(stats.last_date, date)
+                uri = f.get("warc-target-uri")
+                if uri:
+                    stats.target_uris.add(uri)
+        except NotWarcData as exc:
+            what = "empty WARC file" if self.size == 0 else f"invalid WARC ({exc})"
+            raise UsageError(f"{self.name}: {what}") from None
+        except FramingError as exc:
+            kind = "truncated" if isinstance(exc, TruncatedData) else "invalid"
+            where = source.offset(source.pos)
+            raise UsageError(f"{self.name}: {kind} WARC (at offset {where}: {exc})") from None
 
     def close(self) -> None:
         # Already failing or done: the first error is the one reported.

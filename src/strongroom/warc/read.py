@@ -1,4 +1,4 @@
-"""The one WARC reader: watch, replay, screenshots, import and ``verify --deep`` use it.
+"""The one WARC reader: watch, replay, screenshots, import, bag and ``verify --deep`` use it.
 
 warcio's ArchiveIterator parses the records. Around it we add what it lacks:
 
@@ -13,9 +13,10 @@ warcio's ArchiveIterator parses the records. Around it we add what it lacks:
   entity body with transfer-encoding removed, content-encoding kept) and under
   the raw-chunked one that warcio and wget write, saying which one held.
 
-Import needs more than that: every byte of a foreign file read once (hashed and
+Import and bag need more than that: every byte of a file read once (hashed and
 copied as it is read) and nothing tolerated. :class:`WarcSource` and
-:func:`frame_records` frame records strictly, without warcio, for it.
+:func:`frame_records` frame records strictly, without warcio, for both: import
+reads each block to check its digests, bag only passes over them (no copy).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import contextlib
 import hashlib
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -333,17 +334,23 @@ def _outcome(
     return out
 
 
-# --- strict framing: every byte read once, nothing tolerated (import) ------------------
-# warcio tolerates what an import must refuse (it prints a warning on a bad gzip
-# member or a record longer than its Content-Length and carries on) and gives no
-# bound on a header's size, so :class:`WarcSource` and :func:`frame_records` frame
-# records themselves: decompression output is bounded per call (a gzip bomb costs
-# time, never memory) and a header block over 1 MiB is refused.
+# --- strict framing: every byte read once, nothing tolerated (import, bag) ------------
+# warcio tolerates what an import or a bag must refuse (it prints a warning on a bad
+# gzip member or a record longer than its Content-Length and carries on, and a record
+# cut short just reads as shorter), copies every content byte several times (a third
+# of the bag time on large WARCs) and gives no bound on a header's size, so
+# :class:`WarcSource` and :func:`frame_records` frame records themselves:
+# decompression output is bounded per call (a gzip bomb costs time, never memory), a
+# header block over 1 MiB is refused, and a block nobody reads is passed over without
+# being copied.
 FRAME_CHUNK = 1024 * 1024
 MAX_HEADER = 1024 * 1024  # a WARC header block is a few hundred bytes
 GZIP_MAGIC = b"\x1f\x8b"
 VERSIONS = (b"WARC/1.0", b"WARC/1.1")
 REQUIRED = ("WARC-Type", "WARC-Record-ID", "WARC-Date", "Content-Length")
+
+# Raw bytes of a file, block after block; b"" at its end (see WarcSource's ``blocks``).
+Blocks = Callable[[], bytes | memoryview]
 
 
 class FramingError(Exception):
@@ -354,23 +361,53 @@ class NotWarcData(FramingError):
     """The data does not start with a WARC/1.0 or WARC/1.1 record at all."""
 
 
+class TruncatedData(FramingError):
+    """The data ends inside a gzip member, a header or a record: the file is cut short."""
+
+
 class WarcSource:
     """The decompressed stream of a file read once, with the compressed offset of each
-    gzip member; every byte as read is hashed (SHA-256, SHA-512) and copied if asked."""
+    gzip member.
 
-    def __init__(self, fh: IO[bytes], copy: IO[bytes] | None, gz: bool) -> None:
+    Read from ``fh``, every byte as read is hashed (``sha256``, ``sha512``) and
+    copied to ``copy`` if given. Alternatively ``blocks`` (with ``fh=None``) hands
+    over the raw bytes of the file block by block, for a caller that hashes and
+    copies them itself (bag hashes on its own threads, with its own algorithms);
+    a block it returns is used before the next call, so it may reuse its buffer.
+    ``size`` counts the raw bytes either way.
+    """
+
+    def __init__(
+        self,
+        fh: IO[bytes] | None,
+        copy: IO[bytes] | None,
+        gz: bool,
+        *,
+        blocks: Blocks | None = None,
+    ) -> None:
+        if (fh is None) == (blocks is None):
+            raise ValueError("WarcSource reads either a file or blocks")
         self.fh, self.copy, self.gz = fh, copy, gz
+        self.blocks = blocks
         self.sha256, self.sha512 = hashlib.sha256(), hashlib.sha512()
-        self.pending = b""
+        self.pending: bytes | memoryview = b""
         self.cpos = 0  # compressed offset of pending[0]
         self.size = 0
         self.d: Any = None  # the current member's zlib decompressor
-        self.buf = bytearray()
-        self.pos = 0  # decompressed offset of buf[0]
+        # The unread decompressed bytes are buf[at:]: a chunk as zlib made it, so
+        # passing over a block copies nothing (a bytearray would copy every byte).
+        self.buf = b""
+        self.at = 0
+        self.pos = 0  # decompressed offset of buf[at]
         self.produced = 0
         self.members: list[tuple[int, int]] = [(0, 0)]  # (decompressed, compressed) starts
 
-    def _raw(self) -> bytes:
+    def _raw(self) -> bytes | memoryview:
+        if self.blocks is not None:
+            data = self.blocks()
+            self.size += len(data)
+            return data
+        assert self.fh is not None
         data = self.fh.read(FRAME_CHUNK)
         if data:
             self.sha256.update(data)
@@ -380,46 +417,69 @@ class WarcSource:
                 self.copy.write(data)
         return data
 
+    def unread(self) -> int:
+        """How many decompressed bytes are at hand, not read yet."""
+        return len(self.buf) - self.at
+
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` of the bytes at hand, without reading them."""
+        return self.buf[self.at : self.at + n]
+
     def more(self) -> bool:
-        """Add decompressed bytes to ``buf``; False at a clean end of the file."""
+        """Add decompressed bytes to those at hand; False at a clean end of the file."""
+        rest = self.buf[self.at :] if self.at else self.buf
+        data = self._produce()
+        self.buf, self.at = (rest + data if rest else data), 0
+        return bool(data)
+
+    def _produce(self) -> bytes:
+        """The next decompressed bytes (at most FRAME_CHUNK); b"" at a clean end."""
         if not self.gz:
-            data = self._raw()
-            self.buf += data
+            data = bytes(self._raw())  # kept past the caller's next block
             self.produced += len(data)
-            return bool(data)
+            return data
         while True:
-            if len(self.pending) < 2:
+            boundary = self.d is None or self.d.eof  # the next byte starts a member
+            if len(self.pending) < (2 if boundary else 1):  # a magic needs both bytes
+                kept = bytes(self.pending)  # before the caller's buffer takes the next block
                 more = self._raw()
                 if not more:
-                    if self.d is not None and not self.d.eof:
-                        raise FramingError("truncated gzip member (the file is cut off)")
-                    if self.pending:
+                    if not boundary:
+                        # zlib may still hold output of input it took (a long match
+                        # cut at the output bound): only then is the member cut off
+                        out = self._inflate(b"")
+                        if out or self.d.eof:
+                            return out or self._produce()
+                        raise TruncatedData("truncated gzip member (the file is cut off)")
+                    if kept:
                         raise FramingError("stray byte after the last gzip member")
-                    return False
-                self.pending += more
+                    return b""
+                # no copy of a whole block when nothing is pending (the usual case)
+                self.pending = kept + more if kept else more
                 continue
-            if self.d is None or self.d.eof:
+            if boundary:
                 if self.pending[:2] != GZIP_MAGIC:
+                    if self.d is None:
+                        raise FramingError("not gzip data")
                     raise FramingError("bytes after a gzip member are not another gzip member")
                 self.d = zlib.decompressobj(31)
                 if self.produced:
                     self.members.append((self.produced, self.cpos))
-            before = len(self.pending)
-            try:
-                out = self.d.decompress(self.pending, FRAME_CHUNK)
-            except zlib.error as exc:
-                raise FramingError(f"gzip data is damaged ({exc})") from None
-            self.pending = self.d.unused_data if self.d.eof else self.d.unconsumed_tail
-            self.cpos += before - len(self.pending)
+            out = self._inflate(self.pending)
             if out:
-                self.buf += out
-                self.produced += len(out)
-                return True
-            if not self.d.eof and not self.pending:
-                more = self._raw()
-                if not more:
-                    raise FramingError("truncated gzip member (the file is cut off)")
-                self.pending = more
+                return out
+
+    def _inflate(self, data: bytes | memoryview) -> bytes:
+        """Decompress at most FRAME_CHUNK of the current member; what is left of
+        ``data`` becomes ``pending`` (always bytes: never a view of a caller's buffer)."""
+        try:
+            out: bytes = self.d.decompress(data, FRAME_CHUNK)
+        except zlib.error as exc:
+            raise FramingError(f"gzip data is damaged ({exc})") from None
+        self.pending = self.d.unused_data if self.d.eof else self.d.unconsumed_tail
+        self.cpos += len(data) - len(self.pending)
+        self.produced += len(out)
+        return out
 
     def offset(self, dpos: int) -> int:
         """The offset to report for a record starting at decompressed offset ``dpos``."""
@@ -433,31 +493,47 @@ class WarcSource:
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes (fewer only at the end of the file)."""
-        while len(self.buf) < n and self.more():
+        while self.unread() < n and self.more():
             pass
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
+        out = self.buf[self.at : self.at + n]
+        self.at += len(out)
         self.pos += len(out)
         return out
 
+    def skip(self, n: int) -> int:
+        """Pass over up to ``n`` bytes without copying them; how many (fewer only at
+        the end of the file)."""
+        done = 0
+        while done < n:
+            if self.at == len(self.buf):
+                data = self._produce()
+                if not data:
+                    break
+                self.buf, self.at = data, 0
+            take = min(n - done, len(self.buf) - self.at)
+            self.at += take
+            done += take
+        self.pos += done
+        return done
+
     def read_header(self) -> bytes | None:
         """The next header block through CRLF CRLF; None at a clean end of the file."""
-        start = 0
+        seen = 0  # bytes at hand already searched (but for 3: CRLF CRLF may straddle)
         while True:
-            i = self.buf.find(b"\r\n\r\n", start)
+            i = self.buf.find(b"\r\n\r\n", self.at + seen)
             if i >= 0:
-                return self.read(i + 4)
-            if len(self.buf) > MAX_HEADER:
+                return self.read(i + 4 - self.at)
+            if self.unread() > MAX_HEADER:
                 raise FramingError(f"header block larger than {MAX_HEADER // 1024} KiB")
-            start = max(0, len(self.buf) - 3)
+            seen = max(0, self.unread() - 3)
             if not self.more():
-                if not self.buf:
+                if not self.unread():
                     return None
-                raise FramingError("the file ends inside a record header")
+                raise TruncatedData("the file ends inside a record header")
 
     def drain(self) -> None:
         """Read the rest of the file (so the copy and digests are whole)."""
-        self.buf.clear()
+        self.buf, self.at = b"", 0
         while self._raw():
             pass
 
@@ -494,29 +570,39 @@ class FramedRecord:
     left: int = 0  # block bytes not read yet
 
     def read(self, n: int) -> bytes:
-        """Up to ``n`` more bytes of the block; b"" at its end. FramingError if the
+        """Up to ``n`` more bytes of the block; b"" at its end. TruncatedData if the
         file ends inside it."""
         take = min(n, self.left)
         if not take:
             return b""
         data = self.source.read(take)
         if len(data) < take:
-            raise FramingError(
-                f"the file ends inside a record ({self.left - len(data)} bytes of its block "
-                "missing)"
-            )
+            raise TruncatedData(self._cut(len(data)))
         self.left -= len(data)
         return data
+
+    def skip(self) -> None:
+        """Pass over the rest of the block without copying it. TruncatedData if the
+        file ends inside it."""
+        got = self.source.skip(self.left)
+        if got < self.left:
+            raise TruncatedData(self._cut(got))
+        self.left = 0
+
+    def _cut(self, got: int) -> str:
+        return f"the file ends inside a record ({self.left - got} bytes of its block missing)"
 
 
 def frame_records(src: WarcSource) -> Iterator[FramedRecord]:
     """The records of ``src``, strictly framed: version line, the fields every record
     needs, a sane Content-Length and the CRLF CRLF after each block. Whatever of a
-    block the caller leaves unread is skipped. Raises NotWarcData when the data does
-    not start with a record, FramingError on damage that stops the framing."""
-    while len(src.buf) < 8 and src.more():
+    block the caller leaves unread is skipped (not copied). At the clean end the
+    whole file has been read. Raises NotWarcData when the data does not start with a
+    record, TruncatedData when it is cut short, FramingError on other damage that
+    stops the framing."""
+    while src.unread() < 8 and src.more():
         pass
-    if not bytes(src.buf[:8]).startswith(VERSIONS):
+    if not src.peek(8).startswith(VERSIONS):
         raise NotWarcData("no WARC/1.0 or 1.1 version line")
     count = 0
     while True:
@@ -540,8 +626,10 @@ def frame_records(src: WarcSource) -> Iterator[FramedRecord]:
             raise FramingError(f"bad Content-Length {fields['content-length'][:40]!r}") from None
         rec = FramedRecord(src, fields, block[:8].decode(), src.offset(start), length, length)
         yield rec
-        while rec.read(FRAME_CHUNK):
-            pass
-        if src.read(4) != b"\r\n\r\n":
-            raise FramingError("block longer than its Content-Length, or the file is cut off")
+        rec.skip()
+        end = src.read(4)
+        if len(end) < 4:
+            raise TruncatedData("the file ends after a record's block (no CRLF CRLF)")
+        if end != b"\r\n\r\n":
+            raise FramingError("block longer than its Content-Length")
         count += 1
