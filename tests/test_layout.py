@@ -80,3 +80,21 @@ def test_cli_and_commands_write_no_sql_and_stay_thin():
     for path in [SRC / "cli.py", *sorted((SRC / "commands").glob("*.py"))]:
         text = path.read_text("utf-8")
         assert ".execute(" not in text and "SELECT " not in text, path.name
+
+
+ROOMS = ("capture", "warc", "bag", "verify", "watch", "share", "replay", "report", "ingest")
+ABOVE_THE_FLOOR = (*ROOMS, "commands", "cli", "workflow", "demo", "demosite")
+
+
+def test_the_floor_imports_no_room():
+    """core/ is the floor every room stands on: it imports none of them (nor the CLI)."""
+    mods = modules()
+    known = set(mods)
+    upward = {
+        f"{name} -> {dep}"
+        for name, tree in mods.items()
+        if name.startswith("strongroom.core")
+        for dep in _imports(tree, known)
+        if dep.split(".")[1:2] and dep.split(".")[1] in ABOVE_THE_FLOOR
+    }
+    assert upward == set()

@@ -267,7 +267,7 @@ def _archive_step(
 
 def _existing_bag(archive: Archive, demo_seed: DemoSeed, bag_id: str, capture_id: str) -> None:
     """Describe a seed whose re-capture was unchanged: its existing bag stands."""
-    from strongroom.core.policy import current_access
+    from strongroom.bag.access import current_access
 
     bag_dir = archive.bag_dir(bag_id)
     demo_seed.capture_id, demo_seed.bag_id = capture_id, bag_id

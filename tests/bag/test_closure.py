@@ -97,7 +97,7 @@ def test_export_of_a_dependent_bag_carries_its_closure_and_replays_alone(cli, ba
 
 
 def test_a_more_closed_dependency_refuses_the_export(bags, tmp_path) -> None:
-    from strongroom.core.policy import set_access
+    from strongroom.bag.access import set_access
 
     archive = bags["archive"]
     set_access(archive, bags["first"], "restricted", reason="test")

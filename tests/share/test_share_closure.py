@@ -61,7 +61,7 @@ def test_share_sends_the_dependency_first(cli, chain, tmp_path) -> None:
 
 
 def test_a_dependency_that_may_not_go_refuses_the_bag(cli, chain, tmp_path) -> None:
-    from strongroom.core.policy import set_access
+    from strongroom.bag.access import set_access
 
     set_access(chain, FIRST, "restricted", reason="test")
     r = cli("share", SECOND, "--to", "riga-mirror", "--archive", chain.root)

@@ -219,10 +219,10 @@ def access_cmd(
       strongroom access andijan-2005-20240301T120000Z-a1b2c3 dark \\
           --reason "publisher designated undesirable in RU; protect readers"
     """
-    from strongroom.core import policy
+    from strongroom.bag.access import set_access
 
     out = make_output(as_json, quiet)
-    entry = policy.set_access(open_archive(archive).require(), bag_id, level, reason=reason)
+    entry = set_access(open_archive(archive).require(), bag_id, level, reason=reason)
     inputs = cast(dict[str, Any], entry["inputs"])
     if out.json:
         out.emit_json(

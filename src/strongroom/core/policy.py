@@ -1,4 +1,4 @@
-"""Legal designations and access levels.
+"""Legal designations and access levels: the rules, apart from any bag.
 
 A designation says that an organisation is, for example, an "undesirable
 organization" in Russia since 2024-02-20. Designations come from the
@@ -8,9 +8,11 @@ sharing policy: a bag never goes to a partner in a jurisdiction where one of its
 publishers is designated.
 
 Access levels, from open to closed: ``public``, ``restricted`` (staff only),
-``dark`` (kept, never shown or shared). A bag's level is set at bagging and
-changed later only by appending an ``access change`` event to its custody log,
-so the bag itself is never rewritten.
+``dark`` (kept, never shown or shared). What a given bag's level and
+designations are now is read from the bag and its custody log by
+:mod:`strongroom.bag.access`; the one exit policy that every way out of the
+archive asks (share, export, WACZ, replay) is :mod:`strongroom.share.policy`.
+This module imports no room: the floor depends on nothing above it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,8 @@ import datetime as dt
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from strongroom.bag import custody
-from strongroom.bag.baginfo import first, read_bag_info, values
 from strongroom.core.archive import Archive
 from strongroom.core.collection import ACCESS_LEVELS, Collection, Designation
-from strongroom.core.ledger import open_ledger
-from strongroom.errors import UsageError
 
 ACCESS_ORDER = {level: i for i, level in enumerate(ACCESS_LEVELS)}
 ACCESS_CHANGE = "access change"
@@ -74,58 +72,3 @@ def parse_designation_label(label: str) -> Designation | None:
     return Designation(
         organization=parts[0], hosts=(), jurisdiction=parts[1].upper(), kind=parts[2], since=since
     )
-
-
-def bag_designations(archive: Archive, bag_id: str) -> list[Designation]:
-    """Designations of a bag: those frozen in bag-info, plus archive-wide ones that
-    match its seeds today (a publisher can be designated after the capture)."""
-    info = read_bag_info(archive.bag_dir(bag_id))
-    found = [d for d in (parse_designation_label(v) for v in values(info, "Designation")) if d]
-    seeds = values(info, "Seed-URL")
-    for d in designations_for_urls(seeds, archive.designations()):
-        if not any(
-            x.organization == d.organization and x.jurisdiction == d.jurisdiction for x in found
-        ):
-            found.append(d)
-    return found
-
-
-def current_access(archive: Archive, bag_id: str) -> str:
-    """The bag's access level now: the last access change in its custody log, else bag-info."""
-    level = ""
-    for entry in custody.read_entries(archive.custody_path(bag_id)):
-        if entry.get("action") == ACCESS_CHANGE and entry.get("outcome") == "success":
-            to = (entry.get("inputs") or {}).get("to")
-            if to in ACCESS_ORDER:
-                level = to
-    if level:
-        return level
-    level = first(read_bag_info(archive.bag_dir(bag_id)), "Access").lower()
-    return level if level in ACCESS_ORDER else archive.config.default_access
-
-
-def set_access(
-    archive: Archive, bag_id: str, level: str, *, reason: str, actor: str | None = None
-) -> dict[str, object]:
-    """Change a bag's access level by appending to its custody log; return the event."""
-    if level not in ACCESS_ORDER:
-        raise UsageError(f"access level must be one of {', '.join(ACCESS_LEVELS)}, not {level!r}")
-    if not reason or not reason.strip():
-        raise UsageError("an access change needs --reason, so the custody log says why")
-    if not (archive.bag_dir(bag_id) / "bagit.txt").exists():
-        raise UsageError(f"no bag {bag_id!r} in {archive.bags}")
-    before = current_access(archive, bag_id)
-    inputs = {"from": before, "to": level, "reason": reason.strip()}
-    with open_ledger(archive.root) as ledger:
-        entry = custody.record_event(
-            archive,
-            bag_id,
-            ACCESS_CHANGE,
-            outcome="success",
-            inputs=inputs,
-            actor=actor,
-            ledger=ledger,
-        )
-        ledger.set_access(bag_id, level)
-    assert entry is not None
-    return entry

@@ -169,7 +169,7 @@ def _date(value: object) -> dt.date | None:
 
 def read_bag(archive: Archive, bag_id: str) -> ReplayBag:
     """Collect a bag's WARCs, seeds, pages and current access level."""
-    from strongroom.core.policy import current_access
+    from strongroom.bag.access import current_access
 
     bag_dir = archive.bag_dir(bag_id)
     if not (bag_dir / "bagit.txt").is_file():

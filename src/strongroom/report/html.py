@@ -213,6 +213,7 @@ def _bag_row(
     are one bounded, indexed query. A bag the ledger does not know (or knew before
     it kept designations) is read from its tag files instead.
     """
+    from strongroom.bag.access import bag_designations
     from strongroom.bag.baginfo import first, read_bag_info, values
     from strongroom.core import policy
     from strongroom.report.status import replication
@@ -231,7 +232,7 @@ def _bag_row(
         title = snap.titles(archive, collection_id, bag_id)
     frozen = known.get("designations") if known else None
     if frozen is None:
-        labels = [d.label() for d in policy.bag_designations(archive, bag_id)]
+        labels = [d.label() for d in bag_designations(archive, bag_id)]
     else:
         labels = [str(x) for x in frozen]
         for d in policy.designations_for_urls(seeds, snap.archive_wide):

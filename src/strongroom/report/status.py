@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from strongroom.bag.access import bag_designations, current_access
 from strongroom.bag.baginfo import first, read_bag_info, values
 from strongroom.core import policy
 from strongroom.core.archive import Archive
@@ -270,7 +271,7 @@ def _designation_labels(archive: Archive, snap: Snapshot, target: Target) -> lis
         row = snap.bags.get(bag_id)
         frozen = row.get("designations") if row else None
         if frozen is None:  # a bag made before the ledger kept them: read its bag-info
-            frozen = [d.label() for d in policy.bag_designations(archive, bag_id)]
+            frozen = [d.label() for d in bag_designations(archive, bag_id)]
         labels += [str(x) for x in frozen if str(x) not in labels]
     if snap.designations:  # matching hosts costs a URL parse per seed
         for d in policy.designations_for_urls([target.url], snap.designations):
@@ -327,7 +328,7 @@ def seed_status(archive: Archive, snap: Snapshot, target: Target) -> SeedStatus:
     if target.bag_id:
         known = snap.bags.get(target.bag_id)
         level = known.get("access") if known else None
-        row.access = level if level else policy.current_access(archive, target.bag_id)
+        row.access = level if level else current_access(archive, target.bag_id)
         (
             row.copies,
             row.jurisdictions,

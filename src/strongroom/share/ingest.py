@@ -126,10 +126,10 @@ def record(archive: Archive, intent: dict[str, Any]) -> str:
     inventory path.
     """
     from strongroom.bag import inventory
-    from strongroom.core import policy
+    from strongroom.bag.access import current_access
 
     bag_id = intent["bag_id"]
-    access = policy.current_access(archive, bag_id)
+    access = current_access(archive, bag_id)
     with open_ledger(archive.root) as ledger:
         ledger.record_bag(
             bag_id,

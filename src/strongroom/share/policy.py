@@ -70,10 +70,10 @@ def require_bag(archive: Archive, bag_id: str) -> Path:
 
 def exit_reasons(archive: Archive, bag_id: str, way: Exit) -> list[str]:
     """Why ``bag_id`` must not leave by ``way``; empty when the policy allows it."""
-    from strongroom.core import policy
+    from strongroom.bag.access import bag_designations, current_access
 
     reasons: list[str] = []
-    level = policy.current_access(archive, bag_id)
+    level = current_access(archive, bag_id)
     if level == "dark":
         reasons.append(f"{bag_id} is dark: dark bags are kept here and never leave")
     elif level not in way.access:
@@ -89,7 +89,7 @@ def exit_reasons(archive: Archive, bag_id: str, way: Exit) -> list[str]:
                 ' `strongroom access BAG public --reason "..."`)'
             )
     if way.jurisdiction:
-        for d in policy.bag_designations(archive, bag_id):
+        for d in bag_designations(archive, bag_id):
             if d.jurisdiction == way.jurisdiction:
                 reasons.append(
                     f"designation '{d.label()}' applies in {d.jurisdiction}, where partner"

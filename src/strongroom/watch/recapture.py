@@ -72,7 +72,7 @@ def recapture(
     manifests_dir: Path | None = None,
 ) -> str:
     """Capture the seed again and bag it as a new version of its latest bag."""
-    from strongroom.core.policy import current_access
+    from strongroom.bag.access import current_access
     from strongroom.workflow import JobOptions, archive_seed
 
     coll = one_seed_collection(archive, target, collection)
