@@ -76,6 +76,8 @@ def replay_cmd(
     collection = load_collection(collection_file) if collection_file else None
     ids = replay.select_bags(arch, bag_ids=bags, collection=collection)
     built = replay.build(arch, ids, embargo_until=collection.embargo_until if collection else None)
+    for problem in built.problems:
+        out.warn(problem)
     if not replay.is_loopback(host):
         out.warn(
             f"listening on {host}: anyone who reaches this port can send {replay.STAFF_HEADER}; "
@@ -175,6 +177,8 @@ def export_cmd(
         return
     if res.override:
         out.warn(f"{res.bag_id} is {res.access}; exported under override: {reason.strip()}")
+    for problem in res.problems:
+        out.warn(problem)
     for note in res.external:
         out.warn(
             f"{res.bag_id} depends on an external archive: {note}; those records are not in it"

@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import quote
 
 from strongroom.bag.baginfo import first, read_bag_info, values
+from strongroom.bag.record import bag_capture_record
 from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection
 from strongroom.core.fsutil import atomic_write_text, fsync_tree, tmp_name
@@ -62,7 +63,6 @@ __all__ = [  # the serving and access names too, so callers keep one import
     "free_port", "is_loopback", "read_bag", "replay_url", "select_bags", "start", "surt_key",
 ]  # fmt: skip
 _CAPTURE_ID_RE = re.compile(r"-(\d{8}T\d{6}Z-[0-9a-f]{6})$")
-MAX_TAG_JSON = 16 * 1024 * 1024
 
 
 @dataclass
@@ -77,6 +77,7 @@ class ReplayBag:
     pages: list[str]
     title: str = ""
     embargo_until: dt.date | None = None
+    problem: str = ""  # why its capture record was not used (see bag.record)
 
 
 @dataclass
@@ -119,6 +120,7 @@ class ReplayBuild:
     collections: list[ReplayCollection]
     seeds: list[ReplaySeed]
     dark: list[str]
+    problems: list[str] = field(default_factory=list)  # bags whose capture record is unused
 
     def as_dict(self, base: str = "") -> dict[str, Any]:
         return {
@@ -143,21 +145,11 @@ class ReplayBuild:
                 for s in self.seeds
             ],
             "dark_bags": self.dark,
+            "problems": self.problems,
         }
 
 
 # --- reading bags -------------------------------------------------------------
-def _tag_capture_json(bag_dir: Path) -> dict[str, Any]:
-    path = bag_dir / "tags" / "capture.json"
-    if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_TAG_JSON:
-        return {}
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _date(value: object) -> dt.date | None:
     if not value:
         return None
@@ -186,18 +178,12 @@ def read_bag(archive: Archive, bag_id: str) -> ReplayBag:
         else []
     )
     info = read_bag_info(bag_dir)
-    meta = _tag_capture_json(bag_dir)
-    coll: dict[str, Any] = meta["collection"] if isinstance(meta.get("collection"), dict) else {}
+    record, problem = bag_capture_record(bag_dir)  # None: bag-info alone
+    coll = record.collection if record else None
     m = _CAPTURE_ID_RE.search(bag_id)
-    collection_id = str(coll.get("id") or (bag_id[: m.start()] if m else bag_id))
-    seeds = values(info, "Seed-URL") or [
-        str(s.get("url")) for s in meta.get("seeds") or [] if isinstance(s, dict) and s.get("url")
-    ]
-    pages = [
-        str(p.get("final_url") or p.get("url"))
-        for p in meta.get("pages") or []
-        if isinstance(p, dict) and (p.get("final_url") or p.get("url"))
-    ]
+    collection_id = (coll.id if coll else "") or (bag_id[: m.start()] if m else bag_id)
+    seeds = values(info, "Seed-URL") or (record.seed_urls if record else [])
+    pages = [p.final_url or p.url for p in record.pages] if record else []
     return ReplayBag(
         bag_id=bag_id,
         collection_id=re.sub(r"[^a-z0-9._-]", "-", collection_id.lower()) or "bags",
@@ -205,8 +191,9 @@ def read_bag(archive: Archive, bag_id: str) -> ReplayBag:
         warcs=warcs,
         seeds=seeds,
         pages=pages,
-        title=str(coll.get("title") or first(info, "External-Description")),
-        embargo_until=_date(first(info, "Embargo-Until") or coll.get("embargo_until")),
+        title=(coll.title if coll else "") or first(info, "External-Description"),
+        embargo_until=_date(first(info, "Embargo-Until") or (coll.embargo_until if coll else "")),
+        problem=problem,
     )
 
 
@@ -349,7 +336,8 @@ def build(
     atomic_write_text(root / "config-open.yaml", _config_yaml(opened))
     blocked = [c.name for c in every if c.blocked]
     atomic_write_text(root / ACCESS_FILE, access_json(blocked, [c.name for c in opened]))
-    return ReplayBuild(root, every, seeds, [b.bag_id for b in dark])
+    problems = [b.problem for b in bags if b.problem]
+    return ReplayBuild(root, every, seeds, [b.bag_id for b in dark], problems)
 
 
 def _group(

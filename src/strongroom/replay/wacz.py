@@ -32,6 +32,7 @@ class WaczResult:
     override: bool
     closure: tuple[str, ...] = ()  # dependency bags whose WARCs went in too
     external: tuple[str, ...] = ()  # Depends-On-External: revisits no export can resolve
+    problems: tuple[str, ...] = ()  # bags whose capture record was not used (bag.record)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class WaczResult:
             "override": self.override,
             "closure": list(self.closure),
             "external": list(self.external),
+            "problems": list(self.problems),
         }
 
 
@@ -124,6 +126,7 @@ def export_wacz(
         override,
         tuple(d.bag_id for d in deps),
         tuple(external(archive.bag_dir(bag_id))),
+        tuple(b.problem for b in (bag, *deps) if b.problem),
     )
 
 

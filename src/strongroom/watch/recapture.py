@@ -3,37 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 from strongroom.bag.baginfo import first, read_bag_info
+from strongroom.bag.record import bag_capture_record
 from strongroom.core.archive import Archive
 from strongroom.core.collection import DEFAULT_COLLECTION_ID, CaptureSettings, Collection, Seed
 from strongroom.errors import ProblemFound
 from strongroom.watch.baseline import Target
 
 
-def _bag_capture_json(archive: Archive, bag_id: str) -> dict[str, Any]:
-    path = archive.bag_dir(bag_id) / "tags" / "capture.json"
-    if not path.is_file() or path.is_symlink() or path.stat().st_size > 4 * 1024 * 1024:
-        return {}
-    try:
-        data = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def settings_for(
-    archive: Archive, target: Target, collection: Collection | None
+    archive: Archive,
+    target: Target,
+    collection: Collection | None,
+    problems: list[str] | None = None,
 ) -> CaptureSettings:
-    """The capture settings that govern politeness: the collection's, else the bag's."""
+    """The capture settings that govern politeness: the collection's, else the bag's,
+    else the defaults. Why a bag's capture record was not used goes to ``problems``."""
     if collection is not None:
         return collection.capture
     if target.bag_id:
-        recorded = _bag_capture_json(archive, target.bag_id).get("settings")
+        record, problem = bag_capture_record(archive.bag_dir(target.bag_id))
+        if problem and problems is not None and problem not in problems:
+            problems.append(problem)
+        recorded = record.settings if record else None
         if isinstance(recorded, dict):
             known = {
                 k: v

@@ -220,9 +220,13 @@ class _Clients:
         self._made: dict[tuple[str | None, str, float, float], Client] = {}
 
     def for_target(
-        self, archive: Archive, target: Target, collection: Collection | None
+        self,
+        archive: Archive,
+        target: Target,
+        collection: Collection | None,
+        problems: list[str] | None = None,
     ) -> list[Client]:
-        settings = settings_for(archive, target, collection)
+        settings = settings_for(archive, target, collection, problems)
         to = self.timeout if self.timeout is not None else settings.timeout
         out = []
         for proxy in (None, *self.proxies):
@@ -280,7 +284,7 @@ def watch(
             raise UsageError("another watch is running on this archive; try again later")
         clients = _Clients(proxies, timeout)
         jobs = [
-            _Job(i, t, clients.for_target(archive, t, collection), threshold)
+            _Job(i, t, clients.for_target(archive, t, collection, run.problems), threshold)
             for i, t in enumerate(found)
         ]
         # On a ledger shared by several nodes (PostgreSQL), each seed is claimed
