@@ -46,8 +46,9 @@ PayloadRow = tuple[str, str, str, str, str, str]  # digest, uri, date, record id
 
 
 @dataclass(frozen=True)
-class WatchRow:
-    """One watch result as the ledger stores it (see ``watch_results``)."""
+class WatchCheck:
+    """What one live check of a URL found: the fields a watch result and its ledger
+    row share (watch.results.WatchResult adds the news, WatchRow who recorded it)."""
 
     url: str
     collection_id: str
@@ -60,5 +61,11 @@ class WatchRow:
     vantage: str
     evidence: dict[str, Any]
     checked_at: str
+
+
+@dataclass(frozen=True)
+class WatchRow(WatchCheck):
+    """One watch result as the ledger stores it (see ``watch_results``)."""
+
     actor: str
     detail: dict[str, Any]

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from strongroom import SOFTWARE
 from strongroom.bag import custody
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import Ledger, WatchRow
+from strongroom.core.rows import WatchCheck
 from strongroom.watch.statuses import EDITED, OK, TAKEDOWN
 
 
-@dataclass
-class WatchResult:
-    url: str
-    status: str
-    previous_status: str | None
-    http_status: int | None
-    final_url: str | None
-    similarity: float | None
-    vantage: str
-    evidence: dict[str, Any]
-    checked_at: str
-    bag_id: str | None
-    collection_id: str
+@dataclass(frozen=True)
+class WatchResult(WatchCheck):
+    """One seed's watch result: the check (core.rows.WatchCheck, the fields its ledger
+    row stores too), whether it is news, and the bag a recapture made."""
+
     changed: bool = False
     recaptured_as: str | None = None
 
@@ -33,22 +26,12 @@ class WatchResult:
     def takedown(self) -> bool:
         return self.status in TAKEDOWN
 
+    def check(self) -> dict[str, Any]:
+        """The fields of the check alone, as WatchRow takes them."""
+        return {f.name: getattr(self, f.name) for f in fields(WatchCheck)}
+
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "status": self.status,
-            "previous_status": self.previous_status,
-            "http_status": self.http_status,
-            "final_url": self.final_url,
-            "similarity": self.similarity,
-            "vantage": self.vantage,
-            "evidence": self.evidence,
-            "checked_at": self.checked_at,
-            "bag_id": self.bag_id,
-            "collection_id": self.collection_id,
-            "changed": self.changed,
-            "recaptured_as": self.recaptured_as,
-        }
+        return self.check() | {"changed": self.changed, "recaptured_as": self.recaptured_as}
 
 
 def previous(ledger: Ledger, url: str) -> dict[str, Any] | None:
@@ -101,24 +84,7 @@ def record(archive: Archive, ledger: Ledger, results: Sequence[WatchResult]) -> 
     no row for, which a later watch does not depend on.
     """
     actor = archive.config.operator or SOFTWARE
-    rows = [
-        WatchRow(
-            url=r.url,
-            collection_id=r.collection_id,
-            bag_id=r.bag_id,
-            status=r.status,
-            previous_status=r.previous_status,
-            http_status=r.http_status,
-            final_url=r.final_url,
-            similarity=r.similarity,
-            vantage=r.vantage,
-            evidence=r.evidence,
-            checked_at=r.checked_at,
-            actor=actor,
-            detail=_detail(r),
-        )
-        for r in results
-    ]
+    rows = [WatchRow(**r.check(), actor=actor, detail=_detail(r)) for r in results]
     for row in rows:
         if row.bag_id:
             custody.append(

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -328,7 +328,7 @@ def _record_batch(
         result = conclude(ledger, job.target, inspection)
         run.problems.extend(inspection.problems)
         if do_recapture:
-            _maybe_recapture(archive, job.target, collection, manifests_dir, result, run)
+            result = _maybe_recapture(archive, job.target, collection, manifests_dir, result, run)
         results.append(result)
     record(archive, ledger, results)
     run.results.extend(results)
@@ -344,21 +344,24 @@ def _maybe_recapture(
     manifests_dir: Path | None,
     result: WatchResult,
     run: WatchRun,
-) -> None:
-    """Recapture an edited seed; a failed recapture never loses the watch result.
+) -> WatchResult:
+    """Recapture an edited seed; the result, with the bag it made. A failed recapture
+    never loses the watch result.
 
     Every edited seed is recaptured (not only new edits): its latest bag differs
     from the live page, so a new version is due. Takedowns are not recaptured:
     an error page must never become the baseline of a seed.
     """
     if not (result.bag_id and result.status == EDITED):
-        return
+        return result
     try:
-        result.recaptured_as = recapture(archive, target, collection, manifests_dir)
+        made = recapture(archive, target, collection, manifests_dir)
     except Exception as exc:
         msg = getattr(exc, "message", None) or str(exc)
         result.evidence["recapture_error"] = msg
         run.problems.append(f"{target.url}: recapture failed: {msg}")
+        return result
+    return replace(result, recaptured_as=made)
 
 
 def _inspect_all(
