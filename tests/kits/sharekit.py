@@ -177,3 +177,53 @@ def write_head(archive: Archive, bag_id: str, folder: Path | None = None) -> Pat
     path = folder / f"{bag_id}.custody-head.json"
     path.write_text(json.dumps(custody.signed_head(archive, bag_id), sort_keys=True))
     return path
+
+
+# --- shared set-up: archives built once per session, copied per test ---------------
+# Building a signed bag (bagit, Ed25519, custody log, ledger, inventory) costs far
+# more than copying the folder it ends up in, and many share tests start from the
+# same one; each test gets its own copy, so none sees another's changes.
+BAG = "andijan-2005-20240501T101500Z-1a2b3c"
+FIRST = "andijan-2005-20240501T101500Z-aaaaaa"
+SECOND = "andijan-2005-20240601T101500Z-bbbbbb"
+
+
+def build_sender(root: Path) -> Path:
+    """An archive in DE holding the signed bag BAG, its custody log and its signed
+    custody head beside it (as ``share`` ships it); the template of :func:`make_pair`."""
+    sender = make_archive(root, "DE")
+    make_bag(sender, BAG)
+    write_head(sender, BAG)
+    return sender.root
+
+
+def build_chain(root: Path) -> Path:
+    """An archive in DE where SECOND depends on FIRST (``Depends-On``)."""
+    archive = make_archive(root, "DE")
+    make_bag(archive, FIRST)
+    make_bag(archive, SECOND, depends_on=(FIRST,))
+    return archive.root
+
+
+def copy_archive(template: Path, root: Path) -> Archive:
+    """A private copy of a template archive (keys, bags, custody logs, ledger)."""
+    shutil.copytree(template, root, symlinks=True)
+    return Archive(root)
+
+
+def make_pair(
+    template: Path,
+    sender_root: Path,
+    receiver_root: Path,
+    outbox: Path,
+    receiver_config: str = "",
+) -> tuple[Archive, Archive]:
+    """(sender in DE with one bag, copied from ``template``; receiver in UA that trusts
+    the sender's key and knows it as partner ``berlin`` sending from ``outbox``)."""
+    sender = copy_archive(template, sender_root)
+    receiver = make_archive(receiver_root, "UA", receiver_config)
+    write_partners(
+        receiver,
+        dir_partner("berlin", "DE", outbox) | {"public_key": public_key_line(sender)},
+    )
+    return sender, receiver

@@ -20,11 +20,6 @@ from strongroom.core.archive import Archive
 BAG = "andijan-2005-20240501T101500Z-1a2b3c"
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def restricted(archive_dir: Path, tmp_path: Path) -> Archive:
     """A restricted bag; kyiv-mirror may hold restricted bags, riga-mirror only public."""

@@ -16,11 +16,6 @@ from sharekit import make_archive, make_bag, warc_bytes
 BAG = "andijan-2005-20240501T101500Z-1a2b3c"
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 4 MiB tmpfs, unmounted afterwards."""

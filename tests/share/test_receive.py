@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 from sharekit import (
-    dir_partner,
-    make_archive,
-    make_bag,
-    public_key_line,
+    BAG,
+    make_pair,
     write_head,
-    write_partners,
 )
 
 from strongroom.bag import custody
@@ -25,30 +22,13 @@ from strongroom.bag.inventory import load_inventory
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 
-BAG = "andijan-2005-20240501T101500Z-1a2b3c"
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run in a temporary folder: the default ./manifests inventory must not touch the repo."""
-    monkeypatch.chdir(tmp_path)
-
 
 @pytest.fixture
-def pair(archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
+def pair(sender_template: Path, archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
     """(sender in DE with one bag, receiver in UA that trusts the sender's key)."""
-    sender = make_archive(tmp_path / "berlin", "DE")
-    make_bag(sender, BAG)
-    write_head(sender, BAG)
-    receiver = make_archive(
-        archive_dir, "UA", '[receive]\nmax_files = 20\nmax_bytes = "1MB"\nmax_name_length = 200\n'
-    )
     (tmp_path / "outbox").mkdir()
-    write_partners(
-        receiver,
-        dir_partner("berlin", "DE", tmp_path / "outbox") | {"public_key": public_key_line(sender)},
-    )
-    return sender, receiver
+    limits = '[receive]\nmax_files = 20\nmax_bytes = "1MB"\nmax_name_length = 200\n'
+    return make_pair(sender_template, tmp_path / "berlin", archive_dir, tmp_path / "outbox", limits)
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -16,10 +16,11 @@ from pathlib import Path
 import bagit
 import pytest
 from sharekit import (
+    BAG,
     dir_partner,
     make_archive,
     make_bag,
-    public_key_line,
+    make_pair,
     write_head,
     write_partners,
 )
@@ -28,26 +29,11 @@ from strongroom.bag import custody, signing
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 
-BAG = "andijan-2005-20240501T101500Z-1a2b3c"
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
 
 @pytest.fixture
-def pair(archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
+def pair(sender_template: Path, archive_dir: Path, tmp_path: Path) -> tuple[Archive, Archive]:
     """(sender in DE with one bag, receiver in UA that trusts the sender's key)."""
-    sender = make_archive(tmp_path / "berlin", "DE")
-    make_bag(sender, BAG)
-    write_head(sender, BAG)
-    receiver = make_archive(archive_dir, "UA")
-    write_partners(
-        receiver,
-        dir_partner("berlin", "DE", tmp_path / "outbox") | {"public_key": public_key_line(sender)},
-    )
-    return sender, receiver
+    return make_pair(sender_template, tmp_path / "berlin", archive_dir, tmp_path / "outbox")
 
 
 def stripped_copy(sender: Archive, into: Path) -> Path:

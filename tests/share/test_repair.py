@@ -17,12 +17,6 @@ BAG = "andijan-2005-20240501T101500Z-1a2b3c"
 WARC = "data/warc/capture-00001.warc.gz"
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run in a temporary folder: the default ./manifests inventory must not touch the repo."""
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def shared(cli, archive_dir: Path, tmp_path: Path) -> Archive:
     """A bag with good copies at kyiv-mirror (UA) and riga-mirror (LV)."""

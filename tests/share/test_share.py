@@ -26,12 +26,6 @@ BAG = "andijan-2005-20240501T101500Z-1a2b3c"
 RFE = "rferl-2024-20240601T101500Z-aaaaaa"
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run in a temporary folder: the default ./manifests inventory must not touch the repo."""
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def setup(archive_dir: Path, tmp_path: Path) -> tuple[Archive, Path]:
     """An archive in DE with a public bag, and partner folders in UA, RU and LV."""

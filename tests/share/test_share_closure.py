@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 from sharekit import (
+    FIRST,
+    SECOND,
+    copy_archive,
     dir_partner,
     make_archive,
-    make_bag,
     public_key_line,
     write_head,
     write_partners,
@@ -24,21 +26,11 @@ from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 from strongroom.share.replicate import replication_status
 
-FIRST = "andijan-2005-20240501T101500Z-aaaaaa"
-SECOND = "andijan-2005-20240601T101500Z-bbbbbb"
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
 
 @pytest.fixture
-def chain(archive_dir: Path, tmp_path: Path) -> Archive:
+def chain(chain_template: Path, archive_dir: Path, tmp_path: Path) -> Archive:
     """SECOND depends on FIRST; kyiv-mirror takes restricted bags, riga-mirror public only."""
-    archive = make_archive(archive_dir, "DE")
-    make_bag(archive, FIRST)
-    make_bag(archive, SECOND, depends_on=(FIRST,))
+    archive = copy_archive(chain_template, archive_dir)
     for name in ("kyiv", "riga"):
         (tmp_path / name).mkdir()
     write_partners(

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 from sharekit import (
+    BAG,
     dir_partner,
     flip_bit,
     make_archive,
     make_bag,
-    public_key_line,
-    write_head,
+    make_pair,
     write_partners,
 )
 
@@ -31,7 +31,6 @@ from strongroom.bag.publish import CRASH_ENV
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 
-BAG = "andijan-2005-20240501T101500Z-1a2b3c"
 WARC = "data/warc/capture-00001.warc.gz"
 RECEIVE_POINTS = [
     "receive-after-intent",
@@ -59,16 +58,8 @@ def strongroom(cwd: Path, *args: object, crash: str | None = None, kill_after: f
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> tuple[Archive, Archive]:
-    sender = make_archive(tmp_path / "berlin", "DE")
-    make_bag(sender, BAG)
-    write_head(sender, BAG)
-    receiver = make_archive(tmp_path / "kyiv", "UA")
-    write_partners(
-        receiver,
-        dir_partner("berlin", "DE", tmp_path / "out") | {"public_key": public_key_line(sender)},
-    )
-    return sender, receiver
+def pair(sender_template: Path, tmp_path: Path) -> tuple[Archive, Archive]:
+    return make_pair(sender_template, tmp_path / "berlin", tmp_path / "kyiv", tmp_path / "out")
 
 
 def assert_nothing_or_whole(receiver: Archive, manifests: Path) -> None:
@@ -84,14 +75,14 @@ def assert_nothing_or_whole(receiver: Archive, manifests: Path) -> None:
 
 
 @pytest.mark.parametrize("point", RECEIVE_POINTS)
-def test_receive_killed_at_a_step_is_finished_by_the_next_run(pair, tmp_path, point) -> None:
+def test_receive_killed_at_a_step_is_finished_by_the_next_run(cli, pair, tmp_path, point) -> None:
     sender, receiver = pair
     manifests = tmp_path / "manifests"
     args = ("receive", sender.bag_dir(BAG), "--manifests", manifests, "--archive", receiver.root)
     rc, _, _ = strongroom(tmp_path, *args, crash=point)
     assert rc == -signal.SIGKILL
-    rc, _, err = strongroom(tmp_path, *args, "--json")
-    assert rc == 0, err
+    r = cli(*args, "--json")  # the re-run need not be a child: only the killed one must
+    assert r.exit_code == 0, r.stderr
     assert receiver.bag_ids() == [BAG]
     assert_nothing_or_whole(receiver, manifests)
     with open_ledger(receiver.root) as ledger:
@@ -100,7 +91,7 @@ def test_receive_killed_at_a_step_is_finished_by_the_next_run(pair, tmp_path, po
     assert not [p for p in receiver.quarantine.iterdir() if p.name.startswith(".tmp-")]
 
 
-def test_receive_killed_after_delays_leaves_nothing_or_a_whole_bag(pair, tmp_path) -> None:
+def test_receive_killed_after_delays_leaves_nothing_or_a_whole_bag(cli, pair, tmp_path) -> None:
     sender, receiver = pair
     manifests = tmp_path / "manifests"
     args = ("receive", sender.bag_dir(BAG), "--manifests", manifests, "--archive", receiver.root)
@@ -118,13 +109,13 @@ def test_receive_killed_after_delays_leaves_nothing_or_a_whole_bag(pair, tmp_pat
             c.execute("DELETE FROM bags")
         strongroom(tmp_path, *args, kill_after=whole * step / 4)
         assert_nothing_or_whole(receiver, manifests)
-        rc, _, err = strongroom(tmp_path, *args)
-        assert rc == 0, err
+        r = cli(*args)
+        assert r.exit_code == 0, r.stderr
         assert_nothing_or_whole(receiver, manifests)
         assert receiver.bag_ids() == [BAG]
 
 
-def test_repair_killed_after_delays_is_finished_by_the_next_run(tmp_path) -> None:
+def test_repair_killed_after_delays_is_finished_by_the_next_run(cli, tmp_path) -> None:
     archive = make_archive(tmp_path / "archive", "DE")
     make_bag(archive, BAG)
     (tmp_path / "kyiv").mkdir()
@@ -143,12 +134,10 @@ def test_repair_killed_after_delays_is_finished_by_the_next_run(tmp_path) -> Non
         strongroom(tmp_path, "repair", BAG, "--archive", archive.root, kill_after=whole * step / 4)
         assert local.read_bytes() in (good, _flipped(good))  # never half a file
         assert not [p for p in local.parent.iterdir() if p.name.startswith(".tmp-")]
-        rc, _, err = strongroom(tmp_path, "repair", BAG, "--json", "--archive", archive.root)
-        assert rc == 0, err
+        r = cli("repair", BAG, "--json", "--archive", archive.root)
+        assert r.exit_code == 0, r.stderr
         assert local.read_bytes() == good
-        runs = json.loads(
-            strongroom(tmp_path, "history", BAG, "--json", "--archive", archive.root)[1]
-        )
+        runs = json.loads(cli("history", BAG, "--json", "--archive", archive.root).stdout)
         assert runs["runs"][-1]["result"] == "valid"
         with open_ledger(archive.root) as ledger:
             assert ledger.events(BAG, types=("repair",), limit=1)[0]["outcome"] == "success"

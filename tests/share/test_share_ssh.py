@@ -18,12 +18,6 @@ WARC = "data/warc/capture-00001.warc.gz"
 ODD = "data/derivatives/100% real\u00e9.txt"  # '%' is %25 in the manifest (RFC 8493)
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run in a temporary folder: the default ./manifests inventory must not touch the repo."""
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def remote(archive_dir: Path, tmp_path: Path, sshd: SshServer) -> tuple[Archive, Path]:  # noqa: F811
     """An archive whose partner 'vilnius' (LT) is an rsync-over-SSH destination."""
