@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from replaykit import needs_chromium
 from warcio.archiveiterator import ArchiveIterator
 
@@ -36,9 +40,50 @@ def _archive(cli, coll: Path, tmp_path: Path, *extra: str) -> dict:
     return json.loads(r.stdout)
 
 
-def test_unchanged_recapture_makes_no_bag_and_says_so(cli, site, archive_dir, tmp_path) -> None:
-    coll = _collection(tmp_path, site)
-    first_bag = _archive(cli, coll, tmp_path)["bags"][0]
+# Every test starts from an archive after the first `archive` run of the one-article
+# collection: that run is made once per dedup mode (read-only templates), and each
+# test works on its own copy, served by one site for the module.
+@pytest.fixture(scope="module")
+def vsite() -> Iterator[SiteServer]:
+    server = SiteServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _first_run(cli, root: Path, site: SiteServer, dedup: str) -> tuple[Path, str]:
+    coll = _collection(root, site, dedup)
+    doc = _archive(cli, coll, root, "--archive", str(root / "archive"))
+    return root, doc["bags"][0]
+
+
+@pytest.fixture(scope="module")
+def after_capture_dedup(cli_runner, vsite, tmp_path_factory) -> tuple[Path, str]:
+    return _first_run(cli_runner, tmp_path_factory.mktemp("versions"), vsite, "capture")
+
+
+@pytest.fixture(scope="module")
+def after_archive_dedup(cli_runner, vsite, tmp_path_factory) -> tuple[Path, str]:
+    return _first_run(cli_runner, tmp_path_factory.mktemp("versions"), vsite, "archive")
+
+
+def _copy(template: tuple[Path, str], tmp_path: Path, archive_dir: Path) -> tuple[Path, str]:
+    """The template's archive, inventory and collection file, as this test's own."""
+    root, first_bag = template
+    # cp -a keeps the hard links between a capture's WARCs and its bag's payload
+    subprocess.run(["cp", "-a", str(root / "archive"), str(archive_dir)], check=True)
+    shutil.copytree(root / "m", tmp_path / "m", symlinks=True)
+    config = archive_dir / "config.toml"  # [inventory] path is fixed, absolute
+    config.write_text(config.read_text().replace(str(root / "m"), str(tmp_path / "m")))
+    shutil.copyfile(root / "one.toml", tmp_path / "one.toml")
+    return tmp_path / "one.toml", first_bag
+
+
+def test_unchanged_recapture_makes_no_bag_and_says_so(
+    cli, after_capture_dedup, archive_dir, tmp_path
+) -> None:
+    coll, first_bag = _copy(after_capture_dedup, tmp_path, archive_dir)
     r = cli("archive", "-c", coll, "--manifests", tmp_path / "m", "--no-screenshot")
     assert r.exit_code == 0, r.output
     assert f"unchanged since {first_bag}" in r.output
@@ -54,9 +99,11 @@ def test_unchanged_recapture_makes_no_bag_and_says_so(cli, site, archive_dir, tm
     assert doc["bags"] == [] and doc["seeds"][0]["unchanged_since"] == first_bag
 
 
-def test_force_makes_a_bag_anyway_as_a_new_version(cli, site, archive_dir, tmp_path) -> None:
-    coll = _collection(tmp_path, site)
-    first_bag = _archive(cli, coll, tmp_path)["bags"][0]
+def test_force_makes_a_bag_anyway_as_a_new_version(
+    cli, vsite, after_capture_dedup, archive_dir, tmp_path
+) -> None:
+    site = vsite
+    coll, first_bag = _copy(after_capture_dedup, tmp_path, archive_dir)
     forced = _archive(cli, coll, tmp_path, "--force")["bags"]
     assert len(forced) == 1 and forced[0] != first_bag
     info = read_bag_info(Archive(archive_dir).bag_dir(forced[0]))
@@ -67,34 +114,40 @@ def test_force_makes_a_bag_anyway_as_a_new_version(cli, site, archive_dir, tmp_p
     )
 
 
-def test_a_changed_page_gets_a_new_bag_with_is_version_of(cli, site, archive_dir, tmp_path):
-    coll = _collection(tmp_path, site)
-    first_bag = _archive(cli, coll, tmp_path)["bags"][0]
-    site.set_override(
+def test_a_changed_page_gets_a_new_bag_with_is_version_of(
+    cli, vsite, after_capture_dedup, archive_dir, tmp_path
+):
+    coll, first_bag = _copy(after_capture_dedup, tmp_path, archive_dir)
+    vsite.set_override(
         GLOBALVOICES_PATH,
         Override(
             headers={"Content-Type": "text/html; charset=utf-8"},
             body=b"<!doctype html><title>Edited</title><p>The article was edited.</p>",
         ),
     )
-    doc = _archive(cli, coll, tmp_path)
+    try:
+        doc = _archive(cli, coll, tmp_path)
+    finally:
+        vsite.set_override(GLOBALVOICES_PATH, None)  # the module's other tests see the original
     assert len(doc["bags"]) == 1 and doc["seeds"][0]["unchanged_since"] == ""
     info = read_bag_info(Archive(archive_dir).bag_dir(doc["bags"][0]))
     assert first(info, "Is-Version-Of") == first_bag
 
 
-def test_unchanged_holds_under_archive_dedup_too(cli, site, archive_dir, tmp_path) -> None:
-    coll = _collection(tmp_path, site, dedup="archive")
-    first_bag = _archive(cli, coll, tmp_path)["bags"][0]
+def test_unchanged_holds_under_archive_dedup_too(
+    cli, after_archive_dedup, archive_dir, tmp_path
+) -> None:
+    coll, first_bag = _copy(after_archive_dedup, tmp_path, archive_dir)
     doc = _archive(cli, coll, tmp_path)
     assert doc["bags"] == [] and doc["seeds"][0]["unchanged_since"] == first_bag
 
 
 @needs_chromium
-def test_a_damaged_earlier_bag_is_named_as_the_cause_and_exits_1(cli, site, archive_dir, tmp_path):
+def test_a_damaged_earlier_bag_is_named_as_the_cause_and_exits_1(
+    cli, after_archive_dedup, archive_dir, tmp_path
+):
     """dedup = "archive": the page's payload is in the first bag, and that bag is damaged."""
-    coll = _collection(tmp_path, site, dedup="archive")
-    first_bag = _archive(cli, coll, tmp_path)["bags"][0]
+    coll, first_bag = _copy(after_archive_dedup, tmp_path, archive_dir)
     warc = next((archive_dir / "bags" / first_bag / "data" / "warc").glob("*.warc.gz"))
     os.chmod(warc, 0o644)
     with open(warc, "rb") as fh:
