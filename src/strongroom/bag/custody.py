@@ -242,10 +242,22 @@ def _append_locked(
         "detail": fields["detail"] or {},
         "software": SOFTWARE,
         "prev": line_hash(tail.last) if tail.last is not None else genesis_for(bag_dir),
-        "key": fingerprint(key.public_key()) if key else None,
+        "key": _fingerprint(key) if key else None,
     }
     entry["sig"] = base64.b64encode(sign_bytes(key, canonical(entry))).decode() if key else None
     return entry, (canonical(entry) + b"\n", tail.end, tail.anchored)
+
+
+_FINGERPRINTS: dict[int, tuple[Any, str]] = {}
+
+
+def _fingerprint(key: Any) -> str:
+    """The signing key's fingerprint, worked out once per key (the key is kept, so its
+    id is never reused for another)."""
+    known = _FINGERPRINTS.get(id(key))
+    if known is None or known[0] is not key:
+        known = _FINGERPRINTS[id(key)] = (key, fingerprint(key.public_key()))
+    return known[1]
 
 
 def record_event(
@@ -320,6 +332,13 @@ class ChainReport:
     last_hash: str | None = None
     last_start: int = 0
     last_end: int = 0
+    # the bytes of the log this check read, from ``read_from`` on (not kept in output)
+    read: bytes | None = field(default=None, repr=False, compare=False)
+    read_from: int = 0
+
+    def forget_bytes(self) -> None:
+        """Drop the bytes read (before the report travels between processes)."""
+        self.read = None
 
     def fail(self, message: str) -> None:
         self.ok = False
@@ -427,6 +446,7 @@ def verify_chain(
     if not path.exists():
         return report
     data = _read(path)
+    report.read, report.read_from = data, 0
     genesis = genesis_for(tagmanifest.parent) if tagmanifest else None
     _walk(report, _split(report, data, path.name, 1), _Walk(path.name, keyring, 1, 0), genesis)
     return report
@@ -443,6 +463,7 @@ def check_since(path: Path, head: CustodyHead, keyring: Keyring | None = None) -
     if head.verified_hash is None:
         return verify_chain(path, keyring)
     data = _read(path, head.verified_start)
+    report.read, report.read_from = data, head.verified_start
     lines = _split(report, data, path.name, head.verified_seq)
     if not lines or line_hash(lines[0]) != head.verified_hash:
         report.fail(
@@ -467,12 +488,17 @@ def _against_head(report: ChainReport, path: Path, head: CustodyHead) -> None:
             f" {head.seq} entries (the log was cut short or replaced)"
         )
         return
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(head.start)
-            line = fh.read(head.end - head.start)
-    except OSError as exc:
-        raise UsageError(f"cannot read custody log {path}: {exc.strerror}") from None
+    seen = report.read
+    if seen is not None and report.read_from <= head.start:
+        # the log's bytes as this check read them: the same bytes the chain was checked on
+        line = seen[head.start - report.read_from : head.end - report.read_from]
+    else:
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(head.start)
+                line = fh.read(head.end - head.start)
+        except OSError as exc:
+            raise UsageError(f"cannot read custody log {path}: {exc.strerror}") from None
     if line[-1:] != b"\n" or line_hash(line[:-1]) != head.hash:
         report.fail(
             f"{path.name} line {head.seq}: differs from the entry the ledger anchored"
@@ -495,43 +521,71 @@ def check_custody(
     replaced is a problem; so is a signed bag without a log. When all is
     well, the last entry is remembered as verified.
     """
-    path = archive.custody_path(bag_id)
-    tagmanifest = archive.bag_dir(bag_id) / TAGMANIFEST
     with _ledger_for(archive, ledger) as led:
         head = led.custody_head(bag_id)
-        if not path.exists():
-            report = ChainReport()
-            if head is not None:
-                report.fail(
-                    f"{path.name} is missing, but the ledger anchored {head.seq} entries"
-                    " (the log was deleted)"
-                )
-            elif (archive.bag_dir(bag_id) / (TAGMANIFEST + ".sig")).exists():
-                report.fail(f"{path.name} is missing, although the bag is signed")
-            return report
-        if deep or head is None or head.verified_hash is None:
-            report = verify_chain(path, keyring, tagmanifest)
-        else:
-            report = check_since(path, head, keyring)
-        if head is not None:
-            _against_head(report, path, head)
-        if report.ok and keyring is not None and report.last_hash:
-            if head is None:  # a log from before heads, or received: anchor it now
-                led.set_custody_head(
-                    bag_id,
-                    seq=report.last_seq,
-                    hash=report.last_hash,
-                    start=report.last_start,
-                    end=report.last_end,
-                )
-            led.mark_custody_verified(
-                bag_id,
-                seq=report.last_seq,
-                hash=report.last_hash,
-                start=report.last_start,
-                end=report.last_end,
-            )
+        report = check_log(archive, bag_id, head, keyring, deep=deep)
+        if keyring is not None:
+            remember_check(led, bag_id, head, report)
     return report
+
+
+def check_log(
+    archive: Archive,
+    bag_id: str,
+    head: CustodyHead | None,
+    keyring: Keyring | None = None,
+    *,
+    deep: bool = False,
+) -> ChainReport:
+    """``check_custody`` against a head the caller read from the ledger; writes nothing.
+
+    A run over many bags reads the heads in its own process and checks the logs
+    in worker processes, which never touch the ledger (``verify/pool.py``).
+    """
+    path = archive.custody_path(bag_id)
+    bag_dir = archive.bag_dir(bag_id)
+    if not path.exists():
+        report = ChainReport()
+        if head is not None:
+            report.fail(
+                f"{path.name} is missing, but the ledger anchored {head.seq} entries"
+                " (the log was deleted)"
+            )
+        elif (bag_dir / (TAGMANIFEST + ".sig")).exists():
+            report.fail(f"{path.name} is missing, although the bag is signed")
+        return report
+    if deep or head is None or head.verified_hash is None:
+        report = verify_chain(path, keyring, bag_dir / TAGMANIFEST)
+    else:
+        report = check_since(path, head, keyring)
+    if head is not None:
+        _against_head(report, path, head)
+    return report
+
+
+def remember_check(
+    led: Ledger, bag_id: str, head: CustodyHead | None, report: ChainReport
+) -> None:
+    """After a good check of the signatures too (``check_log`` with a keyring): anchor
+    a log that had no head, and remember its last entry as verified, so that the next
+    check starts there."""
+    if not (report.ok and report.last_hash):
+        return
+    if head is None:  # a log from before heads, or received: anchor it now
+        led.set_custody_head(
+            bag_id,
+            seq=report.last_seq,
+            hash=report.last_hash,
+            start=report.last_start,
+            end=report.last_end,
+        )
+    led.mark_custody_verified(
+        bag_id,
+        seq=report.last_seq,
+        hash=report.last_hash,
+        start=report.last_start,
+        end=report.last_end,
+    )
 
 
 # --- the head that travels with a shared bag ---------------------------------------

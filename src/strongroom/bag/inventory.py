@@ -266,8 +266,17 @@ def check_bag(inventory_path: Path, bag_dir: Path) -> list[str]:
     return problems
 
 
-def check_entry(inventory_path: Path, bag_dir: Path, entry: dict[str, Any] | None) -> list[str]:
-    """Compare a bag's tag manifests with its inventory ``entry`` (None: not recorded)."""
+def check_entry(
+    inventory_path: Path,
+    bag_dir: Path,
+    entry: dict[str, Any] | None,
+    actual: dict[str, str] | None = None,
+) -> list[str]:
+    """Compare a bag's tag manifests with its inventory ``entry`` (None: not recorded).
+
+    ``actual``: the tag manifests' hashes (as ``tagmanifest_hashes`` gives them) when
+    the caller hashed the bytes it validated; else they are read from the bag.
+    """
     bag_id = Path(bag_dir).name
     if entry is None:
         return [f"bag {bag_id} is missing from the inventory {inventory_path}"]
@@ -275,7 +284,8 @@ def check_entry(inventory_path: Path, bag_dir: Path, entry: dict[str, Any] | Non
         return [f"the inventory entry of {bag_id} names another bag"]
     problems = []
     recorded: dict[str, str] = entry["tagmanifests"]
-    actual = tagmanifest_hashes(Path(bag_dir))
+    if actual is None:
+        actual = tagmanifest_hashes(Path(bag_dir))
     for name in sorted(recorded):
         if name not in actual:
             problems.append(f"{name} is missing (the inventory recorded it at bagging)")

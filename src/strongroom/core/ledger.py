@@ -582,6 +582,14 @@ class Ledger(WatchRecords, SharedRounds):
         )
         return CustodyHead(*tuple(rows[0])) if rows else None
 
+    def custody_heads(self) -> dict[str, CustodyHead]:
+        """Every anchored head, by bag id (one query; ``verify`` reads them once a run)."""
+        rows = self.query(
+            'SELECT bag_id, seq, hash, start, "end", verified_seq, verified_hash,'
+            " verified_start, verified_end FROM custody_heads"
+        )
+        return {r[0]: CustodyHead(*tuple(r)) for r in rows}
+
     def custody_head_ids(self) -> set[str]:
         """Every bag whose custody log has an anchored head."""
         return {r[0] for r in self.query("SELECT bag_id FROM custody_heads")}

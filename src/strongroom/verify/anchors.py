@@ -11,6 +11,8 @@ current folder and whatever the bag's own bag-info says.
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -103,8 +105,8 @@ def anchored_checks(
         problems.append(unrecorded(archive, bag_id))
     collection = collection_of(report, row, problems)
     recorded = row.inventory if row is not None else None
-    found, entry = inventory_problems(archive, bag, collection, inventory, recorded, ctx)
-    problems += found + signature_missing(bag, entry, row is not None and row.signed)
+    found, entry = inventory_problems(archive, bag, collection, inventory, recorded, ctx, report)
+    problems += found + signature_missing(bag, entry, row is not None and row.signed, report)
     if not custody_checked:
         problems += custody_missing(archive, bag_id)
     return problems
@@ -147,8 +149,13 @@ def inventory_problems(
     given: Path | None,
     recorded: Path | None = None,
     ctx: RunContext | None = None,
+    report: BagReport | None = None,
 ) -> tuple[list[Problem], dict[str, object] | None]:
-    """Compare the bag with its inventory; the inventory's entry for it, when found."""
+    """Compare the bag with its inventory; the inventory's entry for it, when found.
+
+    ``report``: the bag's validation, whose tag-manifest bytes are hashed instead of
+    reading the files again.
+    """
     from strongroom.bag.inventory import check_entry, find_entry
 
     path = given
@@ -177,11 +184,26 @@ def inventory_problems(
         label = f"{path.name}/{bag.name}.json" if path.is_dir() else path.name
         found = [
             Problem("inventory", f"{label}: {msg}", file=str(path))
-            for msg in check_entry(path, bag, entry)
+            for msg in check_entry(path, bag, entry, _hashes(bag, report))
         ]
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         return [Problem("inventory", f"{path}: cannot read the inventory ({exc})")], None
     return found, entry
+
+
+def _hashes(bag: Path, report: BagReport | None) -> dict[str, str] | None:
+    """{tag manifest: sha256} as ``bag.inventory.tagmanifest_hashes`` gives them, from the
+    bytes validation read (None: no scan to go by, so the inventory reads the disk)."""
+    tree = report.tree if report is not None else None
+    if tree is None:
+        return None
+    out = {}
+    for name in sorted(n for n in tree.tags if fnmatch.fnmatchcase(n, "tagmanifest-*.txt")):
+        data = report.tag_bytes.get(name) if report is not None else None
+        if data is None:  # not a manifest validation read (an unsupported name)
+            data = (bag / name).read_bytes()
+        out[name] = hashlib.sha256(data).hexdigest()
+    return out
 
 
 def custody_missing(archive: Archive, bag_id: str) -> list[Problem]:
@@ -210,12 +232,18 @@ def custody_missing(archive: Archive, bag_id: str) -> list[Problem]:
 
 
 def signature_missing(
-    bag: Path, entry: dict[str, object] | None, ledger_says_signed: bool = False
+    bag: Path,
+    entry: dict[str, object] | None,
+    ledger_says_signed: bool = False,
+    report: BagReport | None = None,
 ) -> list[Problem]:
     """A bag signed at bagging (as its inventory entry or the ledger records) keeps its
     signature."""
     key = entry.get("signing_key") if entry is not None else None
-    if (bag / SIGNATURE).exists() or not (key or ledger_says_signed):
+    if not (key or ledger_says_signed):
+        return []
+    tree = report.tree if report is not None else None
+    if (tree is not None and SIGNATURE in tree.tags) or (bag / SIGNATURE).exists():
         return []
     source = f"with key {show(str(key))} (as the inventory records)" if key else "(the ledger)"
     return [

@@ -55,6 +55,8 @@ class RunContext:
     _bags: dict[str, LedgerBag] | None = None
     _stamps: Any = None
     _entries: dict[Path, dict[str, Any] | None] = field(default_factory=dict)
+    heads: dict[str, Any] | None = None  # every custody head, read at once (``load_heads``)
+    _has_ledger: bool | None = None
     found: dict[tuple[str, Path | None], Path | None] = field(default_factory=dict)  # inventories
     _waiting: list[Callable[[], None]] = field(default_factory=list)
     _since: float = 0.0
@@ -73,11 +75,31 @@ class RunContext:
             self.ledger.close()
             self.ledger = None
 
+    def has_ledger(self) -> bool:
+        """Whether the archive has a ledger (asked of the disk once)."""
+        if self.ledger is not None:
+            return True
+        if self._has_ledger is None:
+            self._has_ledger = self.archive.has_ledger()
+        return self._has_ledger
+
+    def head(self, bag_id: str) -> Any:
+        """A bag's anchored custody head (``core.ledger.CustodyHead``), or None."""
+        if self.heads is not None:
+            return self.heads.get(bag_id)
+        return self.open().custody_head(bag_id) if self.has_ledger() else None
+
+    def load_heads(self) -> None:
+        """Read every custody head in one query, for checks that cannot ask the ledger
+        (forked workers). A head that moves on meanwhile is still in the log, so a
+        check against the one read here stays sound; the recording reads it afresh."""
+        self.heads = self.open().custody_heads() if self.has_ledger() else {}
+
     def bags(self) -> dict[str, LedgerBag]:
         """Every bag the ledger knows, with where bagging wrote its inventory (two queries)."""
         if self._bags is None:
             self._bags = {}
-            if self.ledger is not None or self.archive.has_ledger():
+            if self.has_ledger():
                 led = self.open()
                 created = led.creation_details()
                 for bag_id, row in led.bags().items():

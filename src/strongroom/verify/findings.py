@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+_Bytes = bytes  # BagReport has a field named ``bytes``
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -148,6 +149,11 @@ class BagReport:
     bag_info: list[tuple[str, str]] = field(default_factory=list)
     warc_records: int = 0
     oxum: tuple[int, int] | None = None  # Payload-Oxum as declared: (octets, streamcount)
+    # Read once, for the checks outside the bag (signature, inventory): the bytes of
+    # the tag manifests as validated, and the scanned tree (``verify.tree.Tree``).
+    # Neither is part of the report's output; ``forget_files`` drops them.
+    tag_bytes: dict[str, _Bytes] = field(default_factory=dict, repr=False, compare=False)
+    tree: Any = field(default=None, repr=False, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -181,6 +187,11 @@ class BagReport:
                 severity="warning",
             )
         )
+
+    def forget_files(self) -> None:
+        """Drop what was read for the outside checks (before the report travels)."""
+        self.tag_bytes = {}
+        self.tree = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

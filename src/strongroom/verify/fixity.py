@@ -39,6 +39,7 @@ LOCK_NAME = "verify.lock"
 SIGNATURE = "tagmanifest-sha512.txt.sig"
 TAGMANIFEST = "tagmanifest-sha512.txt"
 MAX_FAILURES_IN_EVENT = 20  # a custody line stays small even for a badly damaged bag
+MAX_SIGNATURE = 1024  # an Ed25519 signature is 64 bytes; a big file is hostile
 # Re-exported: the command and the tests take the budget's parts from here.
 __all__ = ["Budget", "BudgetPlanner", "measure_hash_ceiling", "parse_duration"]
 
@@ -89,15 +90,18 @@ def outside_checks(
     report: BagReport,
     inventory: Path | None,
     ctx: RunContext | None = None,
+    run: BagRun | None = None,
 ) -> list[Problem]:
     """Signature, custody chain and inventory of an archive bag; problems name the file.
 
     ``ctx``: the run's context (keys, ledger rows and connection read once).
+    ``run``: the bag's run, which keeps the custody check for ``record_run`` to
+    remember (checking writes nothing, so that worker processes can check).
     """
     if ctx is None and target.bag_id is not None:
         own = RunContext(archive)
         try:
-            return outside_checks(archive, target, report, inventory, own)
+            return outside_checks(archive, target, report, inventory, own, run)
         finally:
             own.close()
     problems: list[Problem] = []
@@ -107,9 +111,8 @@ def outside_checks(
         keyring = ctx.keyring()
         if ctx.keyring_error:
             problems.append(Problem("keyring", f"cannot load trusted keys: {ctx.keyring_error}"))
-    sig = bag / SIGNATURE
-    if sig.exists() and keyring is not None:
-        check = keyring.verify_file_signature(bag / TAGMANIFEST, sig)
+    if keyring is not None and has_signature(bag, report):
+        check = check_signature(keyring, bag, report)
         if not check.ok:
             problems.append(
                 Problem(
@@ -121,7 +124,7 @@ def outside_checks(
                 )
             )
     if target.bag_id is not None and ctx is not None:
-        problems += _archive_checks(archive, target.bag_id, report, inventory, keyring, ctx)
+        problems += _archive_checks(archive, target.bag_id, report, inventory, keyring, ctx, run)
     elif inventory is not None:
         try:
             from strongroom.bag.inventory import check_bag
@@ -135,6 +138,38 @@ def outside_checks(
     return problems
 
 
+def has_signature(bag: Path, report: BagReport) -> bool:
+    """Whether the bag holds its detached signature (the scan saw it; else ask the disk)."""
+    tree = report.tree
+    if tree is not None and SIGNATURE in tree.tags:
+        return True
+    return (bag / SIGNATURE).exists()
+
+
+def check_signature(keyring: Any, bag: Path, report: BagReport) -> Any:
+    """The signature over the tag manifest's bytes as validation read them.
+
+    Checking the bytes that were parsed (not a second read) costs one read less
+    and leaves no moment in which the file could change between the two.
+    """
+    data = report.tag_bytes.get(TAGMANIFEST)
+    if data is None:
+        return keyring.verify_file_signature(bag / TAGMANIFEST, bag / SIGNATURE)
+    from strongroom.bag.signing import SignatureCheck
+
+    try:
+        with open(bag / SIGNATURE, "rb") as fh:
+            signature = fh.read(MAX_SIGNATURE + 1)
+    except OSError as exc:
+        return SignatureCheck(False, None, f"cannot read {exc.filename}: {exc.strerror}")
+    if len(signature) > MAX_SIGNATURE:
+        return SignatureCheck(False, None, f"{SIGNATURE} is too large")
+    check = keyring.verify_bytes(data, signature)
+    if not check.ok:
+        return SignatureCheck(False, check.fingerprint, f"{SIGNATURE}: {check.reason}")
+    return check
+
+
 def _archive_checks(
     archive: Archive,
     bag_id: str,
@@ -142,18 +177,20 @@ def _archive_checks(
     inventory: Path | None,
     keyring: Any,
     ctx: RunContext,
+    run: BagRun | None,
 ) -> list[Problem]:
     """The custody chain against its anchored head, then the other anchors."""
-    from strongroom.bag.custody import check_custody
+    from strongroom.bag.custody import check_log
     from strongroom.verify.anchors import anchored_checks
 
     problems: list[Problem] = []
     log = archive.custody_path(bag_id)
-    if log.exists() or ctx.ledger is not None or archive.has_ledger():
-        ctx.begin()  # the verified mark joins the run's batch
-        chain = check_custody(
-            archive, bag_id, keyring, deep=report.mode == "deep", ledger=ctx.open()
-        )
+    if ctx.has_ledger() or log.exists():
+        head = ctx.head(bag_id)
+        chain = check_log(archive, bag_id, head, keyring, deep=report.mode == "deep")
+        chain.forget_bytes()
+        if run is not None and keyring is not None:
+            run.custody = (head, chain)  # remembered as verified when the run is recorded
         for msg in chain.problems:
             problems.append(
                 Problem("custody", f"custody log {msg}", file=log.name, algorithm="sha256")
@@ -178,6 +215,8 @@ class BagRun:
     outside: list[Problem] = field(default_factory=list)
     error: str | None = None  # something prevented a verdict
     notes: list[str] = field(default_factory=list)  # the RFC 3161 time, a profile note
+    # the custody check (the head it was checked against, its report), for record_run
+    custody: tuple[Any, Any] | None = None
 
     @property
     def problems(self) -> list[Problem]:
@@ -244,11 +283,34 @@ def _verify_one(
     profile: Path | None,
     ctx: RunContext,
 ) -> BagRun:
+    run = check_bag(archive, target, mode, inventory, workers, progress, profile, ctx)
+    if record and target.bag_id is not None:
+        try:
+            record_run(archive, run, ctx)
+        except (OSError, sqlite3.Error) as exc:
+            raise _unrecorded(archive, run, exc) from None
+    return run
+
+
+def check_bag(
+    archive: Archive,
+    target: Target,
+    mode: str,
+    inventory: Path | None,
+    workers: int | None,
+    progress: Progress | None,
+    profile: Path | None,
+    ctx: RunContext,
+) -> BagRun:
+    """Every check of one bag, writing nothing (``record_run`` records the outcome).
+
+    Reads the ledger only through ``ctx``, whose rows a forked worker inherits.
+    """
     run = BagRun(target, mode, started=utcnow())
     t0 = time.monotonic()
     try:
         run.report = validate_bag(target.path, mode, workers=workers, progress=progress)
-        run.outside = outside_checks(archive, target, run.report, inventory, ctx)
+        run.outside = outside_checks(archive, target, run.report, inventory, ctx, run)
         if mode == "deep":
             from strongroom.bag.closure import revisit_problems
 
@@ -271,13 +333,10 @@ def _verify_one(
         run.error = exc.message
     except OSError as exc:
         run.error = f"{show(str(target.path))}: {exc.strerror or exc}"
+    if run.report is not None:
+        run.report.forget_files()
     run.seconds = time.monotonic() - t0
     run.ended = utcnow()
-    if record and target.bag_id is not None:
-        try:
-            record_run(archive, run, ctx)
-        except (OSError, sqlite3.Error) as exc:
-            raise _unrecorded(archive, run, exc) from None
     return run
 
 
@@ -306,6 +365,9 @@ def record_run(archive: Archive, run: BagRun, ctx: RunContext | None = None) -> 
     try:
         ctx.begin()
         ledger = ctx.open()
+        if run.custody is not None:
+            head, chain = run.custody
+            custody.remember_check(ledger, run.target.bag_id, head, chain)
         ledger.record_fixity_run(
             run.target.bag_id,
             started=run.started,

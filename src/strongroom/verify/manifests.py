@@ -18,6 +18,8 @@ from strongroom.verify.findings import BagReport, show
 from strongroom.verify.tagfiles import decode_path, iter_tag_lines, parse_oxum, strip_dot
 from strongroom.verify.tree import Tree
 
+MAX_READ_WHOLE = 1024 * 1024  # a manifest up to this size is read in one call
+
 _MANIFEST_NAME = re.compile(r"^(tag)?manifest-([A-Za-z0-9_-]+)\.txt$")
 _MANIFEST_LINE = re.compile(r"^(\S+)[ \t]+(\S.*)$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -51,8 +53,14 @@ def read_manifest(
     """Parse one manifest; malformed, unsafe and duplicate lines become findings."""
     man = Manifest(name, algorithm, tag)
     hl = hashlib_name(algorithm)
-    length = hashlib.new(hl).digest_size * 2 if hl and not hl.startswith("shake") else None
-    for number, line in iter_tag_lines(root / name, encoding, report, name):
+    length = _DIGEST_LENGTH.get(hl) if hl else None
+    if hl and hl not in _DIGEST_LENGTH:
+        length = hashlib.new(hl).digest_size * 2 if not hl.startswith("shake") else None
+        _DIGEST_LENGTH[hl] = length
+    data = _read_whole(root / name, tree.tags.get(name) if tree is not None else None)
+    if tag and data is not None:
+        report.tag_bytes[name] = data  # the signature and the inventory check these bytes
+    for number, line in iter_tag_lines(root / name, encoding, report, name, data):
         if not line.strip():
             continue
         where = f"{name} line {number}"
@@ -82,6 +90,24 @@ def read_manifest(
         if _path_ok(root, man, rel, where, report, tree):
             _add_entry(man, rel, digest, report)
     return man
+
+
+_DIGEST_LENGTH: dict[str, int | None] = {}
+
+
+def _read_whole(path: Path, size: int | None) -> bytes | None:
+    """A small manifest's bytes in one read (None: stream it, or let the reader report).
+
+    ``size`` is the scan's; a file that grew since is streamed like a large one.
+    """
+    if size is None or size > MAX_READ_WHOLE:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_READ_WHOLE + 1)
+    except OSError:
+        return None  # iter_tag_lines opens it again and names the problem
+    return data if len(data) <= MAX_READ_WHOLE else None
 
 
 def _path_ok(

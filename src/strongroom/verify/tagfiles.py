@@ -41,14 +41,22 @@ def strip_dot(path: str) -> str:
 
 
 def iter_tag_lines(
-    path: Path, encoding: str, report: BagReport, name: str
+    path: Path, encoding: str, report: BagReport, name: str, data: bytes | None = None
 ) -> Iterator[tuple[int, str]]:
-    """Decoded lines of a tag file, streamed; decoding errors and hostile lines are problems."""
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - wrapped and closed below
-    except OSError as exc:
-        report.error("unreadable", f"{name}: cannot read ({exc.strerror})", file=name)
-        return
+    """Decoded lines of a tag file, streamed; decoding errors and hostile lines are problems.
+
+    ``data``: the file's bytes, when the caller read it already (a small tag
+    manifest is read once, and its bytes serve the signature and the inventory).
+    """
+    fh: io.BufferedIOBase
+    if data is not None:
+        fh = io.BytesIO(data)
+    else:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - wrapped and closed below
+        except OSError as exc:
+            report.error("unreadable", f"{name}: cannot read ({exc.strerror})", file=name)
+            return
     text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline=None)
     number = 0
     try:

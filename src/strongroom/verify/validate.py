@@ -67,6 +67,7 @@ def validate_bag(
     check_bag_info(root, encoding, report)
 
     tree = scan(root, report)
+    report.tree = tree
     data_dir = root / "data"
     if data_dir.is_symlink() or not data_dir.is_dir():
         report.error("structure", "data/: missing or not a folder (the payload directory)")
