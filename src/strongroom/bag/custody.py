@@ -563,9 +563,7 @@ def check_log(
     return report
 
 
-def remember_check(
-    led: Ledger, bag_id: str, head: CustodyHead | None, report: ChainReport
-) -> None:
+def remember_check(led: Ledger, bag_id: str, head: CustodyHead | None, report: ChainReport) -> None:
     """After a good check of the signatures too (``check_log`` with a keyring): anchor
     a log that had no head, and remember its last entry as verified, so that the next
     check starts there."""

@@ -34,6 +34,13 @@ from strongroom.errors import ProblemFound, UsageError
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Hashing threads.")
 @click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Bags checked at once, in worker processes (default: one per core for --fast"
+    " runs of many bags, else 1).",
+)
+@click.option(
     "--profile",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -52,6 +59,7 @@ def verify_cmd(
     budget: str | None,
     inventory: Path | None,
     workers: int | None,
+    jobs: int | None,
     profile: Path | None,
     archive: str,
     as_json: bool,
@@ -68,7 +76,7 @@ def verify_cmd(
     Example:
       strongroom verify andijan-2005-20240501T101500Z-1a2b3c
       strongroom verify ./received/some-bag --deep
-      strongroom verify --all --fast
+      strongroom verify --all --fast                 # every core: --jobs 2 for two
       strongroom verify --due --interval 30d --budget 1h --quiet   # nightly cron
       strongroom verify --profile profiles/strongroom-web-archive-v1.0.json ./some-bag
     """
@@ -83,6 +91,7 @@ def verify_cmd(
         mode="fast" if fast else "deep" if deep else "full",
         inventory=inventory,
         workers=workers,
+        jobs=jobs,
         interval=fixity.parse_duration(interval or "30d"),
         budget=fixity.Budget.parse(budget),
         profile=profile,
@@ -121,11 +130,16 @@ def _check_arguments(
 def _run(
     output: Any, arch: Any, targets: Any, options: Any, *, due: bool, lock: bool, listing: bool
 ) -> Any:
-    """Run the checks with one progress bar per bag (on a terminal only)."""
+    """Run the checks with a progress bar (on a terminal only): one per bag while it is
+    hashed, or for a fast run of many bags one that counts them."""
     from strongroom.core.ui import human_bytes, progress
     from strongroom.verify import fixity
 
-    with progress(output, bytes_mode=True) as bar:
+    counting = options.mode == "fast" and (due or targets is None or len(targets) > 1)
+    with progress(output, bytes_mode=not counting) as bar:
+        total = (
+            bar.add_task("verify", total=len(targets) if targets else None) if counting else None
+        )
 
         class _Bar(fixity.Progress):
             def __init__(self, name: str) -> None:
@@ -139,6 +153,8 @@ def _run(
 
         def on_done(run: fixity.BagRun) -> None:
             _print_run(output, run, human_bytes)
+            if total is not None:
+                bar.advance(total, 1)
 
         return fixity.run_verify(
             arch,
@@ -147,7 +163,7 @@ def _run(
             due=due,
             lock=lock,
             listing=listing,
-            progress=lambda t, _size: _Bar(t.name),
+            progress=None if counting else lambda t, _size: _Bar(t.name),
             on_done=on_done,
         )
 

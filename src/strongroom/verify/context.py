@@ -113,6 +113,15 @@ class RunContext:
                     )
         return self._bags
 
+    def prepare(self) -> None:
+        """Read now what the checks would read lazily: keys, the ledger's bags, custody
+        heads and timestamp settings (before forking workers, which cannot ask)."""
+        self.keyring()
+        self.signing_key()
+        self.bags()
+        self.stamps()
+        self.load_heads()
+
     # --- keys, settings, inventory ----------------------------------------------
     def keyring(self) -> Any:
         """The trusted keyring (None, with ``keyring_error``, when it cannot be loaded)."""

@@ -39,7 +39,6 @@ LOCK_NAME = "verify.lock"
 SIGNATURE = "tagmanifest-sha512.txt.sig"
 TAGMANIFEST = "tagmanifest-sha512.txt"
 MAX_FAILURES_IN_EVENT = 20  # a custody line stays small even for a badly damaged bag
-MAX_SIGNATURE = 1024  # an Ed25519 signature is 64 bytes; a big file is hostile
 # Re-exported: the command and the tests take the budget's parts from here.
 __all__ = ["Budget", "BudgetPlanner", "measure_hash_ceiling", "parse_duration"]
 
@@ -111,6 +110,8 @@ def outside_checks(
         keyring = ctx.keyring()
         if ctx.keyring_error:
             problems.append(Problem("keyring", f"cannot load trusted keys: {ctx.keyring_error}"))
+    from strongroom.verify.anchors import check_signature, has_signature
+
     if keyring is not None and has_signature(bag, report):
         check = check_signature(keyring, bag, report)
         if not check.ok:
@@ -136,38 +137,6 @@ def outside_checks(
                     Problem("inventory", f"{inventory.name}: {msg}", file=str(inventory))
                 )
     return problems
-
-
-def has_signature(bag: Path, report: BagReport) -> bool:
-    """Whether the bag holds its detached signature (the scan saw it; else ask the disk)."""
-    tree = report.tree
-    if tree is not None and SIGNATURE in tree.tags:
-        return True
-    return (bag / SIGNATURE).exists()
-
-
-def check_signature(keyring: Any, bag: Path, report: BagReport) -> Any:
-    """The signature over the tag manifest's bytes as validation read them.
-
-    Checking the bytes that were parsed (not a second read) costs one read less
-    and leaves no moment in which the file could change between the two.
-    """
-    data = report.tag_bytes.get(TAGMANIFEST)
-    if data is None:
-        return keyring.verify_file_signature(bag / TAGMANIFEST, bag / SIGNATURE)
-    from strongroom.bag.signing import SignatureCheck
-
-    try:
-        with open(bag / SIGNATURE, "rb") as fh:
-            signature = fh.read(MAX_SIGNATURE + 1)
-    except OSError as exc:
-        return SignatureCheck(False, None, f"cannot read {exc.filename}: {exc.strerror}")
-    if len(signature) > MAX_SIGNATURE:
-        return SignatureCheck(False, None, f"{SIGNATURE} is too large")
-    check = keyring.verify_bytes(data, signature)
-    if not check.ok:
-        return SignatureCheck(False, check.fingerprint, f"{SIGNATURE}: {check.reason}")
-    return check
 
 
 def _archive_checks(
@@ -491,6 +460,7 @@ class VerifyOptions:
     interval: float = 30 * 86400
     budget: Budget = field(default_factory=Budget)
     profile: Path | None = None  # a BagIt profile every bag must meet
+    jobs: int | None = None  # bags checked at once (None: one per core for fast runs)
 
 
 def run_verify(
@@ -512,6 +482,8 @@ def run_verify(
     run records its bags in batches (see ``verify/context.py``), each durable
     before ``on_done`` hears of its bags.
     """
+    from strongroom.verify.pool import jobs_for
+
     result = VerifyRun()
     with contextlib.ExitStack() as stack:
         if lock and not _take_lock(stack, archive):
@@ -521,41 +493,89 @@ def run_verify(
         # write lock would block: it records bag by bag, as full checks do.
         ctx = RunContext(archive, batch=options.mode == "fast" and not due)
         stack.callback(ctx.close)
-        shared = None
         if due:
-            # Several nodes may run the same round on one shared ledger: each bag
-            # is claimed before it is checked (see core/round.py). The round starts
-            # before the due list is read, so a check another node finishes in
-            # between is either in the list's view or newer than the round.
-            shared = Round(archive, "verify")
-            shared.record_holdings(archive.bag_ids())
-            queue = due_bags(archive, options.interval)
-            targets = [d.target for d in queue]
-            sizes = {d.target: d.size for d in queue}
+            _check_due(archive, options, ctx, result, progress, on_done)
+        elif (jobs := jobs_for(options.jobs, options.mode, len(targets or []))) > 1:
+            _check_pooled(archive, targets or [], options, ctx, result, on_done, jobs)
         else:
-            sizes = {}
-        planner = BudgetPlanner(options.budget, options.workers)
-        for target in targets or []:
-            size = sizes.get(target, 0)
-            verdict = planner.admit(target, size, first=not result.runs) if due else ""
-            if verdict is None:
-                result.deferred.append(target.name)
-                result.deferred_bytes += size
-                continue
-            with shared.item(target.name) if shared else contextlib.nullcontext(True) as mine:
-                if not mine or (shared and _checked_since(ctx, target.name, shared.started)):
-                    continue  # another node holds it, or finished it during this round
-                result.notes += [verdict] if verdict else []
-                run = _check(archive, target, options, progress, size, ctx)
-            planner.spent(run)
-            result.runs.append(run)
-            ctx.recorded(functools.partial(on_done, run) if on_done else _nothing)
+            for target in targets or []:
+                run = _check(archive, target, options, progress, 0, ctx)
+                result.runs.append(run)
+                ctx.recorded(functools.partial(on_done, run) if on_done else _nothing)
         _flush(archive, ctx, result)
-        if shared:
-            result.elsewhere = shared.elsewhere
         if listing:
             _missing_bags(archive, targets or [], options.mode, result, on_done, ctx)
     return result
+
+
+def _check_due(
+    archive: Archive,
+    options: VerifyOptions,
+    ctx: RunContext,
+    result: VerifyRun,
+    progress: Callable[[Target, int], Progress] | None,
+    on_done: Callable[[BagRun], None] | None,
+) -> None:
+    """The due bags, oldest first, as far as the budget goes.
+
+    Several nodes may run the same round on one shared ledger: each bag is
+    claimed before it is checked (see core/round.py). The round starts before
+    the due list is read, so a check another node finishes in between is
+    either in the list's view or newer than the round.
+    """
+    shared = Round(archive, "verify")
+    shared.record_holdings(archive.bag_ids())
+    queue = due_bags(archive, options.interval)
+    planner = BudgetPlanner(options.budget, options.workers)
+    for due in queue:
+        target, size = due.target, due.size
+        verdict = planner.admit(target, size, first=not result.runs)
+        if verdict is None:
+            result.deferred.append(target.name)
+            result.deferred_bytes += size
+            continue
+        with shared.item(target.name) as mine:
+            if not mine or _checked_since(ctx, target.name, shared.started):
+                continue  # another node holds it, or finished it during this round
+            result.notes += [verdict] if verdict else []
+            run = _check(archive, target, options, progress, size, ctx)
+        planner.spent(run)
+        result.runs.append(run)
+        ctx.recorded(functools.partial(on_done, run) if on_done else _nothing)
+    result.elsewhere = shared.elsewhere
+
+
+def _check_pooled(
+    archive: Archive,
+    targets: list[Target],
+    options: VerifyOptions,
+    ctx: RunContext,
+    result: VerifyRun,
+    on_done: Callable[[BagRun], None] | None,
+    jobs: int,
+) -> None:
+    """Check ``targets`` in ``jobs`` worker processes; record each here, in order."""
+    from strongroom.verify.pool import checked_in_parallel, term_as_interrupt
+
+    check = functools.partial(
+        check_bag,
+        archive,
+        mode=options.mode,
+        inventory=options.inventory,
+        workers=options.workers,
+        progress=None,
+        profile=options.profile,
+        ctx=ctx,
+    )
+    with term_as_interrupt():
+        for run in checked_in_parallel(check, targets, ctx, jobs):
+            try:
+                record_run(archive, run, ctx)
+            except (OSError, sqlite3.Error) as exc:
+                raise _unrecorded(archive, run, exc) from None
+            result.runs.append(run)
+            ctx.recorded(functools.partial(on_done, run) if on_done else _nothing)
+        _flush(archive, ctx, result)
 
 
 def _nothing() -> None:
