@@ -567,8 +567,11 @@ def _check_pooled(
         profile=options.profile,
         ctx=ctx,
     )
-    with term_as_interrupt():
-        for run in checked_in_parallel(check, targets, ctx, jobs):
+    with (
+        term_as_interrupt(),
+        contextlib.closing(checked_in_parallel(check, targets, ctx, jobs)) as checked,
+    ):
+        for run in checked:
             try:
                 record_run(archive, run, ctx)
             except (OSError, sqlite3.Error) as exc:

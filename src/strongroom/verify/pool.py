@@ -18,11 +18,14 @@ checks again.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
+import pickle
 import signal
-from collections.abc import Callable, Iterator, Sequence
+import struct
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+
+from strongroom.errors import UsageError
 
 if TYPE_CHECKING:
     from strongroom.verify.context import RunContext
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
 MIN_BAGS = 64  # fewer bags than this: starting workers costs more than it saves
 MAX_JOBS = 8
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_job: tuple[Callable[[Any], Any], RunContext] | None = None  # set before the fork
 _inherited: list[Any] = []  # the parent's ledger connection, kept (never closed) in a worker
 
 
@@ -54,35 +56,106 @@ def jobs_for(requested: int | None, mode: str, bags: int) -> int:
 
 def checked_in_parallel(
     check: Callable[[Any], Any], targets: Sequence[Any], ctx: RunContext, jobs: int
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """``check(target)`` of each target (``fixity.check_bag``'s ``BagRun``), in the
-    targets' order, worked out by ``jobs`` workers.
+    targets' order, worked out by ``jobs`` forked workers.
 
     ``check`` reaches the workers by the fork, not pickled: it may be any callable.
+    The targets are cut into small chunks dealt round-robin (chunk ``k`` to worker
+    ``k % jobs``), so reading the results in order needs no bookkeeping, and a
+    worker ahead of the reader waits on its full pipe.
+
+    We fork our own workers rather than use ``multiprocessing.Pool``: its
+    ``terminate`` can hang on the queue lock of a worker killed while holding it,
+    and its helper threads make every later fork in the process unsafe.
     """
-    global _job
     ctx.prepare()
-    _job = (check, ctx)
-    pool = multiprocessing.get_context("fork").Pool(jobs, _started, (os.getpid(),))
+    size = max(1, min(32, len(targets) // (jobs * 8)))
+    chunks = [range(i, min(i + size, len(targets))) for i in range(0, len(targets), size)]
+    workers: list[tuple[int, int]] = []  # (pid, read end)
+    done = False
     try:
-        # small chunks keep the order cheap and the last worker's tail short
-        chunk = max(1, min(32, len(targets) // (jobs * 8)))
-        yield from pool.imap(_check_one, targets, chunksize=chunk)
-        pool.close()
+        for w in range(min(jobs, len(chunks))):
+            workers.append(_fork(check, ctx, targets, chunks[w::jobs]))
+        for k in range(len(chunks)):
+            yield from _receive(workers[k % len(workers)][1])
+        done = True
     finally:
-        pool.terminate()
-        pool.join()
-        _job = None
+        for pid, fd in workers:
+            os.close(fd)
+            if not done:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
-def _started(parent: int) -> None:
+def _fork(
+    check: Callable[[Any], Any], ctx: RunContext, targets: Sequence[Any], mine: list[range]
+) -> tuple[int, int]:
+    """Start one worker over its chunks; (its pid, the end its results come from)."""
+    parent = os.getpid()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return pid, read
+    code = 1
+    try:  # the worker: it never returns into the parent's code
+        os.close(read)
+        _started(parent, ctx)
+        with os.fdopen(write, "wb") as out:
+            for chunk in mine:
+                try:
+                    result: tuple[str, Any] = ("ok", [check(targets[i]) for i in chunk])
+                except Exception as exc:  # sent to the parent, which raises it
+                    result = ("error", _sendable(exc))
+                data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+                out.write(struct.pack("!Q", len(data)) + data)
+                if result[0] == "error":
+                    break
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _sendable(exc: Exception) -> Exception:
+    try:
+        pickle.dumps(exc)
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _receive(fd: int) -> list[Any]:
+    """One chunk's results from a worker; its exception, raised here."""
+    head = _read_exactly(fd, 8)
+    kind, value = pickle.loads(_read_exactly(fd, struct.unpack("!Q", head)[0]))
+    if kind == "error":
+        raise value
+    return list(value)
+
+
+def _read_exactly(fd: int, n: int) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        part = os.read(fd, min(n - got, 1 << 20))
+        if not part:
+            raise UsageError(
+                "a verify worker process ended before it had checked its bags; run verify"
+                " again (--jobs 1 checks every bag in one process)"
+            )
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _started(parent: int, ctx: RunContext) -> None:
     """In a new worker: the parent decides what Ctrl-C means; SIGTERM just ends us,
     and so does the parent's death (a killed run leaves no worker behind)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with(parent)
-    assert _job is not None
-    ctx = _job[1]
     _inherited.append(ctx.ledger)  # never used nor closed here (a checkpoint could write)
     ctx.ledger = None
 
@@ -99,11 +172,6 @@ def _die_with(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before the call took effect
         os._exit(0)
-
-
-def _check_one(target: Any) -> Any:
-    assert _job is not None
-    return _job[0](target)
 
 
 @contextlib.contextmanager
