@@ -16,11 +16,13 @@ split into this layout the first time it is used.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,7 +111,11 @@ def _load_legacy(path: Path) -> dict[str, Any]:
 
 def load_entry(path: Path) -> dict[str, Any]:
     """Read and shape-check one bag's entry file."""
-    data = _read_json(path, MAX_ENTRY)
+    return _entry_of(path, _read_json(path, MAX_ENTRY))
+
+
+def _entry_of(path: Path, data: Any) -> dict[str, Any]:
+    """The entry in an entry file's JSON, shape-checked."""
     bag_id = path.name[: -len(".json")]
     if not isinstance(data, dict) or data.get("format") != ENTRY_FORMAT:
         raise UsageError(f"{path}: not a strongroom inventory entry")
@@ -117,6 +123,47 @@ def load_entry(path: Path) -> dict[str, Any]:
     if not _shape_ok(bag_id, entry):
         raise UsageError(f"{path}: entry is malformed (or names another bag)")
     return entry
+
+
+def current(path: Path) -> Path:
+    """Where an inventory path points now (a split one-file inventory: its folder)."""
+    return _current(path)
+
+
+def read_entry(folder: Path, bag_id: str) -> dict[str, Any] | None:
+    """One bag's entry file in a collection folder (None: the inventory lacks it).
+
+    One open (never following a symlink), one fstat and one read: a run over
+    10,000 bags reads 10,000 of these.
+    """
+    path = folder / f"{_check_id(bag_id, 'bag id')}.json"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink: an entry only if it points somewhere
+            if not path.exists():
+                return None
+            raise UsageError(f"{path}: not a regular file") from None
+        raise os_problem(f"cannot read inventory {path}", exc) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{path}: not a regular file")
+        if st.st_size > MAX_ENTRY:
+            raise UsageError(f"{path}: too large to be an inventory")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            raw = fh.read(MAX_ENTRY + 1)
+    except OSError as exc:
+        raise os_problem(f"cannot read inventory {path}", exc) from None
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a JSON inventory ({exc}); fix it from git history") from None
+    return _entry_of(path, data)
 
 
 def _current(path: Path) -> Path:
@@ -244,8 +291,7 @@ def find_entry(inventory: Path, bag_id: str) -> dict[str, Any] | None:
     """One bag's entry: from ``<folder>/<bag-id>.json`` (one read), or a legacy file."""
     inventory = _current(Path(inventory))
     if inventory.is_dir():
-        path = inventory / f"{_check_id(bag_id, 'bag id')}.json"
-        return load_entry(path) if path.exists() else None
+        return read_entry(inventory, bag_id)
     found: dict[str, Any] | None = load_inventory(inventory).get("bags", {}).get(bag_id)
     return found
 

@@ -216,7 +216,8 @@ def inventory_problems(
     try:
         entry = ctx.entry(path, bag.name) if ctx is not None else find_entry(path, bag.name)
         # name the entry file of the bag (one file per bag), or an older one-file inventory
-        label = f"{path.name}/{bag.name}.json" if path.is_dir() else path.name
+        is_folder = ctx.folder(path) is not None if ctx is not None else path.is_dir()
+        label = f"{path.name}/{bag.name}.json" if is_folder else path.name
         found = [
             Problem("inventory", f"{label}: {msg}", file=str(path))
             for msg in check_entry(path, bag, entry, _hashes(bag, report))

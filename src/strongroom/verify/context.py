@@ -55,6 +55,7 @@ class RunContext:
     _bags: dict[str, LedgerBag] | None = None
     _stamps: Any = None
     _entries: dict[Path, dict[str, Any] | None] = field(default_factory=dict)
+    _folders: dict[Path, Path | None] = field(default_factory=dict)
     heads: dict[str, Any] | None = None  # every custody head, read at once (``load_heads``)
     _has_ledger: bool | None = None
     found: dict[tuple[str, Path | None], Path | None] = field(default_factory=dict)  # inventories
@@ -154,12 +155,25 @@ class RunContext:
 
     def entry(self, inventory: Path, bag_id: str) -> dict[str, Any] | None:
         """A bag's inventory entry, read once per run."""
-        from strongroom.bag.inventory import find_entry
+        from strongroom.bag.inventory import find_entry, read_entry
 
         key = Path(inventory) / bag_id
         if key not in self._entries:
-            self._entries[key] = find_entry(Path(inventory), bag_id)
+            folder = self.folder(inventory)
+            self._entries[key] = (
+                read_entry(folder, bag_id) if folder else find_entry(Path(inventory), bag_id)
+            )
         return self._entries[key]
+
+    def folder(self, inventory: Path) -> Path | None:
+        """The collection folder an inventory path names (None: a one-file inventory);
+        asked of the disk once per inventory in a run."""
+        if inventory not in self._folders:
+            from strongroom.bag.inventory import current
+
+            here = current(Path(inventory))
+            self._folders[inventory] = here if here.is_dir() else None
+        return self._folders[inventory]
 
     # --- recording ----------------------------------------------------------------
     def logs_written(self) -> None:

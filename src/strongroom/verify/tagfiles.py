@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from strongroom.core.fsutil import is_within, safe_relpath
 from strongroom.verify.findings import BagReport, show
@@ -89,6 +92,20 @@ def iter_tag_lines(
         text.close()
 
 
+def _lstat_mode(path: Path) -> int | None:
+    """The file's type and mode, not following a symlink (None: it is not there)."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, not a symlink (one lstat, where is_file and is_symlink are two)."""
+    mode = _lstat_mode(path)
+    return mode is not None and stat.S_ISREG(mode)
+
+
 def read_small(path: Path, report: BagReport, name: str) -> bytes | None:
     try:
         with open(path, "rb") as fh:
@@ -106,7 +123,7 @@ def check_bagit_txt(root: Path, report: BagReport) -> str:
     """Parse bagit.txt strictly; return the tag-file encoding to use (UTF-8 if unusable)."""
     name = "bagit.txt"
     path = root / name
-    if not path.is_file() or path.is_symlink():
+    if not _regular(path):
         report.error(
             "not-a-bag", f"{name}: missing; {show(str(root))} is not a BagIt bag", file=name
         )
@@ -179,13 +196,15 @@ def check_bagit_txt(root: Path, report: BagReport) -> str:
 def check_bag_info(root: Path, encoding: str, report: BagReport) -> None:
     name = "bag-info.txt"
     path = root / name
-    if not path.exists():
+    mode = _lstat_mode(path)
+    if mode is None or (stat.S_ISLNK(mode) and not path.exists()):
         # 0.96 and earlier called it package-info.txt
         if (root / "package-info.txt").is_file():
             name, path = "package-info.txt", root / "package-info.txt"
+            mode = _lstat_mode(path)
         else:
             return
-    if path.is_symlink() or not path.is_file():
+    if mode is None or not stat.S_ISREG(mode):
         report.error("not-regular", f"{name}: not a regular file", file=name)
         return
     data = read_small(path, report, name)
@@ -282,11 +301,17 @@ def parse_oxum(report: BagReport) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2))
 
 
-def read_fetch(root: Path, encoding: str, report: BagReport) -> dict[str, int | None]:
-    """fetch.txt entries: rel -> declared length (None for '-')."""
+def read_fetch(
+    root: Path, encoding: str, report: BagReport, tree: Any = None
+) -> dict[str, int | None]:
+    """fetch.txt entries: rel -> declared length (None for '-').
+
+    ``tree``: the bag's scan (``verify.tree.Tree``), which knows whether it is there.
+    """
     name = "fetch.txt"
     out: dict[str, int | None] = {}
-    if not (root / name).exists():
+    seen = tree.top_exists(name) if tree is not None else None
+    if seen is False or (seen is None and not (root / name).exists()):
         return out
     for number, line in iter_tag_lines(root / name, encoding, report, name):
         if not line.strip():

@@ -19,16 +19,24 @@ class Tree:
     tags: dict[str, int] = field(default_factory=dict)
     symlinks: dict[str, bool] = field(default_factory=dict)  # rel -> escapes the bag
     specials: list[str] = field(default_factory=list)
+    top_dirs: set[str] = field(default_factory=set)  # folders directly in the bag
+
+    def top_exists(self, name: str) -> bool | None:
+        """Whether the scan saw ``name`` directly in the bag (None: a symlink, ask the disk)."""
+        if name in self.symlinks:
+            return None
+        return name in self.tags or name in self.top_dirs or name in self.specials
 
 
 def scan(root: Path, report: BagReport) -> Tree:
     """Walk the bag with lstat only: symlinks are recorded, never followed."""
     tree = Tree()
+    base = os.fspath(root)  # strings, not Paths: this loop runs for every file of every bag
     stack = [""]
     while stack:
         rel_dir = stack.pop()
         try:
-            it = os.scandir(root / rel_dir if rel_dir else root)
+            it = os.scandir(f"{base}/{rel_dir}" if rel_dir else base)
         except OSError as exc:
             report.error(
                 "unreadable",
@@ -44,6 +52,8 @@ def scan(root: Path, report: BagReport) -> Tree:
                         tree.symlinks[rel] = not is_within(root, root / rel)
                     elif entry.is_dir(follow_symlinks=False):
                         stack.append(rel)
+                        if not rel_dir:
+                            tree.top_dirs.add(rel)
                     elif entry.is_file(follow_symlinks=False):
                         size = entry.stat(follow_symlinks=False).st_size
                         if rel.startswith("data/"):

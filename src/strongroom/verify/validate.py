@@ -68,15 +68,14 @@ def validate_bag(
 
     tree = scan(root, report)
     report.tree = tree
-    data_dir = root / "data"
-    if data_dir.is_symlink() or not data_dir.is_dir():
+    if "data" not in tree.top_dirs:  # the scan never follows a symlink, so none is here
         report.error("structure", "data/: missing or not a folder (the payload directory)")
     report.files = len(tree.payload)
     report.bytes = sum(tree.payload.values())
     check_special_files(tree, report)
 
     manifests = load_manifests(root, tree, encoding, report)
-    fetch = read_fetch(root, encoding, report)
+    fetch = read_fetch(root, encoding, report, tree)
     check_payload_lists(tree, [m for m in manifests if not m.tag], fetch, report)
     check_tag_lists(tree, [m for m in manifests if m.tag], report)
     check_names(tree, report)
