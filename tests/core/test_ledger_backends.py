@@ -154,7 +154,7 @@ def _as_version_3(led: Ledger) -> None:
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_a_version_3_ledger_is_brought_to_version_4_keeping_its_rows(request, tmp_path, engine):
+def test_a_version_3_ledger_is_brought_to_this_version_keeping_its_rows(request, tmp_path, engine):
     if engine == "sqlite":
         where = LedgerLocation("sqlite", tmp_path / "ledger.sqlite")
     else:
@@ -167,13 +167,110 @@ def test_a_version_3_ledger_is_brought_to_version_4_keeping_its_rows(request, tm
         with Ledger(where, migrate=True) as led:
             assert led.migrated_from == 3
     with Ledger(where) as led:  # SQLite: on open, as for every earlier version
-        assert led.schema_version() == SCHEMA_VERSION == 4
-        assert led.migrate() == (4, 4)
+        assert led.schema_version() == SCHEMA_VERSION == 5
+        assert led.migrate() == (5, 5)
         assert led.bag("old")["designations"] is None  # recorded before: read bag-info
         led.record_bag("new", collection_id="c", capture_id=None, created="t",
                        access="restricted", seeds=["u"], designations=["X (UA)"])  # fmt: skip
         assert led.bags()["new"]["designations"] == ["X (UA)"]
         assert led.bag("old")["collection_id"] == "c"
+
+
+TABLES = ("payload_digests", "captures", "bags", "fixity_runs", "fixity_latest",
+          "watch_results", "watch_latest", "copies", "events", "custody_heads", "holdings",
+          "leases")  # fmt: skip
+
+
+def _fill(led: Ledger) -> None:
+    """A row in every table, as a year of use would leave them."""
+    led.record_capture(
+        "C1",
+        collection_id="c",
+        started="2025-01-01T00:00:00Z",
+        ended="2025-01-01T00:05:00Z",
+        seeds=["u"],
+        stats={},
+        status="complete",
+    )
+    led.record_bag(
+        "b1",
+        collection_id="c",
+        capture_id="C1",
+        created="2025-01-01T00:06:00Z",
+        access="public",
+        seeds=["u"],
+        designations=[],
+    )
+    for day, mode in (("02", "full"), ("03", "fast")):
+        led.record_fixity_run(
+            "b1",
+            started=f"2025-01-{day}T00:00:00Z",
+            ended=f"2025-01-{day}T00:01:00Z",
+            mode=mode,
+            result="valid",
+            files=1,
+            nbytes=1,
+            failures=[],
+        )
+    led.record_watch_results([_watch("u", "ok", "2025-01-04T00:00:00Z")])
+    led.record_event("creation", "success", bag_id="b1", detail={"payload_oxum": "10.1"})
+    led.record_copy("b1", partner="p", location="/x", jurisdiction="UA", status="ok")
+    led.set_custody_head("b1", seq=1, hash="sha256:h", start=0, end=10)
+    led.record_holdings("n1", "UA", ["b1"])
+    led.claim("verify", "b1", "n1", round_start="2025-01-01T00:00:00.000000Z", ttl=60)
+    led.index_payloads([("sha256:A", "u", "2025-01-01T00:00:00Z", "<urn:uuid:1>", "C1", "w")])
+
+
+def _as_version_4(led: Ledger) -> None:
+    """Make ``led`` look as strongroom 4 left it: no run start and mode in the fixity
+    summary, no (event type, bag) index, and version 4's trigger."""
+    from strongroom.core import schema
+
+    v5 = "started = NEW.started, mode = NEW.mode, "
+    with led.transaction() as c:
+        if led.dialect == "sqlite":
+            c.execute("DROP TRIGGER fixity_latest_ins")
+        c.execute("DROP INDEX events_type_bag")
+        c.execute("ALTER TABLE fixity_latest DROP COLUMN started")
+        c.execute("ALTER TABLE fixity_latest DROP COLUMN mode")
+        if led.dialect == "sqlite":
+            body = schema.SQLITE_TRIGGERS.split("CREATE TRIGGER fixity_latest_ins")[1]
+            c.execute("CREATE TRIGGER fixity_latest_ins" + body.split("END;")[0].replace(v5, "")
+                      + "END")  # fmt: skip
+            c.execute("PRAGMA user_version=4")
+        else:
+            c.executescript(schema.POSTGRES_TRIGGERS.replace(v5, ""))
+            c.execute("UPDATE strongroom_meta SET value = '4' WHERE key = 'schema_version'")
+
+
+def _counts(led: Ledger) -> dict[str, int]:
+    return {t: int(led.query(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in TABLES}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_version_4_ledger_is_brought_to_version_5_keeping_every_row(request, tmp_path, engine):
+    if engine == "sqlite":
+        where = LedgerLocation("sqlite", tmp_path / "ledger.sqlite")
+    else:
+        where = LedgerLocation("postgresql", url=request.getfixturevalue("pg_url"))
+    with Ledger(where, migrate=True) as led:
+        _fill(led)
+        before = _counts(led)
+        _as_version_4(led)
+    with Ledger(where, migrate=True) as led:  # SQLite upgrades on open; PostgreSQL by migrate
+        assert led.migrated_from == 4 and led.schema_version() == 5
+        assert _counts(led) == before and all(before.values())
+        [facts] = led.bag_facts().values()  # the latest run's start and mode, filled in
+        assert (facts.fixity_started, facts.fixity_mode) == ("2025-01-03T00:00:00Z", "fast")
+        assert (facts.crawl_start, facts.payload) == ("2025-01-01T00:00:00Z", (10, 1))
+        assert facts.runs == 2
+        led.record_fixity_run("b1", started="2025-02-01T00:00:00Z",
+                              ended="2025-02-01T00:01:00Z", mode="deep", result="invalid",
+                              files=1, nbytes=1, failures=["x"])  # fmt: skip
+        facts = led.bag_facts()["b1"]  # and this version's trigger keeps them
+        assert (facts.fixity, facts.fixity_started, facts.fixity_mode) == (
+            "invalid", "2025-02-01T00:00:00Z", "deep")  # fmt: skip
+        assert facts.last_good == "2025-01-02T00:00:00Z" and facts.runs == 3
 
 
 def test_an_unmigrated_postgresql_ledger_asks_for_ledger_migrate(pg_url):

@@ -1,9 +1,13 @@
-"""The archive report: one self-contained HTML page, rendered in Chromium."""
+"""The archive report: a self-contained site (an index and each collection's pages),
+rendered in Chromium, written atomically."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,18 @@ from strongroom.core.ledger import open_ledger
 from strongroom.demosite import SiteServer
 
 HOSTILE = 'http://evil.test/"><script>alert(1)</script><img src=http://evil.test/x.png>'
+# Values a partner, a config or a tampered ledger could hold: shown as text, never as markup.
+EVIL_PARTNER = '<script>alert("partner")</script>'
+EVIL_LABEL = '"><img src=x onerror=alert(1)>; RU; undesirable'
+SQL_WORDS = {"WHERE", "JOIN", "ON", "ORDER", "GROUP", "LIMIT", "LEFT", "INNER", "AND", "OR"}
+PAGE_LINK = re.compile(r'href="([^"/]+-pages-[^"/]+/[^"/]+\.html)"')
+
+
+def read_site(index: Path) -> tuple[str, list[str]]:
+    """The index page and every collection page it links, as a reader follows them."""
+    html = index.read_text("utf-8")
+    links = list(dict.fromkeys(PAGE_LINK.findall(html)))
+    return html, [(index.parent / link).read_text("utf-8") for link in links]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +74,13 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             " 'ok')",
             (public,),
         )
+        c.execute(
+            "INSERT INTO copies (bag_id, partner, location, jurisdiction, verified_at, status)"
+            " VALUES (?, ?, '/x', '<b>XX</b>', '2025-03-01T00:00:00Z', 'damaged')",
+            (restricted, EVIL_PARTNER),
+        )
+        c.execute("UPDATE bags SET designations = ? WHERE bag_id = ?",
+                  (json.dumps([EVIL_LABEL]), dark))  # fmt: skip
     yield {"archive": arch, "bags": [public, restricted, dark], "origin": site.url}
 
 
@@ -66,27 +89,85 @@ def test_report_shows_bags_fixity_takedowns_copies_and_access(cli, archive, tmp_
     r = cli("report", "-o", out, "--archive", archive["archive"].root)
     assert r.exit_code == 0, r.output
     assert r.stdout.strip() == str(out)
-    html = out.read_text("utf-8")
+    index, pages = read_site(out)
+    assert len(pages) == 1  # one collection of three bags: one page
+    page = pages[0]
     for bag in archive["bags"]:
-        assert bag in html
-    assert archive["origin"] + GV in html
-    assert "blocked-451" in html and "partner-nl" in html and "(NL)" in html
-    assert html.count('class="spark"') == 3  # one fixity chart per bag
-    assert 'class="timeline"' in html
-    assert "public" in html and "restricted" in html and "dark" in html
+        assert bag in page
+    assert archive["origin"] + GV in page
+    assert "blocked-451" in index and "blocked-451" in page  # a takedown, and a seed's status
+    assert "partner-nl" in page and "(NL)" in page
+    assert page.count('class="spark"') == 3  # one fixity chart per bag
+    assert 'aria-label="3 fixity checks"' in page  # the public bag's three runs
+    assert 'class="timeline"' in index
+    assert "public" in page and "restricted" in page and "dark" in page
+    assert "3 bags" in index.replace('</div><div class="l">', " ")  # the summary card
+
+
+def test_the_index_links_every_collection_page_and_each_page_lists_its_bags(
+    cli, archive, tmp_path, monkeypatch
+) -> None:
+    from strongroom.report import html as report
+
+    monkeypatch.setattr(report, "PAGE_BAGS", 2)  # three bags: pages of two and one
+    out = tmp_path / "site" / "index.html"
+    assert cli("report", "-o", out, "--archive", archive["archive"].root).exit_code == 0
+    index, pages = read_site(out)
+    assert len(pages) == 2
+    listed = [[b for b in archive["bags"] if f"<strong>{b}</strong>" in p] for p in pages]
+    assert [len(found) for found in listed] == [2, 1]
+    assert sorted(listed[0] + listed[1]) == sorted(archive["bags"])  # each bag on one page
+    for p, other in zip(pages, ["demo-2.html", "demo-1.html"], strict=True):
+        # each page links back to the index and to the collection's other page
+        assert 'href="../index.html"' in p and f'href="{other}"' in p
+    assert "<strong>2</strong>" in pages[1]  # where the reader is
+    assert index.count('href="index-pages-') == 3  # the collection's title and pages 1, 2
 
 
 def test_report_is_self_contained_and_escapes_hostile_strings(cli, archive, tmp_path) -> None:
     out = tmp_path / "r.html"
     assert cli("report", "-o", out, "--archive", archive["archive"].root).exit_code == 0
-    html = out.read_text("utf-8")
-    assert "<script" not in html.lower()
-    assert "&lt;script&gt;" in html
-    # No attribute makes the browser fetch anything: images are data: URIs, no <link>.
-    srcs = re.findall(r"<[a-z][^>]*\ssrc\s*=\s*\"([^\"]*)\"", html, re.IGNORECASE)
-    assert all(s.startswith("data:image/jpeg;base64,") for s in srcs)
-    assert not re.search(r"<link\b", html)
-    assert "@import" not in html and "url(" not in html
+    index, pages = read_site(out)
+    for html in [index, *pages]:
+        assert "<script" not in html.lower()
+        assert "<b>XX" not in html and "onerror=alert" not in html.replace(
+            "onerror=alert(1)&gt;", ""
+        )
+        # No attribute makes the browser fetch anything: images are data: URIs, no <link>.
+        srcs = re.findall(r"<[a-z][^>]*\ssrc\s*=\s*\"([^\"]*)\"", html, re.IGNORECASE)
+        assert all(s.startswith("data:image/jpeg;base64,") for s in srcs)
+        assert not re.search(r"<link\b", html)
+        assert "@import" not in html and "url(" not in html
+    assert "&lt;script&gt;" in index  # the hostile takedown URL, as text
+    page = pages[0]
+    assert "&lt;script&gt;alert(&quot;partner&quot;)&lt;/script&gt;" in page  # a partner's name
+    assert "&lt;b&gt;XX&lt;/b&gt;" in page  # its jurisdiction
+    assert "Designation: &quot;&gt;&lt;img src=x onerror=alert(1)&gt;; RU" in page  # a label
+
+
+def test_a_crash_while_writing_leaves_the_previous_report_whole(archive, tmp_path) -> None:
+    out = tmp_path / "report.html"
+    env = dict(os.environ, STRONGROOM_ARCHIVE=str(archive["archive"].root))
+    env.pop("STRONGROOM_TEST_CRASH_AT", None)
+
+    def report(crash: str | None = None) -> int:
+        run_env = env | ({"STRONGROOM_TEST_CRASH_AT": crash} if crash else {})
+        cmd = [sys.executable, "-m", "strongroom", "report", "-o", str(out), "--quiet"]
+        return subprocess.run(cmd, env=run_env, capture_output=True, timeout=120).returncode
+
+    assert report() == 0
+    before, before_pages = read_site(out)
+    # Killed once the new pages are written, before the new index replaces the old one.
+    assert report(crash="report-after-pages") == -9
+    after, after_pages = read_site(out)
+    assert (after, after_pages) == (before, before_pages)  # the old report, links and all
+    assert len(list(tmp_path.glob("report-pages-*"))) == 2  # the new pages, not linked
+    assert report() == 0  # the next run finishes the job and tidies up
+    index, pages = read_site(out)
+    assert index != before and len(pages) == 1
+    assert [p.name for p in tmp_path.glob("report-pages-*")] == [
+        PAGE_LINK.findall(index)[0].split("/")[0]
+    ]
 
 
 def test_default_path_and_json(cli, archive) -> None:
@@ -125,12 +206,15 @@ def test_report_renders_in_chromium(cli, archive, tmp_path: Path) -> None:
             page.on("request", lambda r: requested.append(r.url))
             page.goto(out.as_uri(), wait_until="load")
             assert page.title().startswith("Archive report")
-            assert page.locator("svg.spark").count() == 3
             # The page fits a 1,280-pixel window: no sideways scrolling.
             assert page.evaluate("document.documentElement.scrollWidth") <= 1280
             # What needs action comes first, above the fold.
             box = page.locator("#attention").bounding_box()
             assert box is not None and box["y"] < 200
+            page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+            page.click("#collections a >> nth=0")  # the collection's first page
+            assert page.locator("svg.spark").count() == 3
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
             page.screenshot(path=str(tmp_path / "top.png"))
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -138,7 +222,9 @@ def test_report_renders_in_chromium(cli, archive, tmp_path: Path) -> None:
             browser.close()
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
-    assert requested == [out.as_uri()], "the report loads nothing else"
+    pages = [u for u in requested if u != out.as_uri()]
+    assert requested[0] == out.as_uri() and len(pages) == 1, "the report loads nothing else"
+    assert pages[0].startswith(out.parent.as_uri() + "/report-pages-")
 
 
 def test_report_leads_with_what_needs_attention(cli, archive, tmp_path) -> None:
@@ -175,7 +261,7 @@ def test_report_says_when_nothing_needs_action(cli, tmp_path) -> None:
 def test_report_has_a_thumbnail_and_a_replay_link_per_bag(cli, archive, tmp_path) -> None:
     out = tmp_path / "r.html"
     assert cli("report", "-o", out, "--archive", archive["archive"].root).exit_code == 0
-    html = out.read_text("utf-8")
+    html = "".join(read_site(out)[1])
     assert html.count('class="thumb"') + html.count('class="nothumb"') == 3
     assert 'href="http://127.0.0.1:8080/demo/' in html  # public bag
     assert 'href="http://127.0.0.1:8080/demo-restricted/' in html
@@ -199,3 +285,31 @@ def test_thumbnail_of_a_real_screenshot_and_of_a_hostile_file(tmp_path) -> None:
     bomb = tmp_path / "bomb.png"
     Image.new("1", (20000, 20000)).save(bomb)  # 400 million pixels, a small file
     assert _make_thumbnail(bomb) is None
+
+
+def test_status_and_report_read_no_history_table_whole(archive, monkeypatch) -> None:
+    """Every query status and the report run is bounded: the history tables (events,
+    fixity runs, watch results, which grow every night) are read by index only."""
+    from strongroom.core.ledger import Ledger
+    from strongroom.report import html as report
+    from strongroom.report.status import seed_statuses
+
+    seen: list[tuple[str, tuple]] = []
+    real = Ledger.query
+
+    def traced(self, sql, params=()):
+        seen.append((sql, params))
+        return real(self, sql, params)
+
+    monkeypatch.setattr(Ledger, "query", traced)
+    seed_statuses(archive["archive"])
+    report.gather(archive["archive"])
+    monkeypatch.undo()
+    assert len(seen) >= 8
+    with open_ledger(archive["archive"].root) as ledger:
+        for sql, params in seen:
+            plan = " ".join(str(r[3]) for r in ledger.query("EXPLAIN QUERY PLAN " + sql, params))
+            history = {"events", "fixity_runs", "watch_results"}
+            aliases = re.findall(r"\b(?:events|fixity_runs|watch_results)\s+(?:AS\s+)?(\w+)", sql)
+            for name in history | {a for a in aliases if a.upper() not in SQL_WORDS}:
+                assert not re.search(rf"\bSCAN {name}\b", plan), (sql, plan)

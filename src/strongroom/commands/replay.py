@@ -196,16 +196,19 @@ def export_cmd(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the HTML page (default: <archive>/report.html).",
+    help="Where to write the index page (default: <archive>/report.html); the collection"
+    " pages go in a report-pages-<time>/ folder beside it.",
 )
 @archive_option
 @output_options
 def report_cmd(output: Path | None, archive: str, as_json: bool, quiet: bool) -> None:
-    """Write one self-contained HTML page about the whole archive.
+    """Write the archive report: a small self-contained HTML site.
 
-    Collections and seeds with their live status, each bag's size, fixity
-    history and access level, takedown events on a timeline, copies and
-    jurisdictions. The page loads nothing from the network.
+    The index leads with what needs action, then the summary, takedown events
+    on a timeline and a line per collection; each collection's pages list its
+    seeds with their live status and each bag's size, fixity, access level,
+    copies and jurisdictions. No page loads anything from the network, and the
+    site is replaced whole (a crash leaves the previous report).
 
     \b
     Example:

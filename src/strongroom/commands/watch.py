@@ -181,7 +181,6 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
       strongroom status
       strongroom status -c collections/andijan-2005.toml --json
     """
-    from strongroom.core.ui import out as console
     from strongroom.report.status import nodes_line, seed_statuses, status_table, summary_line
 
     out = make_output(as_json, quiet)
@@ -196,7 +195,10 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
     out.info(summary_line(rows, archive_obj))
     if nodes := nodes_line(archive_obj):
         out.info(nodes)
-    out.table(status_table(rows, archive_obj, console.width))
+    if out.human:  # rich is imported only for a table someone reads
+        from strongroom.core.ui import out as console
+
+        out.table(status_table(rows, archive_obj, console.width))
     return EXIT_OK
 
 

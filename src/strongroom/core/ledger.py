@@ -26,8 +26,16 @@ from strongroom.core.backends import (
     redact,
     write_problem,
 )
+from strongroom.core.ledger_facts import BagFactsQueries
 from strongroom.core.ledger_watch import WatchRecords
-from strongroom.core.rows import CustodyHead, FixityLatest, PayloadRow, WatchLatest, WatchRow
+from strongroom.core.rows import (
+    BagFacts,
+    CustodyHead,
+    FixityLatest,
+    PayloadRow,
+    WatchLatest,
+    WatchRow,
+)
 from strongroom.core.schema import SCHEMA_VERSION, upgrade
 from strongroom.core.shared import SharedRounds
 from strongroom.errors import UsageError
@@ -35,6 +43,7 @@ from strongroom.errors import UsageError
 # Re-exported: callers take the ledger's rows from here.
 __all__ = [
     "SCHEMA_VERSION",
+    "BagFacts",
     "CustodyHead",
     "FixityLatest",
     "Ledger",
@@ -51,7 +60,7 @@ def utcnow() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Ledger(WatchRecords, SharedRounds):
+class Ledger(WatchRecords, BagFactsQueries, SharedRounds):
     """A connection to ``<archive>/ledger.sqlite``, created on first use.
 
     Every statement the project runs against the ledger is a named method
@@ -133,7 +142,10 @@ class Ledger(WatchRecords, SharedRounds):
 
     def _upgrade_sqlite(self, before: int) -> None:
         """Bring the SQLite file to this version in one transaction (all steps or none)."""
-        columns = {str(r[1]) for r in self.conn.execute("PRAGMA table_info(bags)")}
+        columns = {
+            table: {str(r[1]) for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            for table in ("bags", "fixity_latest")
+        }
         with self.conn:
             self.conn.executescript("BEGIN;" + upgrade("sqlite", before, columns))
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -193,7 +205,7 @@ class Ledger(WatchRecords, SharedRounds):
             self._upgrade_sqlite(before)
             return before, SCHEMA_VERSION
         with self.conn:
-            self.conn.executescript(upgrade("postgresql", before, set()))
+            self.conn.executescript(upgrade("postgresql", before, {}))
             self.conn.execute(
                 "INSERT INTO strongroom_meta (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

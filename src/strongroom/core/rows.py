@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,34 @@ class WatchRow(WatchCheck):
 
     actor: str
     detail: dict[str, Any]
+
+
+class BagFacts(NamedTuple):
+    """What status and the report show of one bag, from one row of the ledger's facts.
+
+    ``designations`` None: recorded before the ledger kept them (read its
+    bag-info). ``payload``: (bytes, files) from the creation event's
+    Payload-Oxum, and ``signed``: whether it was signed, both None when no
+    creation event says so (a received bag, an older one). ``alone``: the
+    ledger recorded at bagging that it depends on no other bag.
+    """
+
+    bag_id: str
+    collection_id: str
+    created: str
+    access: str
+    seeds: list[str]
+    is_version_of: str
+    designations: list[str] | None
+    origin: str
+    crawl_start: str | None  # its capture's start and end (None: no capture row)
+    crawl_end: str | None
+    fixity: str | None  # its latest fixity run: valid | invalid | error | None (never)
+    fixity_at: str | None  # when that run ended
+    fixity_started: str | None
+    fixity_mode: str | None
+    last_good: str | None  # start of its latest valid full or deep check
+    runs: int
+    payload: tuple[int, int] | None
+    signed: bool | None
+    alone: bool

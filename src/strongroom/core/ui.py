@@ -78,9 +78,20 @@ class Output:
         """A problem on stderr; always shown."""
         _console("err").print(f"[red]problem:[/red] {esc(message)}")
 
-    def emit_json(self, obj: Any) -> None:
-        """Print one JSON document on stdout."""
-        sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    def emit_json(self, obj: Any, *, indent: bool | None = None) -> None:
+        """Print one JSON document on stdout: indented for a person at a terminal,
+        else one compact line (``indent`` forces either).
+
+        Compact output is what scripts and cron read, and it is written by
+        json's C encoder: with ``indent``, json falls back to its pure-Python
+        encoder, which took 14% of ``status --json`` at 10,000 bags.
+        """
+        pretty = sys.stdout.isatty() if indent is None else indent
+        if pretty:
+            text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+        else:
+            text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
     def table(self, table: Table) -> None:

@@ -1,17 +1,23 @@
-"""The archive report: one self-contained HTML page about the whole archive.
+"""The archive report: a small self-contained HTML site about the whole archive.
 
-It shows collections and seeds, each bag's size, fixity history (a small SVG
-timeline), live status from the watch, takedown events on a timeline, copies
-and jurisdictions, and access levels with designations. The page makes no
-outside request, not even for fonts: CSS is inline, charts are inline SVG drawn
-here, and there is no JavaScript. Jinja2 autoescaping keeps hostile strings
-from bags and live pages (titles, URLs) inert.
+An index page leads with what needs action, then the summary (collections,
+bags, access levels, takedowns on a timeline, nodes, access changes) and one
+line per collection linking its pages; each collection has pages of at most
+``PAGE_BAGS`` bags, with their seeds' live status, each bag's size, fixity,
+access level, designations and copies. So every page stays small however large
+the archive grows, and the data comes from one bounded snapshot of the ledger
+(one row per bag, per URL and per copy; no bag-info read, no query per bag).
+
+No page makes an outside request, not even for fonts: CSS is inline, charts are
+inline SVG drawn here, and there is no JavaScript. Jinja2 autoescaping keeps
+hostile strings from bags and live pages (titles, URLs) inert. The site is
+written atomically (see ``report.site``): a crash leaves the previous report or
+the new one, complete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,33 +26,20 @@ from typing import Any
 
 from strongroom import SOFTWARE
 from strongroom.core.archive import Archive
-from strongroom.core.fsutil import atomic_write_text
-from strongroom.core.ledger import Ledger, open_ledger, utcnow
+from strongroom.core.ledger import BagFacts, Ledger, open_ledger, utcnow
 from strongroom.core.ui import human_bytes
-from strongroom.report.attention import (
-    OVERDUE_SECONDS,
-    attention,
-    last_report_time,
-    note_report_time,
-    thumbnail_uri,
-)
-from strongroom.report.status import Snapshot
+from strongroom.report.attention import attention, last_report_time, note_report_time
+from strongroom.report.charts import fixity_svg, parse_time, timeline_svg
+from strongroom.report.rows import TAKEDOWN_STATUSES
+from strongroom.report.status import BagState as _State
+from strongroom.report.status import Snapshot, overdue_bags, replication_view
 
-# Watch statuses meaning that readers can no longer see the page (see watch.py).
-TAKEDOWN_STATUSES = {"redirect-home", "soft-404", "not-found", "gone", "blocked-451"}
-STATUS_COLOURS = {
-    "ok": "#2e7d32",
-    "edited": "#b26a00",
-    "unreachable": "#6d6d6d",
-    "geo-blocked": "#7b1fa2",
-}
-CHART_W, CHART_H = 320, 34
-# The report shows recent history; the ledger keeps all of it (``verify --history``).
-FIXITY_RUNS_SHOWN = 50
 TAKEDOWNS_SHOWN = 500
 # `strongroom replay` serves here by default; the report's replay links point at it.
 REPLAY_BASE = "http://127.0.0.1:8080"
 MAX_THUMBNAILS = 200
+_NOT_DIGITS = re.compile(r"[^0-9]+")
+PAGE_BAGS = 500  # bags per collection page: a page stays a few hundred KB
 
 
 @dataclass
@@ -62,7 +55,8 @@ class BagRow:
     created: str
     seeds: list[str]
     designations: list[str]
-    fixity: list[dict[str, Any]] = field(default_factory=list)
+    runs: int = 0  # how many fixity runs the ledger holds
+    last_fixity: dict[str, Any] | None = None  # result, started, ended, mode of the latest
     fixity_svg: str = ""
     timestamp: str = ""  # RFC 3161: "timestamped <time> by <TSA>" or "timestamp pending"
     copies: list[dict[str, Any]] = field(default_factory=list)
@@ -78,20 +72,6 @@ class BagRow:
     def size_h(self) -> str:
         return human_bytes(self.size)
 
-    @property
-    def last_fixity(self) -> dict[str, Any] | None:
-        return self.fixity[-1] if self.fixity else None
-
-
-def _parse_time(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
 
 def _bag_size(bag_dir: Path) -> tuple[int, int]:
     total = files = 0
@@ -100,98 +80,6 @@ def _bag_size(bag_dir: Path) -> tuple[int, int]:
             total += p.stat().st_size
             files += 1
     return total, files
-
-
-def fixity_svg(runs: list[dict[str, Any]], now: dt.datetime) -> str:
-    """A small timeline: one mark per fixity run, green valid, red otherwise.
-
-    Each run's time is parsed once (this draws 50 runs for each of 10,000 bags).
-    """
-    dated = [(r, t) for r in runs if (t := _parse_time(r.get("started"))) is not None]
-    if not dated:
-        return (
-            f'<svg class="spark" width="{CHART_W}" height="{CHART_H}" role="img" '
-            f'aria-label="no fixity checks yet"><line x1="6" y1="17" x2="{CHART_W - 6}" '
-            'y2="17" stroke="#ccc" stroke-dasharray="3 3"/><text x="10" y="13" '
-            'font-size="10" fill="#888">no fixity check yet</text></svg>'
-        )
-    start = min(t for _, t in dated)
-    end = max(now, max(t for _, t in dated))
-    span = max((end - start).total_seconds(), 1.0)
-    parts = [
-        f'<svg class="spark" width="{CHART_W}" height="{CHART_H}" role="img" '
-        f'aria-label="{len(runs)} fixity checks">',
-        f'<line x1="6" y1="17" x2="{CHART_W - 6}" y2="17" stroke="#b9c2cc"/>',
-    ]
-    for run, t in dated:
-        x = 6 + (CHART_W - 12) * (t - start).total_seconds() / span
-        ok = run.get("result") == "valid"
-        title = html.escape(f"{run.get('started')} {run.get('mode')} {run.get('result')}")
-        if ok:
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="17" r="5" fill="#2e7d32"><title>{title}</title></circle>'
-            )
-        else:
-            parts.append(
-                f'<rect x="{x - 5:.1f}" y="8" width="10" height="18" fill="#c62828">'
-                f"<title>{title}</title></rect>"
-            )
-    parts.append(
-        f'<text x="6" y="33" font-size="9" fill="#666">{start:%Y-%m-%d}</text>'
-        f'<text x="{CHART_W - 6}" y="33" font-size="9" fill="#666" text-anchor="end">'
-        f"{end:%Y-%m-%d}</text></svg>"
-    )
-    return "".join(parts)
-
-
-def _esc(text: str) -> str:
-    from markupsafe import escape
-
-    return str(escape(text))
-
-
-def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 900) -> str:
-    """Takedown events on one time axis, one labelled mark per event."""
-    dated: list[tuple[dict[str, Any], dt.datetime]] = []
-    for e in events:
-        t = _parse_time(e.get("time"))
-        if t is not None:
-            dated.append((e, t))
-    if not dated:
-        return ""
-    start = min(t for _, t in dated)
-    end = max(now, max(t for _, t in dated))
-    span = max((end - start).total_seconds(), 1.0)
-    row_h = 22
-    height = 40 + row_h * len(dated)
-    parts = [
-        f'<svg class="timeline" width="100%" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{len(dated)} takedown events">',
-        f'<line x1="20" y1="20" x2="{width - 20}" y2="20" stroke="#1d2b3a" stroke-width="2"/>',
-        f'<text x="20" y="14" font-size="11" fill="#555">{start:%Y-%m-%d}</text>',
-        f'<text x="{width - 20}" y="14" font-size="11" fill="#555" text-anchor="end">'
-        f"{end:%Y-%m-%d}</text>",
-    ]
-    for i, (e, t) in enumerate(sorted(dated, key=lambda p: p[1])):
-        x = 20 + (width - 40) * (t - start).total_seconds() / span
-        y = 40 + i * row_h
-        label = f"{t:%Y-%m-%d %H:%M} · {e.get('status')} · {e.get('url')}"
-        anchor = "end" if x > width * 0.6 else "start"
-        dx = -8 if anchor == "end" else 8
-        parts.append(
-            f'<line x1="{x:.1f}" y1="20" x2="{x:.1f}" y2="{y}" stroke="#c8102e" '
-            f'stroke-dasharray="2 2"/><circle cx="{x:.1f}" cy="{y}" r="5" fill="#c8102e"/>'
-            f'<text x="{x + dx:.1f}" y="{y + 4}" font-size="11" fill="#222" '
-            f'text-anchor="{anchor}">{_esc(label[:140])}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _nodes(archive: Archive) -> list[dict[str, Any]]:
-    """The nodes that share the ledger, with the bags each holds (empty on one machine)."""
-    with open_ledger(archive.root) as ledger:
-        return [{"name": name} | n for name, n in ledger.nodes().items()]
 
 
 def _stamp_line(latest: tuple[str, dict[str, Any]] | None) -> str:
@@ -204,75 +92,92 @@ def _stamp_line(latest: tuple[str, dict[str, Any]] | None) -> str:
     return f"timestamped {detail.get('time', '?')} by {detail.get('tsa', '?')} (RFC 3161)"
 
 
-def _bag_row(
-    archive: Archive, ledger: Ledger, snap: Snapshot, bag_id: str, now: dt.datetime
-) -> BagRow:
-    """One bag: size, fixity runs, designations, copies, signature, screenshot.
-
-    From the snapshot's ledger rows and one bag-info read; the latest fixity runs
-    are one bounded, indexed query. A bag the ledger does not know (or knew before
-    it kept designations) is read from its tag files instead.
-    """
+def _unknown_bag(archive: Archive, bag_id: str) -> BagRow:
+    """A bag on disk that the ledger does not know: everything from its tag files."""
     from strongroom.bag.access import bag_designations
-    from strongroom.bag.baginfo import first, read_bag_info, values
-    from strongroom.core import policy
-    from strongroom.report.status import replication
+    from strongroom.bag.baginfo import first, read_bag_info
+    from strongroom.replay.pywb import read_bag
 
+    rb = read_bag(archive, bag_id)
     bag_dir = archive.bag_dir(bag_id)
     info = read_bag_info(bag_dir)
-    known = snap.bags.get(bag_id)
-    if known is None:
-        from strongroom.replay.pywb import read_bag
+    from strongroom.core.ledger_facts import oxum
 
-        rb = read_bag(archive, bag_id)
-        collection_id, title, access, seeds = rb.collection_id, rb.title, rb.access, rb.seeds
-    else:
-        collection_id, access = str(known["collection_id"]), str(known["access"])
-        seeds = [str(u) for u in known["seeds"]] or values(info, "Seed-URL")
-        title = snap.titles(archive, collection_id, bag_id)
-    frozen = known.get("designations") if known else None
-    if frozen is None:
-        labels = [d.label() for d in bag_designations(archive, bag_id)]
-    else:
-        labels = [str(x) for x in frozen]
-        for d in policy.designations_for_urls(seeds, snap.archive_wide):
-            labels += [d.label()] if d.label() not in labels else []
-    runs = ledger.recent_fixity(bag_id, FIXITY_RUNS_SHOWN)
-    size, files = _oxum(first(info, "Payload-Oxum")) or _bag_size(bag_dir)
+    size, files = oxum(first(info, "Payload-Oxum")) or _bag_size(bag_dir)
     row = BagRow(
         bag_id=bag_id,
-        collection_id=collection_id,
-        title=title,
-        access=access,
+        collection_id=rb.collection_id,
+        title=rb.title,
+        access=rb.access,
         size=size,
         files=files,
-        created=str(known["created"]) if known else "",
-        seeds=seeds,
-        designations=labels,
-        fixity=runs,
-        fixity_svg=fixity_svg(runs, now),
+        created="",
+        seeds=list(rb.seeds),
+        designations=[d.label() for d in bag_designations(archive, bag_id)],
+        signed=(bag_dir / "tagmanifest-sha512.txt.sig").is_file(),
+        overdue=True,
     )
-    rs = replication(archive, snap, bag_id)
-    row.copies = rs.locations
-    row.jurisdictions = rs.jurisdictions
-    row.compliant = rs.compliant
-    row.replication_problems = rs.problems
-    row.signed = (bag_dir / "tagmanifest-sha512.txt.sig").is_file()
-    row.overdue = _overdue(runs, now)
-    row.replay_url = _replay_url(first(info, "Crawl-Start"), collection_id, access, seeds)
+    row.fixity_svg = fixity_svg(0, None, None, (None, None), dt.datetime.now(dt.UTC))
+    start = first(info, "Crawl-Start")
+    row.replay_url = _replay_url(start, row.collection_id, row.access, row.seeds)
     return row
 
 
-def _oxum(value: str) -> tuple[int, int] | None:
-    """(payload bytes, payload files) from a Payload-Oxum value, or None."""
-    m = re.fullmatch(r"\s*(\d{1,18})\.(\d{1,12})\s*", value)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+def _known_bag(archive: Archive, snap: Snapshot, facts: BagFacts, now: dt.datetime) -> BagRow:
+    """One bag from its facts row: no disk read but for an older or received bag whose
+    payload size or signature no creation event recorded."""
+    bag_id = facts.bag_id
+    labels = facts.designations
+    if labels is None:  # recorded before the ledger kept them: read its bag-info
+        from strongroom.bag.access import bag_designations
+
+        labels = [d.label() for d in bag_designations(archive, bag_id)]
+    elif snap.archive_wide:
+        from strongroom.core import policy
+
+        labels = list(labels)
+        for d in policy.designations_for_urls(facts.seeds, snap.archive_wide):
+            labels += [d.label()] if d.label() not in labels else []
+    size, files = facts.payload or _disk_size(archive, bag_id)
+    signed = facts.signed
+    if signed is None:
+        signed = (archive.bag_dir(bag_id) / "tagmanifest-sha512.txt.sig").is_file()
+    row = BagRow(
+        bag_id=bag_id,
+        collection_id=facts.collection_id,
+        title=snap.titles(archive, facts.collection_id, bag_id),
+        access=facts.access,
+        size=size,
+        files=files,
+        created=facts.created,
+        seeds=facts.seeds,
+        designations=labels,
+        runs=facts.runs,
+        signed=signed,
+    )
+    if facts.fixity is not None:
+        row.last_fixity = {
+            "result": facts.fixity,
+            "started": facts.fixity_started or "",
+            "ended": facts.fixity_at,
+            "mode": facts.fixity_mode or "",
+        }
+    row.fixity_svg = fixity_svg(
+        facts.runs, facts.created, facts.last_good, (facts.fixity, facts.fixity_started), now
+    )
+    row.overdue = bool(overdue_bags([_State(bag_id, "", facts.fixity, facts.fixity_at)], now))
+    start = facts.crawl_start or facts.created
+    row.replay_url = _replay_url(start, facts.collection_id, facts.access, facts.seeds)
+    return row
 
 
-def _overdue(runs: list[dict[str, Any]], now: dt.datetime) -> bool:
-    """Never checked, or the last good check is older than the nightly rotation's 30 days."""
-    good = [t for t in (_parse_time(r.get("started")) for r in runs if r["result"] == "valid") if t]
-    return not good or (now - max(good)).total_seconds() > OVERDUE_SECONDS
+def _disk_size(archive: Archive, bag_id: str) -> tuple[int, int]:
+    """(payload bytes, files) from the bag's Payload-Oxum, else by walking it."""
+    from strongroom.bag.baginfo import first, read_bag_info
+    from strongroom.core.ledger_facts import oxum
+
+    bag_dir = archive.bag_dir(bag_id)
+    return oxum(first(read_bag_info(bag_dir), "Payload-Oxum")) or _bag_size(bag_dir)
 
 
 def _replay_url(crawl_start: str, collection_id: str, access: str, seeds: list[str]) -> str:
@@ -281,27 +186,39 @@ def _replay_url(crawl_start: str, collection_id: str, access: str, seeds: list[s
 
     if access == "dark" or not seeds:
         return ""
-    stamp = "".join(c for c in crawl_start if c.isdigit())
+    stamp = _NOT_DIGITS.sub("", crawl_start)
     name = collection_id if access == "public" else f"{collection_id}-restricted"
     return f"{REPLAY_BASE}/{name}/{stamp[:14]}/" + quote(seeds[0], safe=":/?&=%#;,+@!$'()*~")
 
 
 def _bag_rows(archive: Archive, ledger: Ledger, now: dt.datetime) -> list[BagRow]:
     """Every bag on disk, from one snapshot of the ledger (bounded at any archive size)."""
+    from strongroom.report.attention import thumbnail_uri
+
     snap = Snapshot.load(archive, ledger, None)
-    rows = [_bag_row(archive, ledger, snap, b, now) for b in sorted(snap.on_disk)]
+    rows = []
+    for bag_id in sorted(snap.on_disk):
+        facts = snap.facts.get(bag_id)
+        if facts is None:
+            row = _unknown_bag(archive, bag_id)
+            fx = snap.orphans.get(bag_id)
+            if fx is not None:
+                row.last_fixity = {"result": fx.result, "started": "", "ended": fx.ended,
+                                   "mode": ""}  # fmt: skip
+                row.overdue = bool(overdue_bags([_State(bag_id, "", fx.result, fx.ended)], now))
+        else:
+            row = _known_bag(archive, snap, facts, now)
+        row.copies, row.jurisdictions, row.compliant, row.replication_problems = replication_view(
+            archive, snap, bag_id
+        )
+        rows.append(row)
     stamps = ledger.latest_timestamps()
     for row in rows:
         row.timestamp = _stamp_line(stamps.get(row.bag_id))
-    # Thumbnails for the newest bags only, so that the page stays light.
+    # Thumbnails for the newest bags only, so that the pages stay light.
     for row in sorted(rows, key=lambda r: r.created, reverse=True)[:MAX_THUMBNAILS]:
         row.thumbnail = thumbnail_uri(archive, row.bag_id)
     return rows
-
-
-def _latest_watch(ledger: Ledger) -> dict[str, dict[str, Any]]:
-    """The latest watch result of every URL."""
-    return ledger.latest_watch_rows()
 
 
 def _changes(ledger: Ledger, statuses: set[str]) -> list[dict[str, Any]]:
@@ -319,28 +236,40 @@ def _changes(ledger: Ledger, statuses: set[str]) -> list[dict[str, Any]]:
     ]
 
 
+def _seed_row(url: str, latest: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "url": url,
+        "status": latest["status"] if latest else "not watched",
+        "checked_at": latest["checked_at"] if latest else "",
+        "http_status": latest["http_status"] if latest else None,
+        "bags": [],
+    }
+
+
 def _collections(bags: list[BagRow], latest: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Collections with their seeds' live status and bags."""
+    """Collections with their bags (in pages of ``PAGE_BAGS``), seeds and fixity counts."""
     collections: dict[str, dict[str, Any]] = {}
     for b in bags:
-        c = collections.setdefault(
-            b.collection_id,
-            {"id": b.collection_id, "title": b.title, "bags": [], "seeds": {}},
-        )
+        c = collections.get(b.collection_id)
+        if c is None:
+            c = collections[b.collection_id] = {
+                "id": b.collection_id, "title": b.title, "bags": [], "seeds": {},
+                "valid": 0, "failed": 0, "never": 0, "bytes": 0,
+            }  # fmt: skip
         c["bags"].append(b.bag_id)
+        c["bytes"] += b.size
+        last = b.last_fixity
+        c["never" if last is None else "valid" if last["result"] == "valid" else "failed"] += 1
         for url in b.seeds:
-            w = latest.get(url)
-            c["seeds"].setdefault(
-                url,
-                {
-                    "url": url,
-                    "status": w["status"] if w else "not watched",
-                    "checked_at": w["checked_at"] if w else "",
-                    "http_status": w["http_status"] if w else None,
-                    "bags": [],
-                },
-            )["bags"].append(b.bag_id)
-    return [c | {"seeds": list(c["seeds"].values())} for c in collections.values()]
+            seed = c["seeds"].get(url)
+            if seed is None:
+                seed = c["seeds"][url] = _seed_row(url, latest.get(url))
+            seed["bags"].append(b.bag_id)
+    return [
+        c | {"seeds": list(c["seeds"].values()), "bag_count": len(c["bags"]),
+             "seed_count": len(c["seeds"]), "size": human_bytes(c["bytes"])}
+        for c in collections.values()
+    ]  # fmt: skip
 
 
 def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -349,10 +278,11 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
     archive.require()
     with open_ledger(archive.root) as ledger:
         bags = _bag_rows(archive, ledger, now)
-        latest = _latest_watch(ledger)
+        latest = ledger.latest_watch_rows()
         takedowns = _changes(ledger, TAKEDOWN_STATUSES)
         edits = _changes(ledger, {"edited"})
         exports = ledger.events(types=("export", "access change"), limit=50)
+        nodes = [{"name": name} | n for name, n in ledger.nodes().items()]
     access_counts: dict[str, int] = {"public": 0, "restricted": 0, "dark": 0}
     for b in bags:
         access_counts[b.access] = access_counts.get(b.access, 0) + 1
@@ -365,6 +295,7 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
         "archive": str(archive.root),
         "collections": _collections(bags, latest),
         "bags": bags,
+        "bag_count": len(bags),
         "takedowns": takedowns,
         "takedown_svg": timeline_svg(takedowns, now),
         "events": exports,
@@ -376,34 +307,20 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
         },
         "since": since,
         "attention": attention(archive, bags, [*takedowns, *edits], since),
-        "nodes": _nodes(archive),
+        "nodes": nodes,
+        "page_size": PAGE_BAGS,
     }
 
 
-def render(data: dict[str, Any]) -> str:
-    """The HTML page for ``gather``'s data (Jinja2 template shipped in the package)."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    env = Environment(
-        loader=PackageLoader("strongroom", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["status_colour"] = lambda s: (
-        "#c62828" if s in TAKEDOWN_STATUSES else STATUS_COLOURS.get(s, "#6d6d6d")
-    )
-    return env.get_template("report.html.j2").render(**data)
-
-
 def write_report(archive: Archive, output: Path | None = None) -> tuple[Path, dict[str, Any]]:
-    """Write the report atomically (default ``<archive>/report.html``); return path and data."""
+    """Write the report site (index default ``<archive>/report.html``); return path and data."""
+    from strongroom.report.site import write_site
+
     data = gather(archive)
-    html = render(data)
     path = Path(output) if output else archive.root / "report.html"
     if path.is_dir():
         path = path / "report.html"
-    atomic_write_text(path, html)
+    write_site(path, data)
     note_report_time(archive, data["generated"])
     return path.absolute(), data
 
@@ -415,7 +332,7 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
             {
                 "generated": data["generated"],
                 "collections": [
-                    {"id": c["id"], "bags": c["bags"], "seeds": c["seeds"]}
+                    {"id": c["id"], "bags": c["bags"], "seeds": c["seeds"], "pages": c["pages"]}
                     for c in data["collections"]
                 ],
                 "bags": [
@@ -423,7 +340,7 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
                         "bag_id": b.bag_id,
                         "access": b.access,
                         "size": b.size,
-                        "fixity_runs": len(b.fixity),
+                        "fixity_runs": b.runs,
                         "last_fixity": b.last_fixity,
                         "copies": len(b.copies),
                         "jurisdictions": b.jurisdictions,
@@ -439,3 +356,6 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
             default=str,
         )
     )
+
+
+__all__ = ["BagRow", "gather", "parse_time", "summary", "write_report"]

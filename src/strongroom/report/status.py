@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from strongroom.bag.access import bag_designations, current_access
 from strongroom.bag.baginfo import first, read_bag_info, values
-from strongroom.core import policy
 from strongroom.core.archive import Archive
 from strongroom.core.collection import DEFAULT_COLLECTION_ID, Collection, Designation
-from strongroom.core.ledger import FixityLatest, Ledger, WatchLatest, open_ledger
+from strongroom.core.ledger import BagFacts, FixityLatest, Ledger, WatchLatest, open_ledger
 from strongroom.watch.baseline import BagRef, Target, latest_bag
 from strongroom.watch.statuses import GEO_BLOCKED, TAKEDOWN
 
@@ -32,6 +32,8 @@ ALARM = "GONE LIVE — this archive may hold the only copy"
 # nightly cron line of the README (verify --due --interval 30d).
 OVERDUE_SECONDS = 30 * 86400
 FIXITY_RANK = {"invalid": 0, "error": 1, None: 2, "valid": 3}
+# A time as the ledger writes it (utcnow); such times compare as text.
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 @dataclass
@@ -76,14 +78,7 @@ class SeedStatus:
 
     def overdue(self, now: dt.datetime | None = None) -> list[str]:
         """Bags never checked, or whose last good check is over 30 days old."""
-        now = now or dt.datetime.now(dt.UTC)
-        late = []
-        for b in self.bags:
-            at = _parse_time(b.fixity_at) if b.fixity == "valid" else None
-            too_old = at is not None and (now - at).total_seconds() > OVERDUE_SECONDS
-            if b.fixity is None or too_old:
-                late.append(b.bag_id)
-        return late
+        return overdue_bags(self.bags, now or dt.datetime.now(dt.UTC))
 
     @property
     def alarm(self) -> str | None:
@@ -94,7 +89,7 @@ class SeedStatus:
             return "BLOCKED in some places — copies elsewhere matter"
         return None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, now: dt.datetime | None = None) -> dict[str, Any]:
         return {
             "url": self.url,
             "collection_id": self.collection_id,
@@ -111,8 +106,45 @@ class SeedStatus:
             "replication_ok": self.replication_ok,
             "replication_problems": self.replication_problems,
             "alarm": self.alarm,
-            "overdue": self.overdue(),
+            "overdue": self.overdue(now),
         }
+
+
+def overdue_bags(bags: list[BagState], now: dt.datetime) -> list[str]:
+    """Bags never checked, or whose last check was good but is over 30 days old."""
+    cutoff, stamp = _cutoff(now)
+    late = []
+    for b in bags:
+        if b.fixity is None:
+            late.append(b.bag_id)
+        elif b.fixity == "valid" and b.fixity_at:
+            at = b.fixity_at
+            if len(at) == 20 and _CANONICAL.fullmatch(at):  # the ledger's format: as text
+                old = at < stamp
+            else:
+                when = _parse_time(at)
+                old = when is not None and when < cutoff
+            if old:
+                late.append(b.bag_id)
+    return late
+
+
+_cutoffs: dict[dt.datetime, tuple[dt.datetime, str]] = {}
+
+
+def _cutoff(now: dt.datetime) -> tuple[dt.datetime, str]:
+    """The overdue line for ``now`` (to the second), as a time and as the ledger writes
+    times; worked out once a second, not once for each of the archive's bags."""
+    now = now.replace(microsecond=0)
+    found = _cutoffs.get(now)
+    if found is None:
+        c = now - dt.timedelta(seconds=OVERDUE_SECONDS)
+        # formatted by hand: strftime costs more than the rest of overdue_bags
+        text = f"{c.year:04d}-{c.month:02d}-{c.day:02d}T{c.hour:02d}:{c.minute:02d}:{c.second:02d}Z"
+        found = (c, text)
+        _cutoffs.clear()
+        _cutoffs[now] = found
+    return found
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
@@ -139,19 +171,23 @@ def last_fixity(ledger: Ledger, bag_id: str) -> tuple[str | None, str | None]:
 
 @dataclass
 class Snapshot:
-    """What status needs from the ledger, read with a handful of bounded queries:
-    one row per bag, per URL and per copy, never a whole history table."""
+    """What status and the report need from the ledger, read with a handful of
+    bounded queries: one row per bag, per URL and per copy, never a history table."""
 
     on_disk: set[str]
-    bags: dict[str, dict[str, Any]]
-    fixity: dict[str, FixityLatest]
+    facts: dict[str, BagFacts]
     watch: dict[str, WatchLatest]
     copies: dict[str, list[dict[str, Any]]]
-    captured: dict[str, str]
     designations: list[Designation]  # archive-wide and the collection's
     archive_wide: tuple[Designation, ...] = ()
-    alone: set[str] = field(default_factory=set)  # bags recorded as depending on none
+    # the latest fixity run of bags on disk that the bags table lacks (rarely any)
+    orphans: dict[str, FixityLatest] = field(default_factory=dict)
     _titles: dict[str, str] = field(default_factory=dict)
+    # replication counts of a bag without copies that stands alone, by whether it is here
+    lone_counts: dict[bool, tuple[int, list[str], bool, list[str]]] = field(default_factory=dict)
+    lone_views: dict[bool, tuple[list[dict[str, Any]], list[str], bool, list[str]]] = field(
+        default_factory=dict
+    )
 
     def titles(self, archive: Archive, collection_id: str, bag_id: str) -> str:
         """A collection's title, read once from its first bag's tag files."""
@@ -164,16 +200,23 @@ class Snapshot:
         copies: dict[str, list[dict[str, Any]]] = {}
         for row in ledger.copies():
             copies.setdefault(row["bag_id"], []).append(row)
+        wide = archive.designations()
+        designations: list[Designation] = []
+        if wide or (collection is not None and collection.designations):
+            from strongroom.core import policy  # its import costs start-up most runs skip
+
+            designations = policy.all_designations(archive, collection)
+        on_disk = set(archive.bag_ids())
+        facts = ledger.bag_facts()
+        orphans = ledger.latest_fixity() if not on_disk <= facts.keys() else {}
         return cls(
-            on_disk=set(archive.bag_ids()),
-            bags=ledger.bags(),
-            fixity=ledger.latest_fixity(),
+            on_disk=on_disk,
+            facts=facts,
             watch=ledger.watch_latest(),
             copies=copies,
-            captured=ledger.capture_ends(),
-            designations=policy.all_designations(archive, collection),
-            archive_wide=archive.designations(),
-            alone={b for b, d in ledger.creation_details().items() if d.get("depends_on") == []},
+            designations=designations,
+            archive_wide=wide,
+            orphans=orphans,
         )
 
 
@@ -196,7 +239,7 @@ def _refs(archive: Archive, snap: Snapshot) -> list[BagRef]:
     """The labels of every bag on disk: from the ledger, or bag-info for a bag it lacks."""
     refs = []
     for bag_id in sorted(snap.on_disk):
-        row = snap.bags.get(bag_id)
+        row = snap.facts.get(bag_id)
         if row is None:
             info = read_bag_info(archive.bag_dir(bag_id))
             refs.append(
@@ -209,15 +252,8 @@ def _refs(archive: Archive, snap: Snapshot) -> list[BagRef]:
                 )
             )
         else:
-            created = str(row["created"] or "")
             refs.append(
-                BagRef(
-                    bag_id,
-                    str(row["collection_id"]),
-                    created[:10],
-                    str(row["is_version_of"] or ""),
-                    [str(u) for u in row["seeds"]],
-                )
+                BagRef(bag_id, row.collection_id, row.created[:10], row.is_version_of, row.seeds)
             )
     return refs
 
@@ -238,7 +274,8 @@ def seed_targets(refs: list[BagRef], collection: Collection | None) -> list[Targ
         ]
     out = []
     for url, found, seed in pairs:
-        found = sorted(found, key=lambda r: (r.date, r.bag_id))
+        if len(found) > 1:
+            found = sorted(found, key=lambda r: (r.date, r.bag_id))
         head = latest_bag(found)
         cid = collection.id if collection else (head.group if head else "") or DEFAULT_COLLECTION_ID
         bag_ids = [r.bag_id for r in found]
@@ -250,17 +287,64 @@ def replication_counts(
     archive: Archive, snap: Snapshot, bag_id: str
 ) -> tuple[int, list[str], bool | None, list[str]]:
     """Copies, jurisdictions, compliance and problems, by share's replication rule,
-    from the snapshot's copy rows (no ledger query per bag)."""
+    from the snapshot's copy rows (no ledger query per bag).
+
+    A bag with no copy elsewhere that stands alone has the same counts and
+    problems as every other such bag (only its local copy counts), so those are
+    worked out once per run: most bags of a large archive are in that case.
+    """
+    row = snap.facts.get(bag_id)
+    key = None
+    if bag_id not in snap.copies and row is not None and row.alone:
+        key = bag_id in snap.on_disk
+        if key in snap.lone_counts:
+            copies, juris, ok, problems = snap.lone_counts[key]
+            return copies, list(juris), ok, list(problems)
     rs = replication(archive, snap, bag_id)
-    return int(rs.copies), list(rs.jurisdictions), bool(rs.compliant), list(rs.problems)
+    found = int(rs.copies), list(rs.jurisdictions), bool(rs.compliant), list(rs.problems)
+    if key is not None:
+        snap.lone_counts[key] = found
+    return found
+
+
+def replication_view(
+    archive: Archive, snap: Snapshot, bag_id: str
+) -> tuple[list[dict[str, Any]], list[str], bool, list[str]]:
+    """(locations, jurisdictions, compliance, problems) of a bag, for the report.
+
+    As in ``replication_counts``, a lone bag (no copy elsewhere, standing alone)
+    is worked out once per run: only its local copy's location differs.
+    """
+    row = snap.facts.get(bag_id)
+    if bag_id in snap.copies or row is None or not row.alone:
+        rs = replication(archive, snap, bag_id)
+        return rs.locations, rs.jurisdictions, rs.compliant, rs.problems
+    key = bag_id in snap.on_disk
+    template = snap.lone_views.get(key)
+    if template is None:
+        rs = replication(archive, snap, bag_id)
+        template = snap.lone_views[key] = (
+            rs.locations,
+            rs.jurisdictions,
+            rs.compliant,
+            rs.problems,
+        )
+    locations, juris, ok, problems = template
+    here = os.path.join(archive.bags, bag_id)
+    return [loc | {"location": here} for loc in locations], list(juris), ok, list(problems)
 
 
 def replication(archive: Archive, snap: Snapshot, bag_id: str) -> Any:
     """share's ``ReplicationStatus`` of a bag, from the snapshot's copy rows."""
     from strongroom.share.replicate import replication_status
 
+    row = snap.facts.get(bag_id)
     return replication_status(
-        archive, bag_id, copies=lambda b: snap.copies.get(b, []), stands_alone=bag_id in snap.alone
+        archive,
+        bag_id,
+        copies=lambda b: snap.copies.get(b, []),
+        stands_alone=row is not None and row.alone,
+        present=bag_id in snap.on_disk,
     )
 
 
@@ -268,12 +352,16 @@ def _designation_labels(archive: Archive, snap: Snapshot, target: Target) -> lis
     """Labels frozen in the seed's bags, then today's designations of its publisher."""
     labels: list[str] = []
     for bag_id in target.bags:
-        row = snap.bags.get(bag_id)
-        frozen = row.get("designations") if row else None
+        row = snap.facts.get(bag_id)
+        frozen = row.designations if row else None
         if frozen is None:  # a bag made before the ledger kept them: read its bag-info
+            from strongroom.bag.access import bag_designations  # (custody: start-up)
+
             frozen = [d.label() for d in bag_designations(archive, bag_id)]
-        labels += [str(x) for x in frozen if str(x) not in labels]
+        labels += [x for x in frozen if x not in labels]
     if snap.designations:  # matching hosts costs a URL parse per seed
+        from strongroom.core import policy
+
         for d in policy.designations_for_urls([target.url], snap.designations):
             if d.label() not in labels:
                 labels.append(d.label())
@@ -282,9 +370,9 @@ def _designation_labels(archive: Archive, snap: Snapshot, target: Target) -> lis
 
 def _capture_time(archive: Archive, snap: Snapshot, bag_id: str) -> str:
     """When the bag's capture ended (ledger, else tags/capture.json), else its Bagging-Date."""
-    row = snap.bags.get(bag_id)
-    if row and row.get("capture_id") in snap.captured:
-        return snap.captured[row["capture_id"]]
+    row = snap.facts.get(bag_id)
+    if row is not None and row.crawl_end:
+        return row.crawl_end
     path = archive.bag_dir(bag_id) / "tags" / "capture.json"
     if path.is_file() and not path.is_symlink() and path.stat().st_size < 4 * 1024 * 1024:
         try:
@@ -298,25 +386,25 @@ def _capture_time(archive: Archive, snap: Snapshot, bag_id: str) -> str:
     return first(info, "Crawl-End") or first(info, "Bagging-Date")
 
 
+def _bag_state(archive: Archive, snap: Snapshot, bag_id: str) -> BagState:
+    row = snap.facts.get(bag_id)
+    if row is None:  # not in the ledger: its bag-info says when it was made
+        bagged = first(read_bag_info(archive.bag_dir(bag_id)), "Bagging-Date")
+        fx = snap.orphans.get(bag_id)
+        return BagState(bag_id, bagged, fx.result if fx else None, fx.ended if fx else None)
+    return BagState(bag_id, row.created[:10], row.fixity, row.fixity_at)
+
+
 def seed_status(archive: Archive, snap: Snapshot, target: Target) -> SeedStatus:
     """The status row of one seed, from the snapshot (no query per seed)."""
+    head = target.bag_id
     row = SeedStatus(
         url=target.url,
         collection_id=target.collection_id,
-        latest_bag=target.bag_id,
-        last_capture=_capture_time(archive, snap, target.bag_id) if target.bag_id else None,
+        latest_bag=head,
+        last_capture=_capture_time(archive, snap, head) if head else None,
+        bags=[_bag_state(archive, snap, b) for b in target.bags],
     )
-    for bag_id in target.bags:
-        fx = snap.fixity.get(bag_id)
-        known = snap.bags.get(bag_id)
-        bagged = (
-            str(known["created"])[:10]
-            if known
-            else first(read_bag_info(archive.bag_dir(bag_id)), "Bagging-Date")
-        )
-        row.bags.append(
-            BagState(bag_id, bagged, fx.result if fx else None, fx.ended if fx else None)
-        )
     live = snap.watch.get(target.url)
     if live is not None:
         row.live_status, row.live_since, row.live_checked_at = (
@@ -325,16 +413,20 @@ def seed_status(archive: Archive, snap: Snapshot, target: Target) -> SeedStatus:
             live.checked_at,
         )
     row.designations = _designation_labels(archive, snap, target)
-    if target.bag_id:
-        known = snap.bags.get(target.bag_id)
-        level = known.get("access") if known else None
-        row.access = level if level else current_access(archive, target.bag_id)
+    if head:
+        known = snap.facts.get(head)
+        if known is not None and known.access:
+            row.access = known.access
+        else:
+            from strongroom.bag.access import current_access
+
+            row.access = current_access(archive, head)
         (
             row.copies,
             row.jurisdictions,
             row.replication_ok,
             row.replication_problems,
-        ) = replication_counts(archive, snap, target.bag_id)
+        ) = replication_counts(archive, snap, head)
     return row
 
 

@@ -8,6 +8,7 @@ and never overriding it, until every bag complies.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,10 +56,16 @@ class ReplicationStatus:
         }
 
 
-def _local_copy(archive: Archive, bag_id: str, problems: list[str]) -> dict[str, Any] | None:
-    """The local copy as a location row, or None (with the problem) when it is missing."""
+def _local_copy(
+    archive: Archive, bag_id: str, problems: list[str], present: bool | None = None
+) -> dict[str, Any] | None:
+    """The local copy as a location row, or None (with the problem) when it is missing.
+
+    ``present``: whether the bag is here, when the caller already looked (status
+    and the report list the bags folder once rather than stat every bag)."""
     own = archive.config.jurisdiction
-    if not (archive.bag_dir(bag_id) / "bagit.txt").exists():
+    here = (archive.bag_dir(bag_id) / "bagit.txt").exists() if present is None else present
+    if not here:
         problems.append(f"no local copy in {archive.bags}")
         return None
     if not own:
@@ -68,7 +75,7 @@ def _local_copy(archive: Archive, bag_id: str, problems: list[str]) -> dict[str,
         )
     return {
         "partner": "local",
-        "location": str(archive.bag_dir(bag_id)),
+        "location": os.path.join(archive.bags, bag_id),  # as str(bag_dir), without pathlib's cost
         "jurisdiction": own,
         "status": "ok",
         "verified_at": None,
@@ -80,6 +87,7 @@ def replication_status(
     bag_id: str,
     copies: Callable[[str], list[dict[str, Any]]] | None = None,
     stands_alone: bool = False,
+    present: bool | None = None,
 ) -> ReplicationStatus:
     """Count the local copy plus the partners' ``ok`` copies, against ``[replication]``.
 
@@ -87,13 +95,14 @@ def replication_status(
     read all of them in one query), instead of one ledger query per bag.
     ``stands_alone``: the ledger recorded at bagging that the bag depends on no
     other bag, so its closure is empty without reading its bag-info.
+    ``present``: whether the bag's folder (with its bagit.txt) is here, if known.
     """
     rows_of = copies or (lambda b: copy_rows(archive, b))
     policy = archive.config.replication
     problems: list[str] = []
     locations: list[dict[str, Any]] = []
     deps = [] if stands_alone else _closure(archive, bag_id, problems)
-    local = _local_copy(archive, bag_id, problems)
+    local = _local_copy(archive, bag_id, problems, present)
     if local is not None:
         if deps is None:  # the closure is incomplete here: the local copy does not count
             local["status"] = "incomplete closure"

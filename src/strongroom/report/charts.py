@@ -1,0 +1,122 @@
+"""The report's inline SVG charts, drawn here (the page loads nothing from outside).
+
+Every string that comes from a bag, a ledger row or a live page is escaped
+before it goes into the SVG; the numbers are ours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+CHART_W, CHART_H = 320, 34
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; none means UTC), or None."""
+    if not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(str(value))  # Python 3.11 reads a "Z" suffix
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def fixity_svg(
+    runs: int,
+    created: str | None,
+    last_good: str | None,
+    latest: tuple[str | None, str | None],
+    now: dt.datetime,
+) -> str:
+    """A bag's fixity at a glance, from its summary row: from bagging to now, a green
+    mark at its latest good full check and a mark for its latest run (green valid,
+    red otherwise), and how many runs there were.
+
+    Drawn from the one summary row the ledger keeps per bag, so it costs the same
+    whatever the history's length (``strongroom verify --history BAG`` lists it all).
+    """
+    result, started = latest
+    if not runs or result is None:
+        return (
+            f'<svg class="spark" width="{CHART_W}" height="{CHART_H}" role="img" '
+            f'aria-label="no fixity checks yet"><line x1="6" y1="17" x2="{CHART_W - 6}" '
+            'y2="17" stroke="#ccc" stroke-dasharray="3 3"/><text x="10" y="13" '
+            'font-size="10" fill="#888">no fixity check yet</text></svg>'
+        )
+    good_at, latest_at = parse_time(last_good), parse_time(started)
+    start = min(t for t in (parse_time(created), good_at, latest_at, now) if t is not None)
+    scale = (CHART_W - 12) / max((now - start).total_seconds(), 1.0)
+    parts = [
+        f'<svg class="spark" width="{CHART_W}" height="{CHART_H}" role="img" '
+        f'aria-label="{runs} fixity checks">',
+        f'<line x1="6" y1="17" x2="{CHART_W - 6}" y2="17" stroke="#b9c2cc"/>',
+    ]
+    if good_at is not None:
+        x = 6 + scale * (good_at - start).total_seconds()
+        title = html.escape(f"last good full check {last_good}")
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="17" r="4" fill="none" stroke="#2e7d32" '
+            f'stroke-width="2"><title>{title}</title></circle>'
+        )
+    if latest_at is not None:
+        x = 6 + scale * (latest_at - start).total_seconds()
+        title = html.escape(f"latest check {started}: {result}")
+        if result == "valid":
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="17" r="5" fill="#2e7d32"><title>{title}</title></circle>'
+            )
+        else:
+            parts.append(
+                f'<rect x="{x - 5:.1f}" y="8" width="10" height="18" fill="#c62828">'
+                f"<title>{title}</title></rect>"
+            )
+    label = f"{runs} check{'s' if runs != 1 else ''}"
+    parts.append(
+        f'<text x="6" y="33" font-size="9" fill="#666">{start.date().isoformat()}</text>'
+        f'<text x="{CHART_W // 2}" y="33" font-size="9" fill="#666" text-anchor="middle">'
+        f"{label}</text>"
+        f'<text x="{CHART_W - 6}" y="33" font-size="9" fill="#666" text-anchor="end">'
+        f"{now.date().isoformat()}</text></svg>"
+    )
+    return "".join(parts)
+
+
+def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 900) -> str:
+    """Takedown events on one time axis, one labelled mark per event."""
+    dated: list[tuple[dict[str, Any], dt.datetime]] = []
+    for e in events:
+        t = parse_time(e.get("time"))
+        if t is not None:
+            dated.append((e, t))
+    if not dated:
+        return ""
+    start = min(t for _, t in dated)
+    end = max(now, max(t for _, t in dated))
+    span = max((end - start).total_seconds(), 1.0)
+    row_h = 22
+    height = 40 + row_h * len(dated)
+    parts = [
+        f'<svg class="timeline" width="100%" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{len(dated)} takedown events">',
+        f'<line x1="20" y1="20" x2="{width - 20}" y2="20" stroke="#1d2b3a" stroke-width="2"/>',
+        f'<text x="20" y="14" font-size="11" fill="#555">{start:%Y-%m-%d}</text>',
+        f'<text x="{width - 20}" y="14" font-size="11" fill="#555" text-anchor="end">'
+        f"{end:%Y-%m-%d}</text>",
+    ]
+    for i, (e, t) in enumerate(sorted(dated, key=lambda p: p[1])):
+        x = 20 + (width - 40) * (t - start).total_seconds() / span
+        y = 40 + i * row_h
+        label = f"{t:%Y-%m-%d %H:%M} · {e.get('status')} · {e.get('url')}"
+        anchor = "end" if x > width * 0.6 else "start"
+        dx = -8 if anchor == "end" else 8
+        parts.append(
+            f'<line x1="{x:.1f}" y1="20" x2="{x:.1f}" y2="{y}" stroke="#c8102e" '
+            f'stroke-dasharray="2 2"/><circle cx="{x:.1f}" cy="{y}" r="5" fill="#c8102e"/>'
+            f'<text x="{x + dx:.1f}" y="{y + 4}" font-size="11" fill="#222" '
+            f'text-anchor="{anchor}">{html.escape(label[:140])}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
