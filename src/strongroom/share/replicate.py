@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strongroom.core.archive import Archive
 from strongroom.errors import ProblemFound, UsageError
-from strongroom.share.partners import Partner, load_partners
-from strongroom.share.policy import Exit, exit_reasons
-from strongroom.share.send import copy_rows, share_bag
+
+if TYPE_CHECKING:
+    from strongroom.share.partners import Partner
+
+# partners, policy and send are imported where they are used: status and the report
+# count copies (replication_status) and need none of them, nor their start-up.
 
 
 @dataclass
@@ -97,6 +100,9 @@ def replication_status(
     other bag, so its closure is empty without reading its bag-info.
     ``present``: whether the bag's folder (with its bagit.txt) is here, if known.
     """
+    if copies is None:
+        from strongroom.share.send import copy_rows
+
     rows_of = copies or (lambda b: copy_rows(archive, b))
     policy = archive.config.replication
     problems: list[str] = []
@@ -189,6 +195,8 @@ def _candidates(
 ) -> tuple[list[Partner], list[str]]:
     """Partners that lack a copy and may receive one; and why the others may not."""
     from strongroom.bag.closure import closure
+    from strongroom.share.policy import Exit, exit_reasons
+    from strongroom.share.send import copy_rows
 
     holders = {r["partner"] for r in copy_rows(archive, bag_id)}
     refused: list[str] = []
@@ -215,6 +223,8 @@ def _send_one(
     archive: Archive, bag_id: str, pick: Partner, dry_run: bool, result: ReplicateResult
 ) -> str | None:
     """Send (or plan) one copy; return the failure message, None on success."""
+    from strongroom.share.send import share_bag
+
     if dry_run:
         result.actions.append(ReplicatePlan(bag_id, pick.name, pick.jurisdiction, "planned"))
         return None
@@ -273,6 +283,8 @@ def replicate_all(
     Partners in jurisdictions the bag lacks go first, so the jurisdiction rule
     is met with as few copies as possible; ties go by partner name.
     """
+    from strongroom.share.partners import load_partners
+
     archive.require()
     partners = load_partners(archive)
     result = ReplicateResult()
