@@ -5,8 +5,9 @@ on disk, each with a custody log whose head the ledger anchors and an inventory
 entry under manifests/<collection>/, and a ledger with 100 events, 20 fixity
 runs and 20 watch results per bag (1 million events at 10,000 bags). Then it
 times, each in a child process as a user runs it, ``status --json``,
-``report``, ``verify --all --fast`` and ``verify --due`` (with 1/30 of the
-bags due, as in a 30-day rotation), and in-process one custody append to a log
+``report`` (an index and 20 collection pages at 10,000 bags), ``verify --all
+--fast`` and ``verify --due`` (with 1/30 of the bags due, as in a 30-day
+rotation), and in-process one custody append to a log
 of 10 entries per bag (100,000 entries at 10,000 bags). Each figure is the
 median of ``--runs`` runs (min-max), with the peak RSS of the child; the
 growth column is the median's ratio to the previous size (10x more bags).
@@ -298,7 +299,10 @@ def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float
     """Wall seconds, CPU seconds (user + system), peak RSS in MiB and exit code of one run.
 
     CPU time is reported beside wall time because the machine is shared: under
-    load, wall time measures the neighbours as much as strongroom.
+    load, wall time measures the neighbours as much as strongroom. The peak RSS
+    is the child's ``ru_maxrss``, which Linux starts at the parent's size when
+    it forks: right after this process built 10,000 bags (about 300 MB) every
+    child shows at least that, so read RSS from a run on a cached archive.
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(

@@ -14,10 +14,9 @@ it on SQLite's query plan.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from strongroom.core.rows import BagFacts
+from strongroom.core.rows import _OXUM, BagFacts
 
 FACTS_SQL = """
 SELECT b.bag_id, b.collection_id, b.created, b.access, b.seeds, b.is_version_of,
@@ -42,7 +41,6 @@ CREATION_SQL = {
     " detail::jsonb ->> 'signed', (detail::jsonb -> 'depends_on') = '[]'::jsonb "
     + _LATEST_CREATION,
 }
-_OXUM = re.compile(r"\s*(\d{1,18})\.(\d{1,12})\s*")
 
 
 def oxum(value: object) -> tuple[int, int] | None:
@@ -117,7 +115,7 @@ class BagFactsQueries:
                 r[13],
                 r[14],
                 int(r[15] or 0),
-                oxum(size),
+                size if isinstance(size, str) else None,
                 _flag(signed),
                 bool(alone),
             )

@@ -81,11 +81,13 @@ class WatchRecords:
         return {r["url"]: WatchLatest(*tuple(r)) for r in rows}
 
     def latest_watch_rows(self) -> dict[str, dict[str, Any]]:
-        """url -> its whole latest ``watch_results`` row (one row per URL, by index)."""
+        """url -> status, checked_at and http_status of its latest ``watch_results`` row
+        (one row per URL, by index)."""
         rows = self.query(
-            "SELECT w.* FROM watch_latest l JOIN watch_results w ON w.id = l.result_id"
+            "SELECT l.url, l.status, l.checked_at, w.http_status FROM watch_latest l"
+            " JOIN watch_results w ON w.id = l.result_id"
         )
-        return {r["url"]: dict(r) for r in rows}
+        return {r[0]: {"status": r[1], "checked_at": r[2], "http_status": r[3]} for r in rows}
 
     def status_changes(self, statuses: Iterable[str], limit: int = 500) -> list[dict[str, Any]]:
         """The latest ``limit`` watch rows that entered one of ``statuses``, oldest first."""

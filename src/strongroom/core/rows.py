@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -42,6 +43,7 @@ class WatchLatest:
     checked_at: str
 
 
+_OXUM = re.compile(r"\s*(\d{1,18})\.(\d{1,12})\s*")  # BagIt's Payload-Oxum: bytes.files
 PayloadRow = tuple[str, str, str, str, str, str]  # digest, uri, date, record id, capture, warc
 
 
@@ -97,6 +99,12 @@ class BagFacts(NamedTuple):
     fixity_mode: str | None
     last_good: str | None  # start of its latest valid full or deep check
     runs: int
-    payload: tuple[int, int] | None
+    payload_oxum: str | None
     signed: bool | None
     alone: bool
+
+    @property
+    def payload(self) -> tuple[int, int] | None:
+        """(payload bytes, payload files) from the Payload-Oxum, or None."""
+        m = _OXUM.fullmatch(self.payload_oxum) if isinstance(self.payload_oxum, str) else None
+        return (int(m.group(1)), int(m.group(2))) if m else None

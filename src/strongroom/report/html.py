@@ -195,7 +195,7 @@ def _bag_rows(archive: Archive, ledger: Ledger, now: dt.datetime) -> list[BagRow
     """Every bag on disk, from one snapshot of the ledger (bounded at any archive size)."""
     from strongroom.report.attention import thumbnail_uri
 
-    snap = Snapshot.load(archive, ledger, None)
+    snap = Snapshot.load(archive, ledger, None, live=False)  # seeds: latest_watch_rows
     rows = []
     for bag_id in sorted(snap.on_disk):
         facts = snap.facts.get(bag_id)

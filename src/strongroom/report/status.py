@@ -196,7 +196,10 @@ class Snapshot:
         return self._titles[collection_id]
 
     @classmethod
-    def load(cls, archive: Archive, ledger: Ledger, collection: Collection | None) -> Snapshot:
+    def load(
+        cls, archive: Archive, ledger: Ledger, collection: Collection | None, *, live: bool = True
+    ) -> Snapshot:
+        """Read the snapshot (``live``: with each URL's latest watch status)."""
         copies: dict[str, list[dict[str, Any]]] = {}
         for row in ledger.copies():
             copies.setdefault(row["bag_id"], []).append(row)
@@ -212,7 +215,7 @@ class Snapshot:
         return cls(
             on_disk=on_disk,
             facts=facts,
-            watch=ledger.watch_latest(),
+            watch=ledger.watch_latest() if live else {},
             copies=copies,
             designations=designations,
             archive_wide=wide,
@@ -276,7 +279,9 @@ def seed_targets(refs: list[BagRef], collection: Collection | None) -> list[Targ
     for url, found, seed in pairs:
         if len(found) > 1:
             found = sorted(found, key=lambda r: (r.date, r.bag_id))
-        head = latest_bag(found)
+            head = latest_bag(found)
+        else:  # one bag (most seeds): it is the latest
+            head = found[0] if found else None
         cid = collection.id if collection else (head.group if head else "") or DEFAULT_COLLECTION_ID
         bag_ids = [r.bag_id for r in found]
         out.append(Target(url, cid, head.bag_id if head else None, bag_ids, seed=seed))
@@ -350,6 +355,10 @@ def replication(archive: Archive, snap: Snapshot, bag_id: str) -> Any:
 
 def _designation_labels(archive: Archive, snap: Snapshot, target: Target) -> list[str]:
     """Labels frozen in the seed's bags, then today's designations of its publisher."""
+    if len(target.bags) == 1 and not snap.designations:  # most seeds: one bag's labels
+        row = snap.facts.get(target.bags[0])
+        if row is not None and row.designations is not None:
+            return list(dict.fromkeys(row.designations))
     labels: list[str] = []
     for bag_id in target.bags:
         row = snap.facts.get(bag_id)
