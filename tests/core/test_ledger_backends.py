@@ -223,23 +223,31 @@ def _fill(led: Ledger) -> None:
 
 def _as_version_4(led: Ledger) -> None:
     """Make ``led`` look as strongroom 4 left it: no run start and mode in the fixity
-    summary, no (event type, bag) index, and version 4's trigger."""
+    summary, no HTTP status in the watch summary, no (event type, bag) index, and
+    version 4's triggers."""
     from strongroom.core import schema
 
-    v5 = "started = NEW.started, mode = NEW.mode, "
+    def v4(script: str) -> str:
+        for new, old in [("started = NEW.started, mode = NEW.mode, ", ""),
+                         ("http_status = NEW.http_status,", ""), (", http_status)", ")"),
+                         (", NEW.http_status)", ")")]:  # fmt: skip
+            script = script.replace(new, old)
+        return script
+
     with led.transaction() as c:
         if led.dialect == "sqlite":
             c.execute("DROP TRIGGER fixity_latest_ins")
+            c.execute("DROP TRIGGER watch_latest_ins")
         c.execute("DROP INDEX events_type_bag")
-        c.execute("ALTER TABLE fixity_latest DROP COLUMN started")
-        c.execute("ALTER TABLE fixity_latest DROP COLUMN mode")
+        for table, column in [("fixity_latest", "started"), ("fixity_latest", "mode"),
+                              ("watch_latest", "http_status")]:  # fmt: skip
+            c.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         if led.dialect == "sqlite":
-            body = schema.SQLITE_TRIGGERS.split("CREATE TRIGGER fixity_latest_ins")[1]
-            c.execute("CREATE TRIGGER fixity_latest_ins" + body.split("END;")[0].replace(v5, "")
-                      + "END")  # fmt: skip
+            for body in v4(schema.SQLITE_TRIGGERS).split("END;")[:2]:
+                c.execute(body.split("IF EXISTS", 1)[1].split(";", 1)[1] + "END")
             c.execute("PRAGMA user_version=4")
         else:
-            c.executescript(schema.POSTGRES_TRIGGERS.replace(v5, ""))
+            c.executescript(v4(schema.POSTGRES_TRIGGERS))
             c.execute("UPDATE strongroom_meta SET value = '4' WHERE key = 'schema_version'")
 
 
@@ -271,6 +279,10 @@ def test_a_version_4_ledger_is_brought_to_version_5_keeping_every_row(request, t
         assert (facts.fixity, facts.fixity_started, facts.fixity_mode) == (
             "invalid", "2025-02-01T00:00:00Z", "deep")  # fmt: skip
         assert facts.last_good == "2025-01-02T00:00:00Z" and facts.runs == 3
+        assert led.watch_latest()["u"].http_status == 200  # filled in from the watch rows
+        led.record_watch_results([_watch("u", "gone", "2025-02-02T00:00:00Z")])
+        assert led.latest_watch_rows()["u"] == {
+            "status": "gone", "checked_at": "2025-02-02T00:00:00Z", "http_status": 200}  # fmt: skip
 
 
 def test_an_unmigrated_postgresql_ledger_asks_for_ledger_migrate(pg_url):

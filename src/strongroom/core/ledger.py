@@ -144,7 +144,7 @@ class Ledger(WatchRecords, BagFactsQueries, SharedRounds):
         """Bring the SQLite file to this version in one transaction (all steps or none)."""
         columns = {
             table: {str(r[1]) for r in self.conn.execute(f"PRAGMA table_info({table})")}
-            for table in ("bags", "fixity_latest")
+            for table in ("bags", "fixity_latest", "watch_latest")
         }
         with self.conn:
             self.conn.executescript("BEGIN;" + upgrade("sqlite", before, columns))

@@ -76,18 +76,17 @@ class WatchRecords:
 
     def watch_latest(self, url: str | None = None) -> dict[str, WatchLatest]:
         """url -> latest status, since when, last checked (all URLs, or one)."""
-        sql = "SELECT url, result_id, status, since, checked_at FROM watch_latest"
+        sql = "SELECT url, result_id, status, since, checked_at, http_status FROM watch_latest"
         rows = self.query(sql + " WHERE url = ?", (url,)) if url else self.query(sql)
         return {r["url"]: WatchLatest(*tuple(r)) for r in rows}
 
     def latest_watch_rows(self) -> dict[str, dict[str, Any]]:
-        """url -> status, checked_at and http_status of its latest ``watch_results`` row
-        (one row per URL, by index)."""
-        rows = self.query(
-            "SELECT l.url, l.status, l.checked_at, w.http_status FROM watch_latest l"
-            " JOIN watch_results w ON w.id = l.result_id"
-        )
-        return {r[0]: {"status": r[1], "checked_at": r[2], "http_status": r[3]} for r in rows}
+        """url -> status, checked_at and http_status of its latest watch row (one row
+        per URL, from the summary table)."""
+        return {
+            url: {"status": w.status, "checked_at": w.checked_at, "http_status": w.http_status}
+            for url, w in self.watch_latest().items()
+        }
 
     def status_changes(self, statuses: Iterable[str], limit: int = 500) -> list[dict[str, Any]]:
         """The latest ``limit`` watch rows that entered one of ``statuses``, oldest first."""

@@ -41,6 +41,7 @@ class WatchLatest:
     status: str
     since: str
     checked_at: str
+    http_status: int | None = None  # of the latest row (None: recorded none, or before v5)
 
 
 _OXUM = re.compile(r"\s*(\d{1,18})\.(\d{1,12})\s*")  # BagIt's Payload-Oxum: bytes.files

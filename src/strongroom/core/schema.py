@@ -91,7 +91,8 @@ CREATE TABLE IF NOT EXISTS watch_latest (
     result_id     INTEGER NOT NULL,
     status        TEXT NOT NULL,
     since         TEXT NOT NULL,
-    checked_at    TEXT NOT NULL
+    checked_at    TEXT NOT NULL,
+    http_status   INTEGER                    -- v5: the latest row's HTTP status
 );
 CREATE TABLE IF NOT EXISTS copies (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -155,8 +156,8 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 
-# SQLite cannot replace a trigger: the fixity one is dropped and made again, so
-# that a ledger of an older version gets this version's body.
+# SQLite cannot replace a trigger: each is dropped and made again, so that a
+# ledger of an older version gets this version's body.
 SQLITE_TRIGGERS = """
 DROP TRIGGER IF EXISTS fixity_latest_ins;
 CREATE TRIGGER fixity_latest_ins AFTER INSERT ON fixity_runs BEGIN
@@ -169,11 +170,13 @@ CREATE TRIGGER fixity_latest_ins AFTER INSERT ON fixity_runs BEGIN
                          THEN NEW.started ELSE last_good END
         WHERE bag_id = NEW.bag_id;
 END;
-CREATE TRIGGER IF NOT EXISTS watch_latest_ins AFTER INSERT ON watch_results BEGIN
-    INSERT OR IGNORE INTO watch_latest (url, result_id, status, since, checked_at)
-        VALUES (NEW.url, NEW.id, NEW.status, NEW.checked_at, NEW.checked_at);
+DROP TRIGGER IF EXISTS watch_latest_ins;
+CREATE TRIGGER watch_latest_ins AFTER INSERT ON watch_results BEGIN
+    INSERT OR IGNORE INTO watch_latest (url, result_id, status, since, checked_at, http_status)
+        VALUES (NEW.url, NEW.id, NEW.status, NEW.checked_at, NEW.checked_at, NEW.http_status);
     UPDATE watch_latest SET
         since = CASE WHEN status = NEW.status THEN since ELSE NEW.checked_at END,
+        http_status = NEW.http_status,
         result_id = NEW.id, status = NEW.status, checked_at = NEW.checked_at
         WHERE url = NEW.url AND result_id != NEW.id;
 END;
@@ -197,10 +200,12 @@ CREATE TRIGGER fixity_latest_ins AFTER INSERT ON fixity_runs
     FOR EACH ROW EXECUTE FUNCTION strongroom_fixity_latest_ins();
 CREATE OR REPLACE FUNCTION strongroom_watch_latest_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO watch_latest (url, result_id, status, since, checked_at)
-        VALUES (NEW.url, NEW.id, NEW.status, NEW.checked_at, NEW.checked_at) ON CONFLICT DO NOTHING;
+    INSERT INTO watch_latest (url, result_id, status, since, checked_at, http_status)
+        VALUES (NEW.url, NEW.id, NEW.status, NEW.checked_at, NEW.checked_at, NEW.http_status)
+        ON CONFLICT DO NOTHING;
     UPDATE watch_latest SET
         since = CASE WHEN status = NEW.status THEN since ELSE NEW.checked_at END,
+        http_status = NEW.http_status,
         result_id = NEW.id, status = NEW.status, checked_at = NEW.checked_at
         WHERE url = NEW.url AND result_id != NEW.id;
     RETURN NEW;
@@ -240,20 +245,25 @@ FROM watch_results w JOIN (SELECT url, MAX(id) AS id FROM watch_results GROUP BY
 
 # Version 4: designations join the bag's row, so that status and the report
 # read no bag-info (NULL, for a bag recorded before: read its bag-info).
-# Version 5: the latest fixity run's start and mode join its summary row, so
-# that the report reads no run row per bag; filled from the run rows once.
+# Version 5: the latest fixity run's start and mode join its summary row, and
+# the latest watch row's HTTP status joins the URL's, so that the report reads
+# no history row per bag or URL; filled from the history once.
 # SQLite has no ADD COLUMN IF NOT EXISTS, so the ledger adds a column only when
 # it is missing (a table made at this version already has it).
 ADDED_COLUMNS = (
     ("bags", "designations", "TEXT"),
     ("fixity_latest", "started", "TEXT"),
     ("fixity_latest", "mode", "TEXT"),
+    ("watch_latest", "http_status", "INTEGER"),
 )
 MIGRATE_4_5 = """
 UPDATE fixity_latest SET
     started = (SELECT r.started FROM fixity_runs r WHERE r.id = fixity_latest.run_id),
     mode = (SELECT r.mode FROM fixity_runs r WHERE r.id = fixity_latest.run_id)
 WHERE started IS NULL;
+UPDATE watch_latest SET
+    http_status = (SELECT w.http_status FROM watch_results w WHERE w.id = watch_latest.result_id)
+WHERE http_status IS NULL;
 """
 
 _POSTGRES_TYPES = (

@@ -7,8 +7,9 @@ before it goes into the SVG; the numbers are ours.
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import Any
+
+from strongroom.report.rows import html_text as escape
 
 CHART_W, CHART_H = 320, 34
 
@@ -47,7 +48,10 @@ def fixity_svg(
             'font-size="10" fill="#888">no fixity check yet</text></svg>'
         )
     good_at, latest_at = parse_time(last_good), parse_time(started)
-    start = min(t for t in (parse_time(created), good_at, latest_at, now) if t is not None)
+    start = now
+    for t in (parse_time(created), good_at, latest_at):
+        if t is not None and t < start:
+            start = t
     scale = (CHART_W - 12) / max((now - start).total_seconds(), 1.0)
     parts = [
         f'<svg class="spark" width="{CHART_W}" height="{CHART_H}" role="img" '
@@ -56,14 +60,14 @@ def fixity_svg(
     ]
     if good_at is not None:
         x = 6 + scale * (good_at - start).total_seconds()
-        title = html.escape(f"last good full check {last_good}")
+        title = escape(f"last good full check {last_good}")
         parts.append(
             f'<circle cx="{x:.1f}" cy="17" r="4" fill="none" stroke="#2e7d32" '
             f'stroke-width="2"><title>{title}</title></circle>'
         )
     if latest_at is not None:
         x = 6 + scale * (latest_at - start).total_seconds()
-        title = html.escape(f"latest check {started}: {result}")
+        title = escape(f"latest check {started}: {result}")
         if result == "valid":
             parts.append(
                 f'<circle cx="{x:.1f}" cy="17" r="5" fill="#2e7d32"><title>{title}</title></circle>'
@@ -116,7 +120,7 @@ def timeline_svg(events: list[dict[str, Any]], now: dt.datetime, width: int = 90
             f'<line x1="{x:.1f}" y1="20" x2="{x:.1f}" y2="{y}" stroke="#c8102e" '
             f'stroke-dasharray="2 2"/><circle cx="{x:.1f}" cy="{y}" r="5" fill="#c8102e"/>'
             f'<text x="{x + dx:.1f}" y="{y + 4}" font-size="11" fill="#222" '
-            f'text-anchor="{anchor}">{html.escape(label[:140])}</text>'
+            f'text-anchor="{anchor}">{escape(label[:140])}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

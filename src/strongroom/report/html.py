@@ -26,23 +26,24 @@ from typing import Any
 
 from strongroom import SOFTWARE
 from strongroom.core.archive import Archive
-from strongroom.core.ledger import BagFacts, Ledger, open_ledger, utcnow
+from strongroom.core.ledger import BagFacts, Ledger, WatchLatest, open_ledger, utcnow
 from strongroom.core.ui import human_bytes
 from strongroom.report.attention import attention, last_report_time, note_report_time
 from strongroom.report.charts import fixity_svg, parse_time, timeline_svg
 from strongroom.report.rows import TAKEDOWN_STATUSES
-from strongroom.report.status import BagState as _State
-from strongroom.report.status import Snapshot, overdue_bags, replication_view
+from strongroom.report.status import Snapshot, is_overdue, overdue_line, replication_view
 
 TAKEDOWNS_SHOWN = 500
 # `strongroom replay` serves here by default; the report's replay links point at it.
 REPLAY_BASE = "http://127.0.0.1:8080"
 MAX_THUMBNAILS = 200
 _NOT_DIGITS = re.compile(r"[^0-9]+")
+_URL_SAFE = ":/?&=%#;,+@!$'()*~"  # kept as they are in a replay link's URL
+_URL_PLAIN = re.compile(r"[A-Za-z0-9_.\-~:/?&=%#;,+@!$'()*]*")  # what quote leaves unchanged
 PAGE_BAGS = 500  # bags per collection page: a page stays a few hundred KB
 
 
-@dataclass
+@dataclass(slots=True)
 class BagRow:
     """One bag as the report shows it."""
 
@@ -165,7 +166,7 @@ def _known_bag(archive: Archive, snap: Snapshot, facts: BagFacts, now: dt.dateti
     row.fixity_svg = fixity_svg(
         facts.runs, facts.created, facts.last_good, (facts.fixity, facts.fixity_started), now
     )
-    row.overdue = bool(overdue_bags([_State(bag_id, "", facts.fixity, facts.fixity_at)], now))
+    row.overdue = is_overdue(facts.fixity, facts.fixity_at, overdue_line(now))
     start = facts.crawl_start or facts.created
     row.replay_url = _replay_url(start, facts.collection_id, facts.access, facts.seeds)
     return row
@@ -188,14 +189,16 @@ def _replay_url(crawl_start: str, collection_id: str, access: str, seeds: list[s
         return ""
     stamp = _NOT_DIGITS.sub("", crawl_start)
     name = collection_id if access == "public" else f"{collection_id}-restricted"
-    return f"{REPLAY_BASE}/{name}/{stamp[:14]}/" + quote(seeds[0], safe=":/?&=%#;,+@!$'()*~")
+    seed = seeds[0]
+    if not _URL_PLAIN.fullmatch(seed):  # quote leaves a plain URL as it is: skip its cost
+        seed = quote(seed, safe=_URL_SAFE)
+    return f"{REPLAY_BASE}/{name}/{stamp[:14]}/{seed}"
 
 
-def _bag_rows(archive: Archive, ledger: Ledger, now: dt.datetime) -> list[BagRow]:
+def _bag_rows(archive: Archive, snap: Snapshot, ledger: Ledger, now: dt.datetime) -> list[BagRow]:
     """Every bag on disk, from one snapshot of the ledger (bounded at any archive size)."""
     from strongroom.report.attention import thumbnail_uri
 
-    snap = Snapshot.load(archive, ledger, None, live=False)  # seeds: latest_watch_rows
     rows = []
     for bag_id in sorted(snap.on_disk):
         facts = snap.facts.get(bag_id)
@@ -205,7 +208,7 @@ def _bag_rows(archive: Archive, ledger: Ledger, now: dt.datetime) -> list[BagRow
             if fx is not None:
                 row.last_fixity = {"result": fx.result, "started": "", "ended": fx.ended,
                                    "mode": ""}  # fmt: skip
-                row.overdue = bool(overdue_bags([_State(bag_id, "", fx.result, fx.ended)], now))
+                row.overdue = is_overdue(fx.result, fx.ended, overdue_line(now))
         else:
             row = _known_bag(archive, snap, facts, now)
         row.copies, row.jurisdictions, row.compliant, row.replication_problems = replication_view(
@@ -236,17 +239,17 @@ def _changes(ledger: Ledger, statuses: set[str]) -> list[dict[str, Any]]:
     ]
 
 
-def _seed_row(url: str, latest: dict[str, Any] | None) -> dict[str, Any]:
+def _seed_row(url: str, latest: WatchLatest | None) -> dict[str, Any]:
     return {
         "url": url,
-        "status": latest["status"] if latest else "not watched",
-        "checked_at": latest["checked_at"] if latest else "",
-        "http_status": latest["http_status"] if latest else None,
+        "status": latest.status if latest else "not watched",
+        "checked_at": latest.checked_at if latest else "",
+        "http_status": latest.http_status if latest else None,
         "bags": [],
     }
 
 
-def _collections(bags: list[BagRow], latest: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _collections(bags: list[BagRow], latest: dict[str, WatchLatest]) -> list[dict[str, Any]]:
     """Collections with their bags (in pages of ``PAGE_BAGS``), seeds and fixity counts."""
     collections: dict[str, dict[str, Any]] = {}
     for b in bags:
@@ -277,8 +280,8 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
     archive.require()
     with open_ledger(archive.root) as ledger:
-        bags = _bag_rows(archive, ledger, now)
-        latest = ledger.latest_watch_rows()
+        snap = Snapshot.load(archive, ledger, None)
+        bags = _bag_rows(archive, snap, ledger, now)
         takedowns = _changes(ledger, TAKEDOWN_STATUSES)
         edits = _changes(ledger, {"edited"})
         exports = ledger.events(types=("export", "access change"), limit=50)
@@ -293,7 +296,7 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
         "organization": archive.config.organization,
         "jurisdiction": archive.config.jurisdiction,
         "archive": str(archive.root),
-        "collections": _collections(bags, latest),
+        "collections": _collections(bags, snap.watch),
         "bags": bags,
         "bag_count": len(bags),
         "takedowns": takedowns,

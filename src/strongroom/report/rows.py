@@ -5,18 +5,20 @@ whole archive (10,000 bags make 30,000 rows), and Jinja2 spent about 80 µs on
 each bag's three rows, mostly escaping each value through markupsafe's Markup
 objects and looking attributes up; formatted here it costs a tenth of that.
 Every value that comes from a bag, the ledger or a live page goes through
-``_e`` (HTML-escaped, quotes included) before it is written; only our own
+``html_text`` (HTML-escaped, quotes included) before it is written; only our own
 markup and the charts drawn by ``report.charts`` (which escape their text)
 go in as they are. ``test_report_escapes_hostile_values_on_every_page`` checks it.
 """
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
+_SPECIAL = re.compile(r"[&<>\"']")  # what html.escape(quote=True) changes
 TAKEDOWN_STATUSES = {"redirect-home", "soft-404", "not-found", "gone", "blocked-451"}
 STATUS_COLOURS = {
     "ok": "#2e7d32",
@@ -26,8 +28,14 @@ STATUS_COLOURS = {
 }
 
 
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
+def html_text(value: object) -> str:
+    """``value`` as HTML text (quotes too): most values hold nothing to escape, and
+    one search finds that faster than ``html.escape``'s five replaces."""
+    text = str(value)
+    return escape(text, quote=True) if _SPECIAL.search(text) else text
+
+
+_e = html_text
 
 
 def status_colour(status: object) -> str:

@@ -112,39 +112,28 @@ class SeedStatus:
 
 def overdue_bags(bags: list[BagState], now: dt.datetime) -> list[str]:
     """Bags never checked, or whose last check was good but is over 30 days old."""
-    cutoff, stamp = _cutoff(now)
-    late = []
-    for b in bags:
-        if b.fixity is None:
-            late.append(b.bag_id)
-        elif b.fixity == "valid" and b.fixity_at:
-            at = b.fixity_at
-            if len(at) == 20 and _CANONICAL.fullmatch(at):  # the ledger's format: as text
-                old = at < stamp
-            else:
-                when = _parse_time(at)
-                old = when is not None and when < cutoff
-            if old:
-                late.append(b.bag_id)
-    return late
+    line = overdue_line(now)
+    return [b.bag_id for b in bags if is_overdue(b.fixity, b.fixity_at, line)]
 
 
-_cutoffs: dict[dt.datetime, tuple[dt.datetime, str]] = {}
+def overdue_line(now: dt.datetime) -> tuple[dt.datetime, str]:
+    """The time before which a good check is late, also as the ledger writes times
+    (formatted by hand: strftime costs more than all the comparisons it serves)."""
+    c = now - dt.timedelta(seconds=OVERDUE_SECONDS)
+    return c, f"{c.year:04d}-{c.month:02d}-{c.day:02d}T{c.hour:02d}:{c.minute:02d}:{c.second:02d}Z"
 
 
-def _cutoff(now: dt.datetime) -> tuple[dt.datetime, str]:
-    """The overdue line for ``now`` (to the second), as a time and as the ledger writes
-    times; worked out once a second, not once for each of the archive's bags."""
-    now = now.replace(microsecond=0)
-    found = _cutoffs.get(now)
-    if found is None:
-        c = now - dt.timedelta(seconds=OVERDUE_SECONDS)
-        # formatted by hand: strftime costs more than the rest of overdue_bags
-        text = f"{c.year:04d}-{c.month:02d}-{c.day:02d}T{c.hour:02d}:{c.minute:02d}:{c.second:02d}Z"
-        found = (c, text)
-        _cutoffs.clear()
-        _cutoffs[now] = found
-    return found
+def is_overdue(fixity: str | None, at: str | None, line: tuple[dt.datetime, str]) -> bool:
+    """Never checked, or the last check (``fixity`` at ``at``) was good but is older than
+    ``line`` (a failed check is a problem of its own, not a late one)."""
+    if fixity is None:
+        return True
+    if fixity != "valid" or not at:
+        return False
+    if len(at) == 20 and _CANONICAL.fullmatch(at):  # the ledger's own format: as text
+        return at < line[1]
+    when = _parse_time(at)
+    return when is not None and when < line[0]
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
