@@ -185,10 +185,7 @@ class Snapshot:
         return self._titles[collection_id]
 
     @classmethod
-    def load(
-        cls, archive: Archive, ledger: Ledger, collection: Collection | None, *, live: bool = True
-    ) -> Snapshot:
-        """Read the snapshot (``live``: with each URL's latest watch status)."""
+    def load(cls, archive: Archive, ledger: Ledger, collection: Collection | None) -> Snapshot:
         copies: dict[str, list[dict[str, Any]]] = {}
         for row in ledger.copies():
             copies.setdefault(row["bag_id"], []).append(row)
@@ -204,7 +201,7 @@ class Snapshot:
         return cls(
             on_disk=on_disk,
             facts=facts,
-            watch=ledger.watch_latest() if live else {},
+            watch=ledger.watch_latest(),
             copies=copies,
             designations=designations,
             archive_wide=wide,
