@@ -223,3 +223,42 @@ def test_https_is_verified_and_recorded_as_plaintext(tmp_path, monkeypatch):
     assert res.status == 200 and not res.error and res.peer == "127.0.0.1"
     assert res.spool.read() == b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret"
     assert res.request.startswith(b"GET /tls HTTP/1.1\r\nHost: 127.0.0.1:")
+
+
+def _counting(site: SiteServer, path: str, wire: bytes) -> list[int]:
+    """A route answering ``wire`` and keeping the connection open; returns the client
+    ports it saw (one per TCP connection)."""
+    ports: list[int] = []
+
+    def handler(req):
+        ports.append(req.client_address[1])
+        req.wfile.write(wire)
+        req.close_connection = False
+
+    site.add_route(path, handler)
+    return ports
+
+
+@pytest.mark.parametrize(
+    ("wire", "connections"),
+    [
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", 1),
+        (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok", 1),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 3),  # 1.0 closes by default
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", 3),
+    ],
+)
+def test_keep_alive_is_reused_as_the_server_offers_it(site, wire, connections):
+    """An HTTP/1.0 server that says keep-alive gets one connection for three requests,
+    as an HTTP/1.1 server does; without it (or with close) each request opens its own.
+    Counted from the server's side: the client ports it saw."""
+    ports = _counting(site, "/ka", wire)
+    session = make_session("t")
+    try:
+        for _ in range(3):
+            res = fetch(session, site.url + "ka", timeout=5.0, max_bytes=10**6, time_limit=9.0)
+            assert res.status == 200 and res.spool.read() == wire
+    finally:
+        session.close()
+    assert len(ports) == 3 and len(set(ports)) == connections

@@ -188,3 +188,31 @@ def test_record_ids_are_random_version_4_uuids() -> None:
         u = uuid.UUID(rid[len("<urn:uuid:") : -1])
         assert u.version == 4 and u.variant == uuid.RFC_4122
         assert str(u) == rid[len("<urn:uuid:") : -1]
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_000, 65_536, 70_000, 300_000])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_digests_of_small_and_large_blocks_match_an_independent_hash(size, chunked):
+    """A block read whole (under 64 KiB) and one read in steps give the same digests,
+    sample and sizes as hashing the bytes directly; chunked framing is removed."""
+    import base64
+    import hashlib
+
+    payload = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    if chunked:
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        half = len(payload) // 2
+        parts = [p for p in (payload[:half], payload[half:]) if p]
+        body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    else:
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(payload)
+        body = payload
+    block = head + body
+
+    def b32(data: bytes) -> str:
+        return "sha256:" + base64.b32encode(hashlib.sha256(data).digest()).decode()
+
+    info = digest_response(spool(block), keep=1000)
+    assert (info.block_digest, info.payload_digest) == (b32(block), b32(payload))
+    assert (info.size, info.payload_size, info.head_len) == (len(block), len(payload), len(head))
+    assert info.head == head and info.payload_sample == payload[:1000]

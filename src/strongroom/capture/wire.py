@@ -54,6 +54,7 @@ class _Conn:
         self.peer = peer
         self.buf = bytearray()
         self.used = False
+        self.timeout: float | None = None  # the socket's timeout as last set
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -80,6 +81,10 @@ class WireClient:
         ).encode("latin-1", "replace")
         self._idle: dict[tuple[str, str, int], _Conn] = {}
         self._tls: Any = None
+        # One read buffer per client (one client per thread): recv(256 KiB) would
+        # map and unmap a fresh 256 KiB block for every read, even of 300 bytes.
+        self._rbuf = bytearray(READ_SIZE)
+        self.rview = memoryview(self._rbuf)
 
     def close(self) -> None:
         for conn in self._idle.values():
@@ -236,22 +241,29 @@ class _Exchange:
         return f"{why} (body incomplete after {self.result.received} bytes)" if body else why
 
     # --- reading ----------------------------------------------------------
-    def _recv(self) -> bytes:
-        """One read from the socket, bounded by the timeout and the time limit."""
-        assert self.conn is not None
+    def _recv(self) -> memoryview:
+        """One read from the socket, bounded by the timeout and the time limit.
+
+        The bytes are a view of the client's read buffer, valid until the next read."""
+        conn = self.conn
+        assert conn is not None
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _TimeUp
-        self.conn.sock.settimeout(min(self.timeout, left))
+        wait = min(self.timeout, left)
+        if wait != conn.timeout:  # each settimeout is a system call
+            conn.sock.settimeout(wait)
+            conn.timeout = wait
+        view = self.client.rview
         try:
-            data: bytes = self.conn.sock.recv(READ_SIZE)
+            data = view[: conn.sock.recv_into(view)]
         except TimeoutError:
             if time.monotonic() >= self.deadline:
                 raise _TimeUp from None
             raise
         except OSError as exc:
             if _is_tls_eof(exc):
-                return b""  # a TLS close without close_notify: an ordinary end
+                return memoryview(b"")  # a TLS close without close_notify: an ordinary end
             raise
         self.got += len(data)
         return data
@@ -320,8 +332,7 @@ class _Exchange:
             complete
             and kind != "close"
             and not self.conn.buf
-            and head[:8] == b"HTTP/1.1"
-            and "close" not in res.headers.get("connection", "").lower()
+            and _persistent(head, res.headers)
             and not ("transfer-encoding" in res.headers and "content-length" in res.headers)
         )
         if reusable:
@@ -415,6 +426,18 @@ class _Exchange:
                 )
                 return False
             buf += data
+
+
+def _persistent(head: bytes, headers: dict[str, str]) -> bool:
+    """Whether the server keeps the connection open after this response.
+
+    HTTP/1.1 does unless it says ``Connection: close``; HTTP/1.0 only when it
+    says ``Connection: keep-alive`` (old servers and some CDNs' origin shields).
+    """
+    tokens = {t.strip() for t in headers.get("connection", "").lower().split(",")}
+    if head[:8] == b"HTTP/1.1":
+        return "close" not in tokens
+    return "keep-alive" in tokens and "close" not in tokens
 
 
 class _Retry(Exception):
