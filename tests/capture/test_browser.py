@@ -260,3 +260,30 @@ def test_browser_requests_obey_robots_txt_and_are_listed(cli, tmp_path: Path) ->
     assert "/private/note.json" not in origin_saw  # never asked for
     uris = {r["uri"] for r in _records(folder)}
     assert site.url + "robots.txt" in uris  # the rules we obeyed are in the WARC
+
+
+def test_the_browser_and_a_worker_take_turns_on_one_host(cli: Any, tmp_path: Path) -> None:
+    """With --delay, Chromium's requests and a worker's share the host's clock: the
+    site's own request log never shows two requests closer than the delay allows
+    (half of it, for the jitter of a loaded machine; separate clocks collide at ~0)."""
+    import itertools
+
+    delay = 0.2
+    extras = 40  # 8 s of the worker's requests: Chromium is up well before they end
+    with JsNewsSite() as site:
+        # a worker fetches these while Chromium (started after the article) runs the article
+        extra = [site.url + f"img/extra-{i}.png" for i in range(extras)]
+        res, _doc, _ = _capture(
+            cli, tmp_path / "archive", site.article, *extra, "--browser",
+            "--delay", str(delay), "--concurrency", "2",
+        )  # fmt: skip
+        log = sorted(site.log)
+    assert res.exit_code == 0, res.output
+    paths = [p for _, p in log]
+    assert all(f"/img/extra-{i}.png" in paths for i in range(extras))
+    assert len(log) > extras + 30  # the article's own requests, made by Chromium, are there too
+    # The two overlapped: Chromium's first request came before the worker's last one.
+    assert paths.index("/css/site.css") < paths.index(f"/img/extra-{extras - 1}.png")
+    gaps = [(b[0] - a[0], a[1], b[1]) for a, b in itertools.pairwise(log)]
+    closest = min(gaps)
+    assert closest[0] >= delay / 2, closest

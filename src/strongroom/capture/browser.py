@@ -43,7 +43,7 @@ from typing import Any
 from strongroom.capture.choose import INSTALL_HINT, choose_browser
 from strongroom.capture.chromium import end_all
 from strongroom.capture.extract import decode_content, extract, is_css, is_html
-from strongroom.capture.frontier import Done, Failure, Task, hostkey
+from strongroom.capture.frontier import Done, Failure, HostClock, Task, hostkey
 from strongroom.capture.http import FetchResult, fetch, make_session
 from strongroom.capture.render import NAV_TIMEOUT, render_job
 from strongroom.capture.robots import Robots
@@ -134,6 +134,8 @@ class CrawlSide:
     # frontier has not asked yet is asked (and recorded) by the browser thread.
     robots: dict[str, Any]
     screenshots: bool = True  # screenshot + text of the live render
+    # The crawl's per-host politeness clock (the frontier's); None: one of its own.
+    clock: HostClock | None = None
 
 
 @dataclass
@@ -170,10 +172,10 @@ class BrowserCapture:
         self.start_lock = threading.Lock()
         self.failed_start = ""
         self.session: Any = None  # the browser thread's keep-alive session
-        # Politeness for the browser's own requests: the frontier paces the
-        # workers' tasks; requests Chromium makes while a page renders are
-        # paced here, per host, by the same delay.
-        self.next_ok: dict[str, float] = {}
+        # Politeness for the browser's own requests: they take their turns on the
+        # crawl's per-host clock, the one the frontier paces the workers' tasks
+        # by, so a worker and the browser never reach a host closer than --delay.
+        self.clock = crawl.clock or HostClock(crawl.settings.delay)
         self.robots: dict[str, Any] = {}  # host key -> rules this thread fetched
         # The crawl's retry rule, from the worker that owns it.
         self.retrier = Worker(
@@ -327,10 +329,11 @@ class BrowserCapture:
         if delay <= 0:
             return
         host = hostkey(url)
-        now = time.monotonic()
-        at = max(now, self.next_ok.get(host, 0.0))
-        self.next_ok[host] = at + delay
-        self.crawl.stop.wait(at - now)
+        # Booked when the request really starts (not when it was queued), so a
+        # late wake-up on a loaded machine never brings two requests closer.
+        while not self.clock.try_book(host, now := time.monotonic()):
+            if self.crawl.stop.wait(max(self.clock.free_at(host) - now, 0.001)):
+                return
 
     def _fetch_retrying(self, url: str, kind: str = "req") -> FetchResult:
         """One URL, retried as the crawl retries (robots.txt: one try), politely paced."""

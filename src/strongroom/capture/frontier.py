@@ -8,6 +8,7 @@ Retries and redirect hops come back here and wait for their host's turn too.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -102,13 +103,42 @@ def allow_all() -> Robots:
     return Robots(allow_all=True)
 
 
-class HostTurns:
-    """Per-host queues and a politeness clock: which task may start now, and when next."""
+class HostClock:
+    """When each host may next be asked: the one politeness clock of a crawl.
+
+    The frontier books a host's turn when it hands a task to a worker; the
+    browser thread books one for every request Chromium makes. Both book on
+    this clock (thread-safe), so no two requests reach a host closer than
+    ``delay``, whoever makes them.
+    """
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def free_at(self, host: str) -> float:
+        """When ``host`` may next be asked (0 when it may be asked now)."""
+        return self._next.get(host, 0.0)
+
+    def try_book(self, host: str, now: float) -> bool:
+        """Take ``host``'s turn now, if it has come (the frontier: never waits)."""
+        if self.delay <= 0:
+            return True
+        with self._lock:
+            if self._next.get(host, 0.0) > now:
+                return False
+            self._next[host] = now + self.delay
+            return True
+
+
+class HostTurns:
+    """Per-host queues on the politeness clock: which task may start now, and when next."""
+
+    def __init__(self, delay: float, clock: HostClock | None = None) -> None:
+        self.delay = delay
+        self.clock = clock or HostClock(delay)
         self.queues: dict[str, deque[Task]] = {}
-        self.next_ok: dict[str, float] = {}
         self.order: deque[str] = deque()  # hosts with queued work, round robin
 
     def __len__(self) -> int:
@@ -128,14 +158,12 @@ class HostTurns:
             host = self.order[0]
             self.order.rotate(-1)
             q = self.queues[host]
-            if self.next_ok.get(host, 0.0) > now or q[0].not_before > now:
+            if q[0].not_before > now or not self.clock.try_book(host, now):
                 continue
             task = q.popleft()
             if not q:
                 del self.queues[host]
                 self.order.remove(host)
-            if self.delay > 0:
-                self.next_ok[host] = now + self.delay
             return task
         return None
 
@@ -145,9 +173,7 @@ class HostTurns:
             return None
         return max(
             0.0,
-            min(
-                max(self.next_ok.get(h, 0.0), q[0].not_before) - now for h, q in self.queues.items()
-            ),
+            min(max(self.clock.free_at(h), q[0].not_before) - now for h, q in self.queues.items()),
         )
 
 
