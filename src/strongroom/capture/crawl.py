@@ -295,6 +295,7 @@ class _Crawl:
             self.options.proxy,
             self.stop,
             self.browser,
+            self.frontier.turns.clock,
         )
         if self.settings.concurrency == 1 and self.browser is None:
             return self._run_inline(worker, seeds)

@@ -131,6 +131,14 @@ class HostClock:
             self._next[host] = now + self.delay
             return True
 
+    def touch(self, host: str, now: float) -> None:
+        """A request to ``host`` starts now: its next turn is ``delay`` from now at the
+        earliest (a worker calls this as it sends what the frontier handed it)."""
+        if self.delay <= 0:
+            return
+        with self._lock:
+            self._next[host] = max(self._next.get(host, 0.0), now + self.delay)
+
 
 class HostTurns:
     """Per-host queues on the politeness clock: which task may start now, and when next."""

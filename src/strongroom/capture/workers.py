@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 from strongroom.capture.extract import clean_url, extract, is_css, is_html
-from strongroom.capture.frontier import Done, Failure, Task
+from strongroom.capture.frontier import Done, Failure, HostClock, Task, hostkey
 from strongroom.capture.http import FetchResult, fetch, make_session
 from strongroom.capture.robots import Robots
 from strongroom.core.collection import CaptureSettings
@@ -102,10 +103,15 @@ class Worker:
         proxy: str | None,
         stop: threading.Event,
         browser: Any = None,
+        clock: HostClock | None = None,
     ) -> None:
         self.settings, self.recorder = settings, recorder
         self.user_agent, self.proxy, self.stop = user_agent, proxy, stop
         self.browser = browser  # capture.browser.BrowserCapture, or None: static capture
+        # The crawl's politeness clock: the frontier booked this host's turn when it
+        # handed the task over; the request starts a little later, and the next turn
+        # (a browser request's, say) counts from then.
+        self.clock = clock
 
     def session(self) -> Any:
         """A keep-alive client for one thread (close it when done)."""
@@ -145,6 +151,8 @@ class Worker:
 
     def process(self, session: Any, task: Task) -> Done:
         s = self.settings
+        if self.clock is not None:
+            self.clock.touch(hostkey(task.url), time.monotonic())
         res = fetch(
             session,
             task.url,
