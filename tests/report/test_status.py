@@ -90,3 +90,38 @@ def test_status_on_a_missing_archive_is_a_usage_error(cli, tmp_path):
     r = cli("status", "--archive", str(tmp_path / "none"))
     assert r.exit_code == 2
     assert "no archive" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        b'{"version": 99, "capture_id": "x", "ended": "2099-01-01T00:00:00Z"}',
+        b'{"capture_id": "x", "ended": 20990101}',
+        b"\xff\xfe not json",
+    ],
+    ids=["newer", "wrong-type", "not-json"],
+)
+def test_status_passes_over_a_damaged_capture_record(cli, site, archive_dir, record):
+    """status judges tags/capture.json with the one parser bag, replay and watch use:
+    a damaged or newer record is not believed, and status still answers."""
+    url = serve_article(site)
+    bag_dir = make_bag(archive_dir, url)
+    (bag_dir / "tags").mkdir(exist_ok=True)
+    (bag_dir / "tags" / "capture.json").write_bytes(record)
+    r = cli("status", "--json")
+    assert r.exit_code == 0, r.output
+    [row] = json.loads(r.stdout)
+    assert row["latest_bag"] == bag_dir.name
+    assert row["last_capture"] and not row["last_capture"].startswith("2099")
+
+
+def test_status_takes_the_capture_time_from_a_sound_capture_record(cli, site, archive_dir):
+    from strongroom.capture.record import CaptureRecord
+
+    url = serve_article(site)
+    bag_dir = make_bag(archive_dir, url)
+    (bag_dir / "tags").mkdir(exist_ok=True)
+    ended = "2024-05-13T10:00:09Z"
+    CaptureRecord("x", started="2024-05-13T10:00:00Z", ended=ended).write(bag_dir / "tags")
+    [row] = json.loads(cli("status", "--json").stdout)
+    assert row["last_capture"] == ended

@@ -10,7 +10,6 @@ this archive may hold the only copy left.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from strongroom.watch.statuses import GEO_BLOCKED, TAKEDOWN
 if TYPE_CHECKING:
     from rich.console import Group
     from rich.table import Table
+
+    from strongroom.capture.record import CaptureRecord
 
 ALARM = "GONE LIVE — this archive may hold the only copy"
 # A bag whose last good check is older than this is overdue; it matches the
@@ -212,16 +213,21 @@ class Snapshot:
 def bag_title(archive: Archive, bag_id: str) -> str:
     """The collection title in a bag's tags/capture.json, else its External-Description
     (as replay names the bag), without reading its custody log."""
-    path = archive.bag_dir(bag_id) / "tags" / "capture.json"
-    try:
-        if path.is_file() and not path.is_symlink() and path.stat().st_size < 4 * 1024 * 1024:
-            data = json.loads(path.read_bytes())
-            coll = data.get("collection") if isinstance(data, dict) else None
-            if isinstance(coll, dict) and coll.get("title"):
-                return str(coll["title"])
-    except (OSError, ValueError, UnicodeDecodeError):
-        pass
+    record = _capture_record(archive, bag_id)
+    if record is not None and record.collection.title:
+        return record.collection.title
     return first(read_bag_info(archive.bag_dir(bag_id)), "External-Description")
+
+
+def _capture_record(archive: Archive, bag_id: str) -> CaptureRecord | None:
+    """The bag's capture record, read by the one parser bag, replay and watch use.
+
+    A damaged or newer record is passed over here without a word: status only
+    enriches what it shows, and ``verify`` names the damage.
+    """
+    from strongroom.bag.record import bag_capture_record  # the status path stays light
+
+    return bag_capture_record(archive.bag_dir(bag_id))[0]
 
 
 def _refs(archive: Archive, snap: Snapshot) -> list[BagRef]:
@@ -368,15 +374,9 @@ def _capture_time(archive: Archive, snap: Snapshot, bag_id: str) -> str:
     row = snap.facts.get(bag_id)
     if row is not None and row.crawl_end:
         return row.crawl_end
-    path = archive.bag_dir(bag_id) / "tags" / "capture.json"
-    if path.is_file() and not path.is_symlink() and path.stat().st_size < 4 * 1024 * 1024:
-        try:
-            data = json.loads(path.read_bytes())
-            when = data.get("ended") or data.get("started") if isinstance(data, dict) else None
-            if isinstance(when, str) and when:
-                return when
-        except (ValueError, UnicodeDecodeError):
-            pass
+    record = _capture_record(archive, bag_id)
+    if record is not None and (record.ended or record.started):
+        return record.ended or record.started
     info = read_bag_info(archive.bag_dir(bag_id))
     return first(info, "Crawl-End") or first(info, "Bagging-Date")
 
