@@ -184,7 +184,14 @@ def test_a_stopped_pooled_run_leaves_ledger_and_logs_consistent(
 ) -> None:
     ids = make_many(archive, manifests, 120)
     code = _stop_midway(archive, how, random.uniform(0.0, 0.3))
-    assert code in ({0, 2} if how != "sigkill" else {0, -signal.SIGKILL})
+    sig = {"ctrl-c": signal.SIGINT, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}[how]
+    allowed = {0, 2} if how != "sigkill" else {0, -signal.SIGKILL}
+    if _checked(archive) == len(ids):
+        # On an idle machine the signal can land after the last bag, as the run
+        # exits; it then ends by that signal, as any Unix program does. Mid-run,
+        # it must be the clean stop (exit 2).
+        allowed.add(-sig)
+    assert code in allowed, code
     # every log still reaches the head the ledger anchored (lines the batch did not
     # commit chain on from it), so the next run, and a full check, find every bag valid
     r = cli("verify", "--all", "--fast", "--quiet")
