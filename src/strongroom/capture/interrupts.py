@@ -17,37 +17,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from strongroom.core.signals import handling, sigterm_as_interrupt
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C (only possible from the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _raise(_sig: int, _frm: Any) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, _raise)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+__all__ = ["DeferredInterrupts", "no_interrupts", "sigterm_as_interrupt"]
 
 
-@contextlib.contextmanager
-def no_interrupts() -> Iterator[None]:
+def no_interrupts() -> contextlib.AbstractContextManager[None]:
     """Ignore Ctrl-C/SIGTERM while the last records and capture.json are written."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
+    return handling(signal.SIG_IGN, signal.SIGINT, signal.SIGTERM)
 
 
 class DeferredInterrupts:
@@ -70,18 +47,8 @@ class DeferredInterrupts:
             return
         raise KeyboardInterrupt
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        old_int = signal.signal(signal.SIGINT, self._handle)
-        old_term = signal.signal(signal.SIGTERM, self._handle)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, old_int)
-            signal.signal(signal.SIGTERM, old_term)
+    def installed(self) -> contextlib.AbstractContextManager[None]:
+        return handling(self._handle, signal.SIGINT, signal.SIGTERM)
 
     @contextlib.contextmanager
     def critical(self) -> Iterator[None]:

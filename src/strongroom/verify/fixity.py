@@ -555,7 +555,8 @@ def _check_pooled(
     jobs: int,
 ) -> None:
     """Check ``targets`` in ``jobs`` worker processes; record each here, in order."""
-    from strongroom.verify.pool import checked_in_parallel, term_as_interrupt
+    from strongroom.core.signals import sigterm_as_interrupt
+    from strongroom.verify.pool import checked_in_parallel
 
     check = functools.partial(
         check_bag,
@@ -568,7 +569,7 @@ def _check_pooled(
         ctx=ctx,
     )
     with (
-        term_as_interrupt(),
+        sigterm_as_interrupt(),
         contextlib.closing(checked_in_parallel(check, targets, ctx, jobs)) as checked,
     ):
         for run in checked:

@@ -22,7 +22,7 @@ import os
 import pickle
 import signal
 import struct
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from strongroom.errors import UsageError
@@ -172,24 +172,3 @@ def _die_with(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before the call took effect
         os._exit(0)
-
-
-@contextlib.contextmanager
-def term_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the run the way Ctrl-C does (workers ended, the batch dropped).
-
-    Only the main thread can set a handler; elsewhere SIGTERM keeps its default.
-    """
-
-    def _raise(_sig: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        old = signal.signal(signal.SIGTERM, _raise)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
