@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import bagit
 from test_validate import write_warc
 
 from strongroom.bag import custody, inventory, signing
 from strongroom.core.archive import Archive
-from strongroom.core.ledger import open_ledger
+from strongroom.core.ledger import Ledger, open_ledger
 
 COLLECTION = "demo-coll"
 
@@ -25,20 +26,34 @@ def make_archive_bag(archive: Archive, bag_id: str, manifests: Path, pages: dict
     key = signing.load_private_key(archive.keys)
     assert key is not None
     signing.write_signature(bag / "tagmanifest-sha512.txt", key)
-    custody.append(archive, bag_id, "bagging", outcome="success")
     with open_ledger(archive.root) as ledger:
-        ledger.record_bag(
-            bag_id,
-            collection_id=COLLECTION,
-            capture_id=None,
-            created="2024-01-01T00:00:00Z",
-            access="open",
-            seeds=list(pages),
-        )
+        register_bag(archive, bag_id, manifests, list(pages), ledger=ledger, key=key)
+    return bag
+
+
+def register_bag(
+    archive: Archive,
+    bag_id: str,
+    manifests: Path,
+    seeds: list[str],
+    *,
+    ledger: Ledger,
+    key: Any,
+    tagmanifests: dict[str, str] | None = None,
+) -> None:
+    """What publishing records of a bag on disk: its ledger row, the first custody
+    entry (head anchored) and its inventory entry (``tagmanifests`` if known)."""
+    ledger.record_bag(
+        bag_id,
+        collection_id=COLLECTION,
+        capture_id=None,
+        created="2024-01-01T00:00:00Z",
+        access="open",
+        seeds=seeds,
+    )
+    custody.append(archive, bag_id, "bagging", outcome="success", ledger=ledger, key=key)
+    hashes = tagmanifests or inventory.tagmanifest_hashes(archive.bag_dir(bag_id))
     fpr = signing.fingerprint(key.public_key())
     inventory.record_bag(
-        manifests,
-        COLLECTION,
-        {"bag_id": bag_id, "tagmanifests": inventory.tagmanifest_hashes(bag), "signing_key": fpr},
+        manifests, COLLECTION, {"bag_id": bag_id, "tagmanifests": hashes, "signing_key": fpr}
     )
-    return bag

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from verifykit import COLLECTION, make_archive_bag
+from verifykit import COLLECTION, make_archive_bag, register_bag
 
 from strongroom.bag import custody, inventory, signing
 from strongroom.core.archive import Archive
@@ -29,25 +29,18 @@ def make_many(archive: Archive, manifests: Path, n: int) -> list[str]:
     ids = [f"{COLLECTION}-20240101T000000Z-{i:06x}" for i in range(n)]
     first = make_archive_bag(archive, ids[0], manifests, {"http://127.0.0.1/a": b"a" * 300})
     key = signing.load_private_key(archive.keys)
-    assert key is not None
-    fpr = signing.fingerprint(key.public_key())
     hashes = inventory.tagmanifest_hashes(first)
     with open_ledger(archive.root) as ledger:
         for bag_id in ids[1:]:
             shutil.copytree(first, archive.bag_dir(bag_id))
-            ledger.record_bag(
+            register_bag(
+                archive,
                 bag_id,
-                collection_id=COLLECTION,
-                capture_id=None,
-                created="2024-01-01T00:00:00Z",
-                access="open",
-                seeds=["http://127.0.0.1/a"],
-            )
-            custody.append(archive, bag_id, "bagging", outcome="success", ledger=ledger, key=key)
-            inventory.record_bag(
                 manifests,
-                COLLECTION,
-                {"bag_id": bag_id, "tagmanifests": hashes, "signing_key": fpr},
+                ["http://127.0.0.1/a"],
+                ledger=ledger,
+                key=key,
+                tagmanifests=hashes,
             )
     return ids
 
