@@ -139,6 +139,13 @@ def test_schema_version_is_recorded(ledger):
     assert ledger.schema_version() == SCHEMA_VERSION
 
 
+def _location(request, tmp_path, engine: str) -> LedgerLocation:
+    """A fresh ledger's place on ``engine`` (the PostgreSQL one from the pg_url fixture)."""
+    if engine == "sqlite":
+        return LedgerLocation("sqlite", tmp_path / "ledger.sqlite")
+    return LedgerLocation("postgresql", url=request.getfixturevalue("pg_url"))
+
+
 def _as_version_3(led: Ledger) -> None:
     """Make ``led`` look as strongroom 3 left it: bags without designations, with a row."""
     with led.transaction() as c:
@@ -155,10 +162,7 @@ def _as_version_3(led: Ledger) -> None:
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_a_version_3_ledger_is_brought_to_this_version_keeping_its_rows(request, tmp_path, engine):
-    if engine == "sqlite":
-        where = LedgerLocation("sqlite", tmp_path / "ledger.sqlite")
-    else:
-        where = LedgerLocation("postgresql", url=request.getfixturevalue("pg_url"))
+    where = _location(request, tmp_path, engine)
     with Ledger(where, migrate=True) as led:
         _as_version_3(led)
     if engine == "postgresql":  # a shared ledger changes only by `strongroom ledger migrate`
@@ -257,10 +261,7 @@ def _counts(led: Ledger) -> dict[str, int]:
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_a_version_4_ledger_is_brought_to_version_5_keeping_every_row(request, tmp_path, engine):
-    if engine == "sqlite":
-        where = LedgerLocation("sqlite", tmp_path / "ledger.sqlite")
-    else:
-        where = LedgerLocation("postgresql", url=request.getfixturevalue("pg_url"))
+    where = _location(request, tmp_path, engine)
     with Ledger(where, migrate=True) as led:
         _fill(led)
         before = _counts(led)
