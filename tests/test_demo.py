@@ -339,7 +339,8 @@ def test_serve_on_a_busy_port_is_a_usage_error(cli) -> None:
     assert f"port {port}" in r.stderr and "already in use" in r.stderr
 
 
-def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_runs_until_interrupted(tmp_path: Path, stop: signal.Signals) -> None:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}
     proc = subprocess.Popen(
@@ -361,7 +362,7 @@ def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
         urls = article_urls(port)
         assert urls["globalvoices"] in printed and urls["rferl"] in printed
         assert get(urls["rferl"])[0] == 200
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
         assert "Stopped." in out and "Traceback" not in err

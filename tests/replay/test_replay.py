@@ -270,3 +270,36 @@ def test_restricted_page_gets_its_deduplicated_stylesheet_from_an_earlier_public
     assert r.status_code == 200
     assert "font-family" in r.text or "{" in r.text
     assert requests.get(url, timeout=10).status_code == 451
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"], ids=["ctrl-c", "sigterm"])
+def test_the_replay_command_serves_until_stopped_and_leaves_no_pywb(three_bags, stop) -> None:
+    """`strongroom replay` under systemd or `timeout`: SIGTERM stops it as Ctrl-C does."""
+    import signal
+    import subprocess
+    import sys
+
+    root = three_bags["archive"].root
+    args = [sys.executable, "-m", "strongroom", "replay", "--archive", str(root)]
+    proc = subprocess.Popen(
+        [*args, "--port", "0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"},
+    )
+    try:
+        assert proc.stdout is not None
+        doc = json.loads(proc.stdout.readline())
+        assert doc["serving"] is True
+        assert requests.get(doc["base"], timeout=10).status_code == 200
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert children, "pywb runs as a child process"
+        proc.send_signal(getattr(signal, stop))
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert b"Traceback" not in err
+        assert not any(Path(f"/proc/{pid}").exists() for pid in children), "pywb was left behind"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from typing import TYPE_CHECKING
 
@@ -90,23 +89,16 @@ def _serve(output: Output, port: int) -> None:
         if server.port == _DEMO_PORT:
             output.info("Archive it with: strongroom archive -c collections/demo.toml")
         output.info("Press Ctrl-C to stop.")
+    from strongroom.core.signals import sigterm_as_interrupt
+
     # SIGTERM (service managers, `kill`) stops the server as cleanly as Ctrl-C does.
-    previous = signal.getsignal(signal.SIGTERM)
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    if in_main_thread:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        threading.Event().wait()
+        with sigterm_as_interrupt():
+            threading.Event().wait()
     except KeyboardInterrupt:
         output.info("Stopped.")
     finally:
         server.stop()
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _print_summary(output: Output, result: DemoResult) -> None:

@@ -96,13 +96,10 @@ def replay_cmd(
         else:
             _show_seeds(out, built, base, as_staff, serving=server is not None)
         if server:
-            import signal
+            from strongroom.core.signals import sigterm_as_interrupt
 
-            def _stop(_sig: int, _frame: object) -> None:
-                raise KeyboardInterrupt  # SIGTERM (systemd, timeout) stops pywb too
-
-            signal.signal(signal.SIGTERM, _stop)
-            server.process.wait()
+            with sigterm_as_interrupt():  # SIGTERM (systemd, timeout) stops pywb too
+                server.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
