@@ -92,6 +92,17 @@ class HostClock:
             self._next[host] = now + delay
             return True
 
+    def touch(self, host: str, delay: float) -> None:
+        """A request to ``host`` starts now: its next slot is ``delay`` from now at the
+        earliest. A seed's slot is taken when it is handed out, and a worker can be
+        late to send (a busy machine, a first connection); without this the next
+        seed's slot would still count from the hand-out, and come too soon."""
+        if delay <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._next[host] = max(self._next.get(host, 0.0), now + delay)
+
     def reserve(self, host: str, delay: float) -> float:
         """Take the next slot for ``host``; return how long to sleep before using it."""
         with self._lock:
@@ -202,9 +213,13 @@ class Client:
         if known:
             result.error = f"{known} (earlier in this run; not asked again)"
             return result
-        pause = 0.0 if reserved else self.clock.reserve(urlsplit(url).netloc, self.delay)
-        if pause > 0:
-            time.sleep(pause)
+        host = urlsplit(url).netloc
+        if reserved:
+            self.clock.touch(host, self.delay)
+        else:
+            pause = self.clock.reserve(host, self.delay)
+            if pause > 0:
+                time.sleep(pause)
         try:
             self._read(url, result)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
