@@ -46,8 +46,10 @@ per request decide; at 50 ms latency one connection is a sum of round trips.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -207,6 +209,34 @@ def run_wget(url: str, work: Path) -> Run:
     return Run(elapsed, cpu, sorted(out.glob("*.warc.gz")))
 
 
+def run_wget_parallel(base: str, work: Path, pages: list[str], parallel: int) -> Run:
+    """``parallel`` wget processes side by side, each given a share of the site's pages
+    (round robin) with ``-p`` and the flags of the one-process run: the anchor at the
+    parallelism of ``capture --concurrency 4``. Each process fetches the requisites its
+    pages share (stylesheet, script, logo) once for itself, as separate crawlers would."""
+    out = work / f"wgetp-{time.monotonic_ns()}"
+    out.mkdir()
+    lists = [pages[i::parallel] for i in range(parallel)]
+    for i, share in enumerate(lists):
+        (out / f"seeds-{i}.txt").write_text("".join(base + p.lstrip("/") + "\n" for p in share))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    procs = []
+    for i in range(len(lists)):
+        cmd = ["wget", "-p", "--no-verbose", "--no-proxy",
+               "--header", "Accept-Encoding: gzip, deflate",
+               f"--warc-file={out / f'wget-{i}'}", "-P", str(out / f"files-{i}"),
+               "-i", str(out / f"seeds-{i}.txt")]  # fmt: skip
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for proc in procs:
+        proc.wait()
+    _fsync_tree(out, "*.warc.gz")
+    elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(elapsed, cpu, sorted(out.glob("*.warc.gz")))
+
+
 def run_ceiling(urls: list[str], work: Path, parallel: int) -> Run:
     """Fetch every URL once, keeping nothing: one keep-alive connection (wget -i), or
     ``parallel`` keep-alive connections (curl --parallel), the tools' parallelism."""
@@ -251,7 +281,10 @@ def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
 
 
 TOOLS = ("strongroom -c 1", "wget -r -p", "ceiling -c 1: wget -i", "strongroom -c 4",
-         "ceiling -c 4: curl --parallel")  # fmt: skip
+         "4 x wget -p -i", "ceiling -c 4: curl --parallel")  # fmt: skip
+# The anchor of each parallelism: one wget process for one connection, four for four.
+ANCHOR = {"1": "wget -r -p", "4": "4 x wget -p -i"}
+PAGES: list[str] = []  # the site's page paths, shared out among the parallel wgets
 
 
 BASELINE: list[Path] = []  # --baseline: an earlier source tree, run beside this one
@@ -262,6 +295,8 @@ def _one(tool: str, base: str, work: Path, urls: list[str]) -> Run:
         return run_strongroom(base, work, 4 if tool.endswith("4") else 1, BASELINE[0])
     if tool == "wget -r -p":
         return run_wget(base, work)
+    if tool == "4 x wget -p -i":
+        return run_wget_parallel(base, work, PAGES, 4)
     if tool.startswith("ceiling"):
         return run_ceiling(urls, work, 4 if "-c 4" in tool else 1)
     return run_strongroom(base, work, 4 if tool.endswith("4") else 1)
@@ -272,64 +307,94 @@ def _tools(latency: float, long: bool) -> tuple[str, ...]:
     50 ms only with --long (a sum of round trips there, and the longest runs)."""
     tools = TOOLS + (("baseline -c 1", "baseline -c 4") if BASELINE else ())
     if latency > 0 and not long:
-        tools = tuple(t for t in tools if t == "wget -r -p" or "4" in t.split(":")[0])
+        tools = tuple(t for t in tools if t == "wget -r -p" or _conns(t) == "4")
     return tools
+
+
+def _conns(tool: str) -> str:
+    return "4" if "4" in tool.split(":")[0] else "1"
+
+
+def _kind(url: str, base: str) -> str:
+    """A URL's kind: its path with every number written N (``img/sN-NNN.jpg``)."""
+    return re.sub(r"\d+", "N", url[len(base) :] if url.startswith(base) else url)
+
+
+def url_kinds(ours: list[Path], theirs: list[Path], base: str) -> list[str]:
+    """Lines naming the URL kinds one tool fetched and the other did not, with counts."""
+    mine, wget = set(_urls(ours)), set(_urls(theirs))
+    lines = []
+    for label, extra in (("only strongroom", mine - wget), ("only wget", wget - mine)):
+        kinds = collections.Counter(_kind(u, base) for u in extra)
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+        lines.append(f"{label}: {len(extra)} requests: {listed}")
+    return lines
+
+
+def _measure(
+    tools: tuple[str, ...], work: Path, base: str, runs: int, urls: list[str], pages: int
+) -> dict[str, dict[str, Any]]:
+    """``runs`` paired rounds of every tool (order alternating): rates, CPU, what was found."""
+    m: dict[str, dict[str, Any]] = {
+        t: {"rate": [], "req": [], "cpu": [], "found": None, "requests": len(urls)} for t in tools
+    }
+    for i in range(runs):
+        for tool in tools if i % 2 == 0 else tools[::-1]:
+            run = _one(tool, base, work, urls)
+            if run.warcs:
+                got, html, requests = warc_paths(run.warcs, base)
+                m[tool]["found"], m[tool]["requests"] = got, requests
+                m[tool]["rate"].append(html / run.seconds)
+            else:  # the ceiling fetches the same pages strongroom captured
+                requests = len(urls)
+                m[tool]["rate"].append(pages / run.seconds)
+            m[tool]["req"].append(requests / run.seconds)
+            m[tool]["cpu"].append(run.cpu)
+    return m
 
 
 def bench_latency(
     work: Path, latency: float, runs: int, true_reqs: set[str], long: bool = False
-) -> Table:
-    """Paired runs of every tool at one latency (order alternating), after a warm-up."""
+) -> tuple[Table, list[str]]:
+    """Paired runs of every tool at one latency after a warm-up; the table and the
+    URL kinds fetched by strongroom and not by wget (or the other way round)."""
     tools = _tools(latency, long)
-    rates: dict[str, list[float]] = {t: [] for t in tools}
-    req_rates: dict[str, list[float]] = {t: [] for t in tools}
-    cpus: dict[str, list[float]] = {t: [] for t in tools}
-    found: dict[str, tuple[set[str], int]] = {}
     with SiteServer(root=work / "site", latency=latency) as srv:
         base = srv.url
-        warm = None
+        warm: dict[str, Run] = {}
         for tool in tools:  # warm-up runs (page cache, byte code, ledgers), not measured
             if not tool.startswith("ceiling"):
-                run = _one(tool, base, work, [])
-                warm = run if tool.startswith("strongroom") and warm is None else warm
-        assert warm is not None
-        urls = _urls(warm.warcs)  # the ceiling fetches what strongroom captured
-        pages = warc_paths(warm.warcs, base)[1]
-        for i in range(runs):
-            for tool in tools if i % 2 == 0 else tools[::-1]:
-                run = _one(tool, base, work, urls)
-                if run.warcs:
-                    got, html, requests = warc_paths(run.warcs, base)
-                    found[tool] = (got, requests)
-                    rates[tool].append(html / run.seconds)
-                else:  # the ceiling fetches the same pages strongroom captured
-                    rates[tool].append(pages / run.seconds)
-                    requests = len(urls)
-                req_rates[tool].append(requests / run.seconds)
-                cpus[tool].append(run.cpu)
+                warm[tool] = _one(tool, base, work, [])
+        ours = warm.get("strongroom -c 4") or warm["strongroom -c 1"]
+        urls = _urls(ours.warcs)  # the ceiling fetches what strongroom captured
+        pages = warc_paths(ours.warcs, base)[1]
+        kinds = url_kinds(ours.warcs, warm["wget -r -p"].warcs, base)
+        m = _measure(tools, work, base, runs, urls, pages)
     table = Table(
-        title=f"capture at {latency * 1000:.0f} ms latency: median (min-max) of {runs} paired runs"
+        title=f"capture at {latency * 1000:.0f} ms latency: median (min-max) of {runs} paired"
+        " runs; 'vs wget' = against wget at the same number of connections"
     )
-    cols = ("tool", "connections", "pages/s", "vs wget", "requests/s", "vs wget",
+    cols = ("tool", "connections", "pages/s", "vs wget", "vs 1 wget", "requests/s", "vs wget",
             "CPU s/run", "requests", "requisites")  # fmt: skip
     for col in cols:
         table.add_column(col, justify="left" if col == "tool" else "right")
-    wget_med = statistics.median(rates["wget -r -p"])
-    wget_req = statistics.median(req_rates["wget -r -p"])
+    med = {t: (statistics.median(m[t]["rate"]), statistics.median(m[t]["req"])) for t in tools}
     for tool in tools:
-        got, requests = found.get(tool, (set(), len(urls)))
+        anchor = med.get(ANCHOR[_conns(tool)], med["wget -r -p"])
+        got = m[tool]["found"]
         table.add_row(
             tool,
-            "4" if "4" in tool.split(":")[0] else "1",
-            _spread(rates[tool]),
-            f"{statistics.median(rates[tool]) / wget_med:.2f}x",
-            _spread(req_rates[tool], "{:.0f}"),
-            f"{statistics.median(req_rates[tool]) / wget_req:.2f}x",
-            _spread(cpus[tool], "{:.2f}"),
-            str(requests),
-            f"{len(got & true_reqs)}/{len(true_reqs)}" if tool in found else "-",
+            _conns(tool),
+            _spread(m[tool]["rate"]),
+            f"{med[tool][0] / anchor[0]:.2f}x",
+            f"{med[tool][0] / med['wget -r -p'][0]:.2f}x",
+            _spread(m[tool]["req"], "{:.0f}"),
+            f"{med[tool][1] / anchor[1]:.2f}x",
+            _spread(m[tool]["cpu"], "{:.2f}"),
+            str(m[tool]["requests"]),
+            f"{len(got & true_reqs)}/{len(true_reqs)}" if got is not None else "-",
         )
-    return table
+    return table, kinds
 
 
 def main() -> int:
@@ -359,8 +424,12 @@ def main() -> int:
             "both sides fsync: strongroom its WARCs, capture.json and ledger commits, "
             "wget's WARC and folder by the benchmark inside wget's timed run"
         )
-        for latency in args.latency:
-            console.print(bench_latency(work, latency, args.runs, true_reqs, args.long))
+        PAGES[:] = sorted(page_paths)
+        for n, latency in enumerate(args.latency):
+            table, kinds = bench_latency(work, latency, args.runs, true_reqs, args.long)
+            console.print(table)
+            if n == 0:  # the same site at every latency
+                console.print("\n".join(kinds))
     return 0
 
 
