@@ -53,7 +53,7 @@ RUNS_PER_BAG = 20
 WATCH_PER_BAG = 20
 ENTRIES_PER_BAG_IN_LONG_LOG = 10
 DAY = 86400
-CACHE_FORMAT = "scale-archive/6"  # change it when build() changes (6: ledger schema v5)
+CACHE_FORMAT = "scale-archive/7"  # change it when build() changes (7: ledger schema v6)
 
 
 def _iso(t: float) -> str:

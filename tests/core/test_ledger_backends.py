@@ -171,8 +171,8 @@ def test_a_version_3_ledger_is_brought_to_this_version_keeping_its_rows(request,
         with Ledger(where, migrate=True) as led:
             assert led.migrated_from == 3
     with Ledger(where) as led:  # SQLite: on open, as for every earlier version
-        assert led.schema_version() == SCHEMA_VERSION == 5
-        assert led.migrate() == (5, 5)
+        assert led.schema_version() == SCHEMA_VERSION == 6
+        assert led.migrate() == (6, 6)
         assert led.bag("old")["designations"] is None  # recorded before: read bag-info
         led.record_bag("new", collection_id="c", capture_id=None, created="t",
                        access="restricted", seeds=["u"], designations=["X (UA)"])  # fmt: skip
@@ -225,11 +225,27 @@ def _fill(led: Ledger) -> None:
     led.index_payloads([("sha256:A", "u", "2025-01-01T00:00:00Z", "<urn:uuid:1>", "C1", "w")])
 
 
+def _as_version_5(led: Ledger) -> None:
+    """Make ``led`` look as strongroom 5 left it: no per-bag creation summary, and no
+    trigger keeping one."""
+    with led.transaction() as c:
+        if led.dialect == "sqlite":
+            c.execute("DROP TRIGGER bag_creation_ins")
+            c.execute("PRAGMA user_version=5")
+        else:
+            c.execute("DROP TRIGGER bag_creation_ins ON events")
+            c.execute("DROP FUNCTION strongroom_bag_creation_ins()")
+            c.execute("UPDATE strongroom_meta SET value = '5' WHERE key = 'schema_version'")
+        c.execute("DROP TABLE bag_creation")
+
+
 def _as_version_4(led: Ledger) -> None:
     """Make ``led`` look as strongroom 4 left it: no run start and mode in the fixity
     summary, no HTTP status in the watch summary, no (event type, bag) index, and
     version 4's triggers."""
     from strongroom.core import schema
+
+    _as_version_5(led)
 
     def v4(script: str) -> str:
         for new, old in [("started = NEW.started, mode = NEW.mode, ", ""),
@@ -260,14 +276,14 @@ def _counts(led: Ledger) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_a_version_4_ledger_is_brought_to_version_5_keeping_every_row(request, tmp_path, engine):
+def test_a_version_4_ledger_is_brought_to_this_version_keeping_every_row(request, tmp_path, engine):
     where = _location(request, tmp_path, engine)
     with Ledger(where, migrate=True) as led:
         _fill(led)
         before = _counts(led)
         _as_version_4(led)
     with Ledger(where, migrate=True) as led:  # SQLite upgrades on open; PostgreSQL by migrate
-        assert led.migrated_from == 4 and led.schema_version() == 5
+        assert led.migrated_from == 4 and led.schema_version() == SCHEMA_VERSION
         assert _counts(led) == before and all(before.values())
         [facts] = led.bag_facts().values()  # the latest run's start and mode, filled in
         assert (facts.fixity_started, facts.fixity_mode) == ("2025-01-03T00:00:00Z", "fast")
@@ -284,6 +300,52 @@ def test_a_version_4_ledger_is_brought_to_version_5_keeping_every_row(request, t
         led.record_watch_results([_watch("u", "gone", "2025-02-02T00:00:00Z")])
         assert led.latest_watch_rows()["u"] == {
             "status": "gone", "checked_at": "2025-02-02T00:00:00Z", "http_status": 200}  # fmt: skip
+
+
+def _creation(led: Ledger, bag_id: str, detail: str) -> None:
+    """A creation event with ``detail`` as it stands (not necessarily JSON)."""
+    with led.transaction() as c:
+        c.execute(
+            "INSERT INTO events (time, bag_id, event_type, outcome, actor, detail)"
+            " VALUES ('2025-03-01T00:00:00Z', ?, 'creation', 'success', 'op', ?)",
+            (bag_id, detail),
+        )
+
+
+def _creation_rows(led: Ledger) -> dict[str, tuple]:
+    rows = led.query("SELECT bag_id, payload_oxum, signed, alone FROM bag_creation")
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_version_5_ledger_is_brought_to_version_6_keeping_every_row(request, tmp_path, engine):
+    where = _location(request, tmp_path, engine)
+    with Ledger(where, migrate=True) as led:
+        _fill(led)
+        led.record_bag("b2", collection_id="c", capture_id=None, created="2025-01-01T00:00:00Z",
+                       access="public", seeds=["v"], designations=[])  # fmt: skip
+        # b1 bagged again (its latest creation event counts); b2's detail is not JSON
+        again = {"payload_oxum": "20.2", "signed": True, "depends_on": []}
+        led.record_event("creation", "success", bag_id="b1", detail=again)
+        _creation(led, "b2", "{not json")
+        before = _counts(led)
+        _as_version_5(led)
+    with Ledger(where, migrate=True) as led:  # SQLite upgrades on open; PostgreSQL by migrate
+        assert led.migrated_from == 5 and led.schema_version() == SCHEMA_VERSION == 6
+        assert _counts(led) == before and all(before.values())
+        # filled from the history: each bag's latest creation event, a bad detail says nothing
+        assert _creation_rows(led) == {"b1": ("20.2", 1, 1), "b2": (None, None, None)}
+        facts = led.bag_facts()
+        assert (facts["b1"].payload, facts["b1"].signed, facts["b1"].alone) == ((20, 2), True, True)
+        assert (facts["b2"].payload, facts["b2"].signed, facts["b2"].alone) == (None, None, False)
+        # and this version's trigger keeps it: a new event, a malformed one, a wrong type
+        newer = {"payload_oxum": 7, "signed": False, "depends_on": ["b0"]}
+        led.record_event("creation", "success", bag_id="b1", detail=newer)
+        _creation(led, "b2", '{"payload_oxum": "3.1", "signed": "yes", "depends_on": []}')
+        assert _creation_rows(led) == {"b1": (None, 0, 0), "b2": ("3.1", None, 1)}
+        _creation(led, "b1", "not json either")  # refused by neither engine's trigger
+        assert _creation_rows(led)["b1"] == (None, None, None)
+        assert _counts(led)["events"] == before["events"] + 3
 
 
 def test_an_unmigrated_postgresql_ledger_asks_for_ledger_migrate(pg_url):

@@ -39,6 +39,9 @@ def test_status_shows_the_takedown_fixity_designation_and_access(
     with open_ledger(archive_dir) as ledger:  # recorded at bagging: status reads no bag-info
         assert ledger.creation_details()[bag]["depends_on"] == []
         assert ledger.bag(bag)["designations"] == []
+        facts = ledger.bag_facts()[bag]  # what its creation event says, kept by a trigger
+        assert facts.signed is True and facts.alone is True
+        assert facts.payload is not None and facts.payload[1] >= 1
     r = cli("status", "--json")
     assert r.exit_code == 0, r.output
     [row] = json.loads(r.stdout)
@@ -125,3 +128,43 @@ def test_status_takes_the_capture_time_from_a_sound_capture_record(cli, site, ar
     CaptureRecord("x", started="2024-05-13T10:00:00Z", ended=ended).write(bag_dir / "tags")
     [row] = json.loads(cli("status", "--json").stdout)
     assert row["last_capture"] == ended
+
+
+def test_status_finds_the_bags_on_disk_in_one_listing(tmp_path):
+    """A folder is a bag when the ledger recorded it or it holds bagit.txt; staging
+    folders, symlinks, stray folders and files are not."""
+    from strongroom.core.archive import Archive
+    from strongroom.core.ledger import open_ledger
+    from strongroom.report.status import seed_statuses
+
+    archive = Archive(tmp_path / "archive")
+    archive.ensure()
+    with open_ledger(archive.root) as ledger:
+        ledger.record_bag("c-known", collection_id="c", capture_id=None,
+                          created="2024-01-01T00:00:00Z", access="public",
+                          seeds=["https://a.example/known"], designations=[])  # fmt: skip
+        ledger.record_bag("c-gone", collection_id="c", capture_id=None,  # no folder left
+                          created="2024-01-01T00:00:00Z", access="public",
+                          seeds=["https://a.example/gone"], designations=[])  # fmt: skip
+    (archive.bags / "c-known").mkdir()
+    loose = archive.bags / "c-loose"  # on disk, not in the ledger: read from its tags
+    loose.mkdir()
+    (loose / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (loose / "bag-info.txt").write_text(
+        "Bag-Group-Identifier: c\nBagging-Date: 2024-02-01\nSeed-URL: https://a.example/loose\n"
+    )
+    staging = archive.bags / ".staging-c-new"
+    staging.mkdir()
+    (staging / "bagit.txt").write_text("BagIt-Version: 1.0\n")
+    (archive.bags / "stray").mkdir()
+    (archive.bags / "notes.txt").write_text("not a bag")
+    (archive.bags / "c-link").symlink_to(loose, target_is_directory=True)
+
+    assert archive.bag_ids() == ["c-loose"]
+    assert archive.bag_ids(known={"c-known", "c-gone", "notes.txt"}) == ["c-known", "c-loose"]
+    rows = {r.url: r for r in seed_statuses(archive)}
+    assert rows["https://a.example/known"].latest_bag == "c-known"
+    assert rows["https://a.example/loose"].latest_bag == "c-loose"
+    assert rows["https://a.example/loose"].bags[0].bagged == "2024-02-01"
+    # a bag the ledger knows but that is gone from disk is nobody's latest bag
+    assert rows.get("https://a.example/gone") is None

@@ -214,9 +214,11 @@ def report_cmd(output: Path | None, archive: str, as_json: bool, quiet: bool) ->
     """
     from strongroom.core.archive import Archive
     from strongroom.report import html as report
+    from strongroom.report.status import collector_paused
 
     out = make_output(as_json, quiet)
-    path, data = report.write_report(Archive(archive).require(), output)
+    with collector_paused(freeze=True):  # a row per bag: see why there
+        path, data = report.write_report(Archive(archive).require(), output)
     if out.json:
         out.emit_json({"path": str(path)} | report.summary(data))
         return

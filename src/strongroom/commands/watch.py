@@ -181,14 +181,22 @@ def status_cmd(collection_path: str | None, archive: str, as_json: bool, quiet: 
       strongroom status
       strongroom status -c collections/andijan-2005.toml --json
     """
-    from strongroom.report.status import nodes_line, seed_statuses, status_table, summary_line
+    from strongroom.report.status import (
+        collector_paused,
+        nodes_line,
+        seed_statuses,
+        status_documents,
+        status_table,
+        summary_line,
+    )
 
     out = make_output(as_json, quiet)
     archive_obj = open_archive(archive)
-    rows = seed_statuses(archive_obj, _load_collection(collection_path))
-    if out.json:
-        out.emit_json([r.as_dict() for r in rows])
-        return EXIT_OK
+    with collector_paused(freeze=True):  # a row per seed: see why there
+        rows = seed_statuses(archive_obj, _load_collection(collection_path))
+        if out.json:
+            out.emit_json(status_documents(rows), plain=True)
+            return EXIT_OK
     if not rows:
         out.info("no seeds yet: capture and bag something first (strongroom archive -c FILE)")
         return EXIT_OK

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,18 +354,25 @@ class Archive:
             return ()
         return load_designations_file(self.designations_path)
 
-    def bag_ids(self) -> list[str]:
-        """Every published bag, sorted (temporary folders are ignored)."""
+    def bag_ids(self, known: Container[str] = ()) -> list[str]:
+        """Every published bag, sorted (temporary folders are ignored).
+
+        A folder is a bag when it holds ``bagit.txt``, or when its name is in
+        ``known`` (the bags the ledger recorded as published): a bag is named
+        by one rename of a complete staging folder, so a known name on disk is
+        a whole bag, and the listing costs one scandir instead of a stat per
+        bag (10,000 stats were an eighth of ``status``). A known bag whose tag
+        files were damaged since is still listed: ``verify`` names the damage.
+        """
         if not self.bags.is_dir():
             return []
-        # one scandir and one stat per bag: this runs over every bag of the archive
         with os.scandir(self.bags) as entries:
             return sorted(
                 e.name
                 for e in entries
                 if not e.name.startswith(".")
                 and e.is_dir(follow_symlinks=False)
-                and os.path.exists(os.path.join(e.path, "bagit.txt"))
+                and (e.name in known or os.path.exists(os.path.join(e.path, "bagit.txt")))
             )
 
     def payload_origins(self, digest: str) -> list[Path]:

@@ -1,14 +1,14 @@
-"""The ledger's per-bag facts: what status and the report show of every bag, in two queries.
+"""The ledger's per-bag facts: what status and the report show of every bag, in one query.
 
 Part of the ledger (``Ledger`` mixes these in). Each bag's row joins its
-capture (start and end) and the summary of its fixity runs (its latest run,
-kept per bag by a trigger, so the history's length never matters); a second
-query reads each bag's latest ``creation`` event by the
-events' type index, with the engine's own JSON functions picking the payload
-size, the signature flag and the declared dependencies out of its detail, so
-that no detail is decoded in Python and no bag-info is read from disk. Neither
-query reads a history table whole: ``test_the_facts_queries_use_indices`` pins
-it on SQLite's query plan.
+capture (start and end), the summary of its fixity runs (its latest run, kept
+per bag by a trigger, so the history's length never matters) and what its
+latest ``creation`` event says (payload size, signature flag, whether it
+depends on another bag), which a trigger on the events keeps in
+``bag_creation`` (schema v6), so that no event row is visited, no detail is
+decoded and no bag-info is read from disk. The query reads no history table:
+``test_status_and_report_read_no_history_table_whole`` pins it on SQLite's
+query plan.
 """
 
 from __future__ import annotations
@@ -21,26 +21,13 @@ from strongroom.core.rows import _OXUM, BagFacts
 FACTS_SQL = """
 SELECT b.bag_id, b.collection_id, b.created, b.access, b.seeds, b.is_version_of,
        b.designations, b.origin, c.started, c.ended,
-       f.result, f.ended, f.started, f.mode, f.last_good, f.runs
+       f.result, f.ended, f.started, f.mode, f.last_good, f.runs,
+       k.payload_oxum, k.signed, k.alone
 FROM bags b
 LEFT JOIN captures c ON c.capture_id = b.capture_id
 LEFT JOIN fixity_latest f ON f.bag_id = b.bag_id
+LEFT JOIN bag_creation k ON k.bag_id = b.bag_id
 """
-# The latest creation event of each bag (one per bag; a re-run of a publication
-# may add one), by the index on (event_type, id).
-_LATEST_CREATION = (
-    "FROM events WHERE id IN (SELECT MAX(id) FROM events"
-    " WHERE event_type = 'creation' AND bag_id IS NOT NULL GROUP BY bag_id)"
-)
-CREATION_SQL = {
-    "sqlite": "SELECT bag_id, json_extract(detail, '$.payload_oxum'),"
-    " json_extract(detail, '$.signed'), json_extract(detail, '$.depends_on') = '[]' "
-    + _LATEST_CREATION
-    + " AND json_valid(detail)",
-    "postgresql": "SELECT bag_id, detail::jsonb ->> 'payload_oxum',"
-    " detail::jsonb ->> 'signed', (detail::jsonb -> 'depends_on') = '[]'::jsonb "
-    + _LATEST_CREATION,
-}
 
 
 def oxum(value: object) -> tuple[int, int] | None:
@@ -89,17 +76,14 @@ class BagFactsQueries:
 
     def bag_facts(self) -> dict[str, BagFacts]:
         """bag id -> what status and the report show of it, for every bag the ledger knows."""
-        created = {r[0]: (r[1], r[2], r[3]) for r in self.query(CREATION_SQL[self.dialect])}
         rows = self.query(FACTS_SQL)
         seeds = _lists([r[4] or "[]" for r in rows])
         labels = _lists([r[6] for r in rows])
         out: dict[str, BagFacts] = {}
-        none = (None, None, None)
         for r, urls, frozen in zip(rows, seeds, labels, strict=True):
-            bag_id = r[0]
-            size, signed, alone = created.get(bag_id, none)
-            out[bag_id] = BagFacts(
-                bag_id,
+            size = r[16]
+            out[r[0]] = BagFacts(
+                r[0],
                 str(r[1]),
                 str(r[2] or ""),
                 str(r[3]),
@@ -116,7 +100,7 @@ class BagFactsQueries:
                 r[14],
                 int(r[15] or 0),
                 size if isinstance(size, str) else None,
-                _flag(signed),
-                bool(alone),
+                _flag(r[17]),
+                bool(r[18]),
             )
         return out

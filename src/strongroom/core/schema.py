@@ -9,7 +9,7 @@ their bodies are the same two statements.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS payload_digests (
@@ -118,6 +118,16 @@ CREATE INDEX IF NOT EXISTS events_type ON events (event_type, id);
 -- v5: the latest event of a type per bag (creation, timestamp, publication) read
 -- from the index alone, without a visit to each event's row.
 CREATE INDEX IF NOT EXISTS events_type_bag ON events (event_type, bag_id, id);
+-- v6: what each bag's latest creation event says (kept by a trigger, filled from the
+-- history once), so that status and the report read one small row per bag instead of
+-- visiting each bag's event in the history and parsing its detail. NULL: not said.
+CREATE TABLE IF NOT EXISTS bag_creation (
+    bag_id        TEXT PRIMARY KEY,
+    event_id      INTEGER NOT NULL,
+    payload_oxum  TEXT,                      -- its Payload-Oxum, when a JSON string
+    signed        INTEGER,                   -- 1 signed, 0 not (JSON true/false)
+    alone         INTEGER                    -- 1: depends_on is [] (on no other bag)
+);
 -- The head of each bag's custody log, anchored outside the log: its last entry
 -- (sequence number, line hash, byte span) and the last entry whose signature a
 -- verify checked. Truncation, deletion and replacement of a log show against it.
@@ -156,9 +166,27 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 
+# Version 6: what the latest creation event of each bag says, in its own row
+# (bag_creation), filled from the history once. The same three values as the
+# trigger takes from a new event's detail: a detail that is not valid JSON says
+# nothing (NULLs), and neither does a value of the wrong JSON type.
+SQLITE_CREATION = (
+    "CASE WHEN json_valid({d}) THEN CASE WHEN json_type({d}, '$.payload_oxum') = 'text'"
+    " THEN json_extract({d}, '$.payload_oxum') END END,"
+    " CASE WHEN json_valid({d}) THEN CASE json_type({d}, '$.signed')"
+    " WHEN 'true' THEN 1 WHEN 'false' THEN 0 END END,"
+    " CASE WHEN json_valid({d}) THEN json_extract({d}, '$.depends_on') = '[]' END"
+)
+POSTGRES_CREATION = (
+    "CASE WHEN jsonb_typeof({d} -> 'payload_oxum') = 'string' THEN {d} ->> 'payload_oxum' END,"
+    " CASE WHEN jsonb_typeof({d} -> 'signed') = 'boolean'"
+    " THEN ({d} ->> 'signed')::boolean::int END,"
+    " (({d} -> 'depends_on') = '[]'::jsonb)::int"
+)
 # SQLite cannot replace a trigger: each is dropped and made again, so that a
 # ledger of an older version gets this version's body.
-SQLITE_TRIGGERS = """
+SQLITE_TRIGGERS = (
+    """
 DROP TRIGGER IF EXISTS fixity_latest_ins;
 CREATE TRIGGER fixity_latest_ins AFTER INSERT ON fixity_runs BEGIN
     INSERT OR IGNORE INTO fixity_latest (bag_id, run_id, result, ended, last_good, runs)
@@ -180,9 +208,19 @@ CREATE TRIGGER watch_latest_ins AFTER INSERT ON watch_results BEGIN
         result_id = NEW.id, status = NEW.status, checked_at = NEW.checked_at
         WHERE url = NEW.url AND result_id != NEW.id;
 END;
+DROP TRIGGER IF EXISTS bag_creation_ins;
+CREATE TRIGGER bag_creation_ins AFTER INSERT ON events
+WHEN NEW.event_type = 'creation' AND NEW.bag_id IS NOT NULL BEGIN
+    INSERT OR REPLACE INTO bag_creation (bag_id, event_id, payload_oxum, signed, alone)
+        VALUES (NEW.bag_id, NEW.id, """
+    + SQLITE_CREATION.format(d="NEW.detail")
+    + """);
+END;
 """
+)
 
-POSTGRES_TRIGGERS = """
+POSTGRES_TRIGGERS = (
+    """
 CREATE OR REPLACE FUNCTION strongroom_fixity_latest_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO fixity_latest (bag_id, run_id, result, ended, last_good, runs)
@@ -213,7 +251,29 @@ END $$;
 DROP TRIGGER IF EXISTS watch_latest_ins ON watch_results;
 CREATE TRIGGER watch_latest_ins AFTER INSERT ON watch_results
     FOR EACH ROW EXECUTE FUNCTION strongroom_watch_latest_ins();
+CREATE OR REPLACE FUNCTION strongroom_jsonb(t TEXT) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN t::jsonb;
+EXCEPTION WHEN others THEN
+    RETURN NULL;  -- a detail that is not JSON says nothing (and must not fail its insert)
+END $$;
+CREATE OR REPLACE FUNCTION strongroom_bag_creation_ins() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO bag_creation (bag_id, event_id, payload_oxum, signed, alone)
+        VALUES (NEW.bag_id, NEW.id, """
+    + POSTGRES_CREATION.format(d="strongroom_jsonb(NEW.detail)")
+    + """)
+        ON CONFLICT (bag_id) DO UPDATE SET event_id = excluded.event_id,
+            payload_oxum = excluded.payload_oxum, signed = excluded.signed,
+            alone = excluded.alone;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS bag_creation_ins ON events;
+CREATE TRIGGER bag_creation_ins AFTER INSERT ON events
+    FOR EACH ROW WHEN (NEW.event_type = 'creation' AND NEW.bag_id IS NOT NULL)
+    EXECUTE FUNCTION strongroom_bag_creation_ins();
 """
+)
 
 # Where PostgreSQL keeps the schema version (SQLite uses PRAGMA user_version).
 POSTGRES_META = """
@@ -266,6 +326,22 @@ UPDATE watch_latest SET
 WHERE http_status IS NULL;
 """
 
+_LATEST_CREATIONS = (
+    "WHERE id IN (SELECT MAX(id) FROM events"
+    " WHERE event_type = 'creation' AND bag_id IS NOT NULL GROUP BY bag_id)"
+)
+MIGRATE_5_6 = {
+    "sqlite": "INSERT OR REPLACE INTO bag_creation (bag_id, event_id, payload_oxum, signed, alone)"
+    f" SELECT bag_id, id, {SQLITE_CREATION.format(d='detail')} FROM events {_LATEST_CREATIONS};\n",
+    "postgresql": "INSERT INTO bag_creation (bag_id, event_id, payload_oxum, signed, alone)"
+    " SELECT bag_id, id, "
+    + POSTGRES_CREATION.format(d="d")
+    + f" FROM (SELECT bag_id, id, strongroom_jsonb(detail) AS d FROM events {_LATEST_CREATIONS}) e"
+    " WHERE true ON CONFLICT (bag_id) DO UPDATE SET event_id = excluded.event_id,"
+    " payload_oxum = excluded.payload_oxum, signed = excluded.signed, alone = excluded.alone;\n",
+}
+
+
 _POSTGRES_TYPES = (
     ("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
     ("INTEGER", "BIGINT"),  # sizes in bytes pass 2**31
@@ -306,4 +382,6 @@ def upgrade(dialect: str, before: int, columns: dict[str, set[str]]) -> str:
         script += MIGRATE_1_2
     if 0 < before < 5:
         script += MIGRATE_4_5
+    if 0 < before < 6:
+        script += MIGRATE_5_6[dialect]
     return script

@@ -31,7 +31,13 @@ from strongroom.core.ui import human_bytes
 from strongroom.report.attention import attention, last_report_time, note_report_time
 from strongroom.report.charts import fixity_svg, parse_time, timeline_svg
 from strongroom.report.rows import TAKEDOWN_STATUSES
-from strongroom.report.status import Snapshot, is_overdue, overdue_line, replication_view
+from strongroom.report.status import (
+    Snapshot,
+    collector_paused,
+    is_overdue,
+    overdue_line,
+    replication_view,
+)
 
 TAKEDOWNS_SHOWN = 500
 # `strongroom replay` serves here by default; the report's replay links point at it.
@@ -319,11 +325,12 @@ def write_report(archive: Archive, output: Path | None = None) -> tuple[Path, di
     """Write the report site (index default ``<archive>/report.html``); return path and data."""
     from strongroom.report.site import write_site
 
-    data = gather(archive)
-    path = Path(output) if output else archive.root / "report.html"
-    if path.is_dir():
-        path = path / "report.html"
-    write_site(path, data)
+    with collector_paused():
+        data = gather(archive)
+        path = Path(output) if output else archive.root / "report.html"
+        if path.is_dir():
+            path = path / "report.html"
+        write_site(path, data)
     note_report_time(archive, data["generated"])
     return path.absolute(), data
 
