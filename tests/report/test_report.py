@@ -98,6 +98,9 @@ def test_report_shows_bags_fixity_takedowns_copies_and_access(cli, archive, tmp_
     assert "blocked-451" in index and "blocked-451" in page  # a takedown, and a seed's status
     assert "partner-nl" in page and "(NL)" in page
     assert page.count('class="spark"') == 3  # one fixity chart per bag
+    # each bag's copies are a column of its row, not a second table repeating every bag
+    assert len(re.findall(r'<span class="(?:ok|bad)">\d+ cop(?:y|ies)</span>', page)) == 3
+    assert 'id="copies"' not in page
     assert 'aria-label="3 fixity checks"' in page  # the public bag's three runs
     assert 'class="timeline"' in index
     assert "public" in page and "restricted" in page and "dark" in page
@@ -313,3 +316,37 @@ def test_status_and_report_read_no_history_table_whole(archive, monkeypatch) -> 
             aliases = re.findall(r"\b(?:events|fixity_runs|watch_results)\s+(?:AS\s+)?(\w+)", sql)
             for name in history | {a for a in aliases if a.upper() not in SQL_WORDS}:
                 assert not re.search(rf"\bSCAN {name}\b", plan), (sql, plan)
+
+
+def test_bag_rows_escape_every_field_of_a_hostile_bag() -> None:
+    """A row holding nothing to escape is written as it is; one with a single hostile
+    value, wherever it is, is escaped whole."""
+    from strongroom.report.html import BagRow
+    from strongroom.report.rows import bag_rows
+
+    evil = '"><img src=x onerror=alert(1)>'
+    fields = ["bag_id", "access", "created", "timestamp", "replay_url", "thumbnail"]
+
+    def row(**changes: Any) -> BagRow:
+        b = BagRow(bag_id="c-1", collection_id="c", title="t", access="public", size=10,
+                   files=1, created="2024-01-01T00:00:00Z", seeds=["https://a.example/"],
+                   designations=["X; RU"], runs=1, signed=True, replay_url="http://r/x",
+                   last_fixity={"result": "valid", "started": "s", "ended": "e",
+                                "mode": "fast"},
+                   copies=[{"partner": "p", "jurisdiction": "NL", "status": "ok"}],
+                   jurisdictions=["NL"], compliant=True)  # fmt: skip
+        for k, v in changes.items():
+            setattr(b, k, v)
+        return b
+
+    plain = str(bag_rows([row()]))
+    assert "<strong>c-1</strong>" in plain and "1 copy" in plain and "(NL)" in plain
+    hostile = [row(**{f: evil}) for f in fields]
+    hostile += [row(seeds=[evil], thumbnail="data:x"), row(designations=[evil])]
+    hostile += [row(last_fixity={"result": evil, "started": evil, "ended": "", "mode": evil})]
+    hostile += [row(copies=[{"partner": evil, "jurisdiction": evil, "status": evil}],
+                    jurisdictions=[evil], replication_problems=[evil])]  # fmt: skip
+    for r in hostile:
+        html = str(bag_rows([row(), r]))
+        assert "<img src=x" not in html, r
+        assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html, r

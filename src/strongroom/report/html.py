@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote  # imported once: a from-import per bag cost 8 µs
 
 from strongroom import SOFTWARE
 from strongroom.core.archive import Archive
@@ -130,7 +131,13 @@ def _unknown_bag(archive: Archive, bag_id: str) -> BagRow:
     return row
 
 
-def _known_bag(archive: Archive, snap: Snapshot, facts: BagFacts, now: dt.datetime) -> BagRow:
+def _known_bag(
+    archive: Archive,
+    snap: Snapshot,
+    facts: BagFacts,
+    now: dt.datetime,
+    line: tuple[dt.datetime, str],
+) -> BagRow:
     """One bag from its facts row: no disk read but for an older or received bag whose
     payload size or signature no creation event recorded."""
     bag_id = facts.bag_id
@@ -172,7 +179,7 @@ def _known_bag(archive: Archive, snap: Snapshot, facts: BagFacts, now: dt.dateti
     row.fixity_svg = fixity_svg(
         facts.runs, facts.created, facts.last_good, (facts.fixity, facts.fixity_started), now
     )
-    row.overdue = is_overdue(facts.fixity, facts.fixity_at, overdue_line(now))
+    row.overdue = is_overdue(facts.fixity, facts.fixity_at, line)
     start = facts.crawl_start or facts.created
     row.replay_url = _replay_url(start, facts.collection_id, facts.access, facts.seeds)
     return row
@@ -189,8 +196,6 @@ def _disk_size(archive: Archive, bag_id: str) -> tuple[int, int]:
 
 def _replay_url(crawl_start: str, collection_id: str, access: str, seeds: list[str]) -> str:
     """Where ``strongroom replay`` shows the bag's first seed (none for dark bags)."""
-    from urllib.parse import quote
-
     if access == "dark" or not seeds:
         return ""
     stamp = _NOT_DIGITS.sub("", crawl_start)
@@ -206,6 +211,7 @@ def _bag_rows(archive: Archive, snap: Snapshot, ledger: Ledger, now: dt.datetime
     from strongroom.report.attention import thumbnail_uri
 
     rows = []
+    line = overdue_line(now)
     for bag_id in sorted(snap.on_disk):
         facts = snap.facts.get(bag_id)
         if facts is None:
@@ -214,9 +220,9 @@ def _bag_rows(archive: Archive, snap: Snapshot, ledger: Ledger, now: dt.datetime
             if fx is not None:
                 row.last_fixity = {"result": fx.result, "started": "", "ended": fx.ended,
                                    "mode": ""}  # fmt: skip
-                row.overdue = is_overdue(fx.result, fx.ended, overdue_line(now))
+                row.overdue = is_overdue(fx.result, fx.ended, line)
         else:
-            row = _known_bag(archive, snap, facts, now)
+            row = _known_bag(archive, snap, facts, now, line)
         row.copies, row.jurisdictions, row.compliant, row.replication_problems = replication_view(
             archive, snap, bag_id
         )

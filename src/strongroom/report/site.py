@@ -71,7 +71,7 @@ def plan_pages(data: dict[str, Any], folder: str) -> dict[str, list[Any]]:
 
 
 def render_page(env: Any, data: dict[str, Any], index_name: str, entry: list[Any]) -> str:
-    """One page of a collection: its bags, their seeds and their copies."""
+    """One page of a collection: its bags (with their copies) and their seeds."""
     c, number, bags = entry
     seeds_by_url = {s["url"]: s for s in c["seeds"]}
     seeds: dict[str, dict[str, Any]] = {}
@@ -85,7 +85,6 @@ def render_page(env: Any, data: dict[str, Any], index_name: str, entry: list[Any
         page.render(
             data, c=c, number=number, index=f"../{index_name}",
             seed_rows=rows.seed_rows(list(seeds.values())), bag_rows=rows.bag_rows(bags),
-            copy_rows=rows.copy_rows(bags),
         )
     )  # fmt: skip
 
