@@ -318,7 +318,7 @@ def test_status_and_report_read_no_history_table_whole(archive, monkeypatch) -> 
                 assert not re.search(rf"\bSCAN {name}\b", plan), (sql, plan)
 
 
-def test_bag_rows_escape_every_field_of_a_hostile_bag() -> None:
+def test_bag_and_seed_rows_escape_every_field_of_a_hostile_value() -> None:
     """A row holding nothing to escape is written as it is; one with a single hostile
     value, wherever it is, is escaped whole."""
     from strongroom.report.html import BagRow
@@ -350,3 +350,11 @@ def test_bag_rows_escape_every_field_of_a_hostile_bag() -> None:
         html = str(bag_rows([row(), r]))
         assert "<img src=x" not in html, r
         assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html, r
+    from strongroom.report.rows import seed_rows
+
+    seed = {"url": "https://a.example/", "status": "ok", "checked_at": "t", "http_status": 200,
+            "bags": 1}  # fmt: skip
+    assert '<td class="url">https://a.example/</td>' in str(seed_rows([seed]))
+    for key in ("url", "status", "checked_at", "http_status"):
+        html = str(seed_rows([seed, seed | {key: evil}]))
+        assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html, key

@@ -70,10 +70,18 @@ def plan_pages(data: dict[str, Any], folder: str) -> dict[str, list[Any]]:
     return files
 
 
-def render_page(env: Any, data: dict[str, Any], index_name: str, entry: list[Any]) -> str:
-    """One page of a collection: its bags (with their copies) and their seeds."""
+def render_page(
+    env: Any,
+    data: dict[str, Any],
+    index_name: str,
+    entry: list[Any],
+    seeds_by_url: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """One page of a collection: its bags (with their copies) and their seeds
+    (``seeds_by_url``: the collection's seeds by URL, made once for all its pages)."""
     c, number, bags = entry
-    seeds_by_url = {s["url"]: s for s in c["seeds"]}
+    if seeds_by_url is None:
+        seeds_by_url = {s["url"]: s for s in c["seeds"]}
     seeds: dict[str, dict[str, Any]] = {}
     for b in bags:
         for url in b.seeds:
@@ -97,9 +105,14 @@ def write_site(index: Path, data: dict[str, Any]) -> list[Path]:
     folder = f"{stem}-pages-{_generation()}"
     files = plan_pages(data, folder)
     index.parent.mkdir(parents=True, exist_ok=True)
+    by_url: dict[str, dict[str, dict[str, Any]]] = {}
     with staging_dir(index.parent / folder) as tmp:
         for name, entry in files.items():
-            (tmp / name).write_text(render_page(env, data, index.name, entry), "utf-8")
+            c = entry[0]
+            if c["id"] not in by_url:
+                by_url[c["id"]] = {s["url"]: s for s in c["seeds"]}
+            page = render_page(env, data, index.name, entry, by_url[c["id"]])
+            (tmp / name).write_text(page, "utf-8")
     crash_point("report-after-pages")
     atomic_write_text(index, str(env.get_template("report.html.j2").render(data)))
     keep = _pages_re(stem)
