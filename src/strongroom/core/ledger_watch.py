@@ -78,7 +78,7 @@ class WatchRecords:
         """url -> latest status, since when, last checked (all URLs, or one)."""
         sql = "SELECT url, result_id, status, since, checked_at, http_status FROM watch_latest"
         rows = self.query(sql + " WHERE url = ?", (url,)) if url else self.query(sql)
-        return {r["url"]: WatchLatest(*tuple(r)) for r in rows}
+        return {r[0]: WatchLatest._make(r) for r in rows}
 
     def latest_watch_rows(self) -> dict[str, dict[str, Any]]:
         """url -> status, checked_at and http_status of its latest watch row (one row

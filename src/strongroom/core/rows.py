@@ -32,9 +32,12 @@ class FixityLatest:
     runs: int
 
 
-@dataclass(frozen=True)
-class WatchLatest:
-    """A URL's latest watch status, since when it holds, and when it was last checked."""
+class WatchLatest(NamedTuple):
+    """A URL's latest watch status, since when it holds, and when it was last checked.
+
+    A named tuple, not a frozen dataclass: status and the report make one per URL
+    (10,000 and more), and a frozen dataclass sets each field through a call.
+    """
 
     url: str
     result_id: int
