@@ -350,6 +350,18 @@ def test_bag_and_seed_rows_escape_every_field_of_a_hostile_value() -> None:
         html = str(bag_rows([row(), r]))
         assert "<img src=x" not in html, r
         assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html, r
+    # copies shared by several bags of a page: one note, linked from each of their rows,
+    # escaped as in a row; a bag with copies of its own keeps them in its row
+    from strongroom.report.rows import bag_table
+
+    shared = {"copies": [{"partner": evil, "jurisdiction": "NL", "status": "ok"}],
+              "replication_problems": ["1 of 3 copies"]}  # fmt: skip
+    own = row(bag_id="c-own", copies=[{"partner": "q", "jurisdiction": "DE", "status": "ok"}])
+    rows_html, notes = bag_table([row(**shared), row(bag_id="c-2", **shared), own])
+    assert str(rows_html).count('href="#copy-note-1"') == 2 and "note 2" not in rows_html
+    assert "q (DE) · ok" in rows_html and "q (DE)" not in notes
+    assert str(notes).count('id="copy-note-1"') == 1 and "(2 bags)" in notes
+    assert "&lt;img src=x onerror=alert(1)&gt; (NL)" in notes and "<img src=x" not in notes
     from strongroom.report.rows import seed_rows
 
     seed = {"url": "https://a.example/", "status": "ok", "checked_at": "t", "http_status": 200,

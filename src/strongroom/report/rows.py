@@ -101,18 +101,18 @@ def _last_check(last: dict[str, Any] | None, e: Any) -> str:
     )
 
 
-def _copies_cell(b: Any, seen: dict[tuple[Any, ...], str]) -> str:
-    """Good copies, jurisdictions, where each copy is (partner, jurisdiction, status) and
-    the problems. Most bags of a large archive have the same cell (only their local
-    copy, the same problems): it is written once per page for each distinct one."""
+def _copies_cell(b: Any, seen: dict[tuple[Any, ...], int], cells: list[tuple[str, str]]) -> int:
+    """The number of the bag's copies cell in ``cells``: (good copies and jurisdictions,
+    where each copy is and the problems). Most bags of a large archive have the same
+    cell (only their local copy, the same problems): each distinct one is written once."""
     key = (
         b.compliant,
         tuple(b.jurisdictions),
         tuple(b.replication_problems),
         *((c["partner"], c.get("jurisdiction"), c["status"]) for c in b.copies),
     )
-    cell = seen.get(key)
-    if cell is None:
+    n = seen.get(key)
+    if n is None:
         where = "<br>".join(
             f"{_e(c['partner'])}"
             + (f" ({_e(c['jurisdiction'])})" if c.get("jurisdiction") else "")
@@ -123,19 +123,41 @@ def _copies_cell(b: Any, seen: dict[tuple[Any, ...], str]) -> str:
         where += "".join(f'<br><span class="bad">{_e(p)}</span>' for p in b.replication_problems)
         good = "ok" if b.compliant else "bad"
         juris = _e(", ".join(b.jurisdictions)) or "—"
-        cell = seen[key] = (
-            f'<span class="{good}">{len(b.copies)} cop{"y" if len(b.copies) == 1 else "ies"}'
-            f'</span> · {juris}<br><span class="muted">{where}</span>'
-        )
-    return cell
+        count = f'<span class="{good}">{len(b.copies)} cop{"y" if len(b.copies) == 1 else "ies"}'
+        n = seen[key] = len(cells)
+        cells.append((f"{count}</span> · {juris}", where))
+    return n
 
 
 def bag_rows(bags: list[Any]) -> Markup:
+    """The rows of ``bag_table`` alone."""
+    return bag_table(bags)[0]
+
+
+def bag_table(bags: list[Any]) -> tuple[Markup, Markup]:
     """One row per bag: screenshot, bag (replay link, signature, files, designations,
-    timestamp), access, size, fixity chart, last check, copies and jurisdictions."""
+    timestamp), access, size, fixity chart, last check, copies and jurisdictions; and
+    the copy notes. Where copies and problems are the same for several bags of the
+    page (a large archive's lone bags), they are written once, as a note below the
+    table that their rows link to, instead of in each row (a fifth of the page)."""
+    seen: dict[tuple[Any, ...], int] = {}
+    cells: list[tuple[str, str]] = []
+    ids = [_copies_cell(b, seen, cells) for b in bags]
+    uses = [0] * len(cells)
+    for n in ids:
+        uses[n] += 1
+    notes: dict[int, int] = {}  # cell -> note number
+    for n, used in enumerate(uses):
+        if used > 1:
+            notes[n] = len(notes) + 1
+    copies = [
+        f'{count}<br><a class="muted" href="#copy-note-{notes[n]}">note {notes[n]}</a>'
+        if n in notes
+        else f'{count}<br><span class="muted">{where}</span>'
+        for n, (count, where) in enumerate(cells)
+    ]
     out = []
-    seen: dict[tuple[Any, ...], str] = {}
-    for b in bags:
+    for b, n in zip(bags, ids, strict=True):
         last = b.last_fixity or {}
         e = _escaper(
             [b.bag_id, b.replay_url, b.created, b.access, b.timestamp, b.thumbnail,
@@ -151,6 +173,10 @@ def bag_rows(bags: list[Any]) -> Markup:
             f"<tr><td>{shot}</td><td>{_bag_cell(b, e)}</td>"
             f'<td><span class="pill {e(b.access)}">{e(b.access)}</span></td>'
             f"<td>{b.size_h}</td><td>{b.fixity_svg}</td>"
-            f"<td>{_last_check(b.last_fixity, e)}</td><td>{_copies_cell(b, seen)}</td></tr>"
+            f"<td>{_last_check(b.last_fixity, e)}</td><td>{copies[n]}</td></tr>"
         )
-    return Markup("\n".join(out))
+    listed = [
+        f'<p id="copy-note-{note}"><strong>Note {note}</strong> ({uses[n]} bags): {cells[n][1]}</p>'
+        for n, note in notes.items()
+    ]
+    return Markup("\n".join(out)), Markup("\n".join(listed))

@@ -89,10 +89,12 @@ def render_page(
                 s = seeds_by_url[url]
                 seeds[url] = s | {"bags": len(s["bags"])}
     page = env.get_template("report-page.html.j2")
+    bag_rows, copy_notes = rows.bag_table(bags)
     return str(
         page.render(
             data, c=c, number=number, index=f"../{index_name}",
-            seed_rows=rows.seed_rows(list(seeds.values())), bag_rows=rows.bag_rows(bags),
+            seed_rows=rows.seed_rows(list(seeds.values())), bag_rows=bag_rows,
+            copy_notes=copy_notes,
         )
     )  # fmt: skip
 
