@@ -78,12 +78,13 @@ def preflight(
     """
     _ = archive.config  # parses config.toml
     archive.designations()
-    try:
-        from strongroom.share.partners import load_partners
-    except ImportError:  # sharing is optional for capture
-        pass
-    else:
-        load_partners(archive)
+    if archive.partners_path.exists():  # else there is nothing to check, nor to import
+        try:
+            from strongroom.share.partners import load_partners
+        except ImportError:  # sharing is optional for capture
+            pass
+        else:
+            load_partners(archive)
     warnings: list[str] = []
     if not signing:
         return warnings

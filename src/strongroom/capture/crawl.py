@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -140,7 +140,8 @@ class CaptureResult:
 
 def new_capture_id() -> str:
     """``YYYYMMDDTHHMMSSZ-xxxxxx``."""
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    # os.urandom is what secrets.token_hex reads; the secrets module imports hmac.
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()
 
 
 def proxy_kind(proxy: str | None) -> str:

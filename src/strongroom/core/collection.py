@@ -11,7 +11,6 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,6 +301,8 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: no such file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    import tomllib  # here: a capture of an archive without config files never needs it
+
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
