@@ -8,6 +8,7 @@ Retries and redirect hops come back here and wait for their host's turn too.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -71,7 +72,10 @@ class Done:
     browser: dict[str, Any] | None = None
 
 
+@functools.lru_cache(maxsize=4096)
 def hostkey(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: its politeness key. Cached, because the
+    frontier, the host queues and the worker each ask it of every URL."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
