@@ -6,19 +6,40 @@ serves it on 127.0.0.1 (TCP_NODELAY, as production servers). For each latency
 (default 0 ms and 50 ms per response) it makes ``--runs`` paired runs, the
 order within a pair alternating:
 
-- strongroom ``capture --depth 1`` at ``--concurrency 1`` (wget's parallelism:
-  one connection) and at the default 4;
-- the anchor: ``wget -r -l 1 -p --warc-file`` (one connection);
-- the ceiling, measured in the same run: ``wget -i`` fetching the URLs that
-  strongroom captured, to /dev/null, over one keep-alive connection: what the
-  server and the network alone cost at that parallelism.
+- strongroom ``capture --depth 1`` at ``--concurrency 1`` and at the default 4;
+- the anchor at the same parallelism: one ``wget -r -l 1 -p --warc-file`` (one
+  connection) for ``-c 1``, and for ``-c 4`` four wget processes side by side,
+  each given a quarter of the site's pages with ``-p`` and the same other flags
+  (``-i`` instead of ``-r -l 1``: they are handed the page list that strongroom
+  and the single wget discover; each fetches the stylesheet, script, logo and
+  robots.txt its pages share once for itself, as four crawlers would). Ratios
+  are against the anchor of the same parallelism, and against the single wget;
+- the ceiling, measured in the same run: ``wget -i`` (one keep-alive
+  connection) or ``curl --parallel`` (four) fetching the URLs that strongroom
+  captured, to /dev/null: what the server and the network alone cost.
+
+After the first table it lists the URL kinds (numbers written N) that one
+tool fetched and the other did not. On this site strongroom makes 122 more
+requests than wget (367 to 245), and wget makes none that strongroom does not:
+42 are the url()s of the gzip-encoded stylesheet (40 ``img/badge-N.png``,
+``img/paper.png``, ``img/logo-bg.png``), which wget stores but cannot read, so
+it misses images a reader's browser does load (each page's body class uses its
+badge, and the body background); 80 are the ``<picture><source srcset>``
+candidates (``img/pN.webp``, ``img/pN@2x.webp``), which wget does not read. A
+browser on one screen loads one of a picture's three candidates (and one of an
+``<img srcset>``'s three, all of which wget fetches too); the others are kept
+on purpose, so that the page replays faithfully on other screens and
+densities. Compare requests/s for the cost per request.
 
 It reports pages/s (HTML pages captured / wall-clock seconds, process start
 included on both sides) as the median with min-max, requests/s likewise, CPU
-seconds per run, the HTTP requests each tool made (strongroom fetches every
-srcset candidate, as a faithful capture must, so it makes more: compare
-requests/s too), and requisites found against the true set (read back from
-each tool's WARC).
+seconds per run (user + system of the tool's processes) and of the server
+(this process, median), the load average before and after, the HTTP requests
+each tool made, and requisites found against the true set (read back from
+each tool's WARC). The site is served by the demo site's Python server in the
+benchmark's process (0.6-0.7 ms of its CPU per request): at 0 ms the tools
+share the 2 cores with it, so a tool that makes more requests pays for them
+twice, in its own CPU and the server's.
 
 Durability is the same on both sides: strongroom fsyncs each WARC and
 capture.json once when publishing (and its ledger commits, SQLite
@@ -37,7 +58,8 @@ strongroom): servers and CDNs commonly send gzip CSS, which wget stores but
 cannot look inside.
 
 Run:  .venv/bin/python bench/capture.py [--pages 40] [--latency 0 0.05] [--runs 5] [--long]
-(about 2-3 minutes on an idle 2-core machine. By default the one-connection
+(about 3-4 minutes on an idle 2-core machine; note the load average beside
+the figures, since others' work on a shared machine moves them by 2x. By default the one-connection
 strongroom run and its ceiling are made at 0 ms only, where start-up and CPU
 per request decide; at 50 ms latency one connection is a sum of round trips.
 ``--long`` adds them at 50 ms too: about 3 more minutes.)
@@ -336,11 +358,17 @@ def _measure(
 ) -> dict[str, dict[str, Any]]:
     """``runs`` paired rounds of every tool (order alternating): rates, CPU, what was found."""
     m: dict[str, dict[str, Any]] = {
-        t: {"rate": [], "req": [], "cpu": [], "found": None, "requests": len(urls)} for t in tools
+        t: {"rate": [], "req": [], "cpu": [], "server": [], "found": None, "requests": len(urls)}
+        for t in tools
     }
     for i in range(runs):
         for tool in tools if i % 2 == 0 else tools[::-1]:
+            before = resource.getrusage(resource.RUSAGE_SELF)  # the server is in this process
             run = _one(tool, base, work, urls)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            m[tool]["server"].append(
+                after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+            )
             if run.warcs:
                 got, html, requests = warc_paths(run.warcs, base)
                 m[tool]["found"], m[tool]["requests"] = got, requests
@@ -359,6 +387,7 @@ def bench_latency(
     """Paired runs of every tool at one latency after a warm-up; the table and the
     URL kinds fetched by strongroom and not by wget (or the other way round)."""
     tools = _tools(latency, long)
+    load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
     with SiteServer(root=work / "site", latency=latency) as srv:
         base = srv.url
         warm: dict[str, Run] = {}
@@ -370,12 +399,14 @@ def bench_latency(
         pages = warc_paths(ours.warcs, base)[1]
         kinds = url_kinds(ours.warcs, warm["wget -r -p"].warcs, base)
         m = _measure(tools, work, base, runs, urls, pages)
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     table = Table(
         title=f"capture at {latency * 1000:.0f} ms latency: median (min-max) of {runs} paired"
-        " runs; 'vs wget' = against wget at the same number of connections"
+        " runs; 'vs wget' = against wget at the same number of connections",
+        caption=f"load average {load_before} before, {load} after (1/5/15 min)",
     )
     cols = ("tool", "connections", "pages/s", "vs wget", "vs 1 wget", "requests/s", "vs wget",
-            "CPU s/run", "requests", "requisites")  # fmt: skip
+            "CPU s/run", "server CPU", "requests", "requisites")  # fmt: skip
     for col in cols:
         table.add_column(col, justify="left" if col == "tool" else "right")
     med = {t: (statistics.median(m[t]["rate"]), statistics.median(m[t]["req"])) for t in tools}
@@ -391,6 +422,7 @@ def bench_latency(
             _spread(m[tool]["req"], "{:.0f}"),
             f"{med[tool][1] / anchor[1]:.2f}x",
             _spread(m[tool]["cpu"], "{:.2f}"),
+            f"{statistics.median(m[tool]['server']):.2f}",
             str(m[tool]["requests"]),
             f"{len(got & true_reqs)}/{len(true_reqs)}" if got is not None else "-",
         )
@@ -413,7 +445,7 @@ def main() -> int:
         BASELINE.append(args.baseline.resolve())
     if not shutil.which("wget"):
         raise SystemExit("wget is not installed (apt-get install wget)")
-    console = Console(width=160)
+    console = Console(width=180)
     _realistic_server()
     with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as tmp:
         work = Path(tmp)
