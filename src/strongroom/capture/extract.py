@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import re
 import zlib
-from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from strongroom.capture.htmlscan import start_tags
@@ -29,15 +28,21 @@ _CSS_IMPORT_RE = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
 _CSS_COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
 
 
-@dataclass
 class Links:
-    """What a document points at."""
+    """What a document points at.
 
-    requisites: list[str] = field(default_factory=list)
-    outlinks: list[str] = field(default_factory=list)
-    title: str = ""
-    note: str = ""  # e.g. 'decoding stopped at 32 MiB (possible gzip bomb)'
-    _seen: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
+    A plain class, as the crawl's other per-request objects are: a dataclass
+    costs about a millisecond of start-up to define, and a capture defines
+    them before its first request."""
+
+    __slots__ = ("_seen", "note", "outlinks", "requisites", "title")
+
+    def __init__(self, note: str = "") -> None:
+        self.requisites: list[str] = []
+        self.outlinks: list[str] = []
+        self.title = ""
+        self.note = note  # e.g. 'decoding stopped at 32 MiB (possible gzip bomb)'
+        self._seen: set[tuple[str, str]] = set()
 
     def add(self, kind: str, url: str | None) -> None:
         # a set beside the lists: a hostile page with 100,000 links stays linear

@@ -12,7 +12,6 @@ import functools
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,53 +22,74 @@ from strongroom.core.collection import CaptureSettings
 _PENDING = object()  # robots.txt requested but not yet answered
 
 
-@dataclass
+# Plain classes with slots, not dataclasses: a task and its result are made for
+# every request, and a dataclass costs about a millisecond of start-up to define.
 class Failure:
-    url: str
-    reason: str
-    page: str = ""
+    """A resource that could not be captured, and why."""
+
+    __slots__ = ("page", "reason", "url")
+
+    def __init__(self, url: str, reason: str, page: str = "") -> None:
+        self.url, self.reason, self.page = url, reason, page
 
     def as_dict(self) -> dict[str, str]:
         return {"url": self.url, "reason": self.reason, "page": self.page}
 
 
-@dataclass
 class Task:
     """One resource to fetch; ``url`` moves along redirects, ``origin`` stays."""
 
-    url: str
-    kind: str  # page | req | robots
-    depth: int
-    page: str  # the page this resource belongs to
-    seed: str
-    origin: str = ""
-    chain: tuple[str, ...] = ()  # redirect hops so far
-    attempt: int = 0
-    not_before: float = 0.0
+    __slots__ = (
+        "attempt", "chain", "depth", "kind", "not_before", "origin", "page", "seed", "url"
+    )  # fmt: skip
 
-    def __post_init__(self) -> None:
-        self.origin = self.origin or self.url
+    def __init__(
+        self,
+        url: str,
+        kind: str,  # page | req | robots
+        depth: int,
+        page: str,  # the page this resource belongs to
+        seed: str,
+        origin: str = "",
+        chain: tuple[str, ...] = (),  # redirect hops so far
+        attempt: int = 0,
+        not_before: float = 0.0,
+    ) -> None:
+        self.url, self.kind, self.depth, self.page, self.seed = url, kind, depth, page, seed
+        self.origin = origin or url
+        self.chain, self.attempt, self.not_before = chain, attempt, not_before
 
 
-@dataclass
 class Done:
     """What a worker made of a task: a result, a redirect hop or a retry to schedule."""
 
-    task: Task
-    final_url: str = ""
-    status: int = 0
-    title: str = ""
-    record_id: str = ""
-    links: Links = field(default_factory=Links)
-    failures: list[Failure] = field(default_factory=list)
-    robots: Robots | None = None
-    hop: str = ""  # follow this redirect target next (same task)
-    retry_in: float | None = None  # fetch the same URL again after this many seconds
-    # Browser capture (capture/browser.py): URLs Chromium's requests recorded
-    # already, requests not recorded on purpose, and the page's browser summary.
-    fetched: list[str] = field(default_factory=list)
-    skipped: list[Failure] = field(default_factory=list)
-    browser: dict[str, Any] | None = None
+    __slots__ = (
+        "browser", "failures", "fetched", "final_url", "hop", "links", "record_id",
+        "retry_in", "robots", "skipped", "status", "task", "title",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        task: Task,
+        final_url: str = "",
+        status: int = 0,
+        record_id: str = "",
+        failures: list[Failure] | None = None,
+        robots: Robots | None = None,
+        retry_in: float | None = None,
+    ) -> None:
+        self.task, self.final_url, self.status, self.record_id = task, final_url, status, record_id
+        self.title = ""
+        self.links = Links()
+        self.failures: list[Failure] = failures if failures is not None else []
+        self.robots = robots
+        self.hop = ""  # follow this redirect target next (same task)
+        self.retry_in = retry_in  # fetch the same URL again after this many seconds
+        # Browser capture (capture/browser.py): URLs Chromium's requests recorded
+        # already, requests not recorded on purpose, and the page's browser summary.
+        self.fetched: list[str] = []
+        self.skipped: list[Failure] = []
+        self.browser: dict[str, Any] | None = None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,7 +9,6 @@ import re
 import socket
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from strongroom.core.collection import redact_url
@@ -43,23 +42,31 @@ def without_credentials(request: bytes) -> bytes:
     return request if len(kept) == len(lines) else b"\r\n".join(kept) + rest
 
 
-@dataclass
 class FetchResult:
-    """What one request produced: the wire bytes, or a reason it failed."""
+    """What one request produced: the wire bytes, or a reason it failed.
 
-    url: str
-    request: bytes = b""
-    spool: IO[bytes] | None = None  # status line + headers + body as received
-    size: int = 0
-    peer: str | None = None
-    status: int = 0
-    reason: str = ""
-    headers: dict[str, str] = field(default_factory=dict)  # lower-cased, for decisions only
-    truncated: str = ""  # '', 'length', 'time', 'disconnect'
-    error: str = ""  # set when no response (or no usable response) was received
-    retry_after: float | None = None
-    elapsed: float = 0.0
-    received: int = 0  # body bytes read (after de-chunking)
+    A plain class (one per request): a dataclass costs about a millisecond of
+    a capture's start-up to define."""
+
+    __slots__ = (
+        "elapsed", "error", "headers", "peer", "reason", "received", "request",
+        "retry_after", "size", "spool", "status", "truncated", "url",
+    )  # fmt: skip
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.request = b""
+        self.spool: IO[bytes] | None = None  # status line + headers + body as received
+        self.size = 0
+        self.peer: str | None = None
+        self.status = 0
+        self.reason = ""
+        self.headers: dict[str, str] = {}  # lower-cased, for decisions only
+        self.truncated = ""  # '', 'length', 'time', 'disconnect'
+        self.error = ""  # set when no response (or no usable response) was received
+        self.retry_after: float | None = None
+        self.elapsed = 0.0
+        self.received = 0  # body bytes read (after de-chunking)
 
     @property
     def ok(self) -> bool:

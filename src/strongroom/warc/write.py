@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from strongroom.core.fsutil import fsync_dir, tmp_name
 
@@ -185,9 +185,11 @@ def is_chunked(head: bytes) -> bool:
     return b"chunked" in _header_value(head, b"transfer-encoding").lower()
 
 
-@dataclass
-class BlockInfo:
-    """Digests of a stored response block, and its head and (capped) payload."""
+class BlockInfo(NamedTuple):
+    """Digests of a stored response block, and its head and (capped) payload.
+
+    Tuples, not dataclasses, for the per-record types here: a dataclass costs
+    about a millisecond of a capture's start-up to define."""
 
     block_digest: str
     payload_digest: str
@@ -289,8 +291,7 @@ class WarcStats:
         }
 
 
-@dataclass
-class Written:
+class Written(NamedTuple):
     """Where a record went: for dedup and metadata links."""
 
     record_id: str
