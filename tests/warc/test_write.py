@@ -120,7 +120,7 @@ def test_a_record_whose_block_fails_leaves_nothing_half_written(tmp_path):
     s = spool(PLAIN)
     info = digest_response(s)
     sink.write_exchange("http://example.org/a", REQUEST, s, info, peer=None)
-    info.size += 100  # the stream now ends 100 bytes before the declared length
+    info = info._replace(size=info.size + 100)  # the stream now ends 100 bytes early
     with pytest.raises(OSError, match="ended 100 bytes early"):
         sink.write_exchange("http://example.org/b", REQUEST, spool(PLAIN), info, peer=None)
     sink.close()
