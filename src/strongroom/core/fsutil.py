@@ -14,7 +14,6 @@ import errno
 import fcntl
 import functools
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,7 +50,8 @@ def fsync_dir(path: Path) -> None:
 
 def tmp_name(final: Path) -> Path:
     """A unique temporary sibling of ``final`` on the same file system."""
-    return final.with_name(f"{TMP_PREFIX}{final.name}-{secrets.token_hex(4)}")
+    # os.urandom is what secrets.token_hex reads (secrets imports hmac at start-up)
+    return final.with_name(f"{TMP_PREFIX}{final.name}-{os.urandom(4).hex()}")
 
 
 @contextlib.contextmanager

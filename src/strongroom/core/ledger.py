@@ -652,11 +652,11 @@ def ledger_location(archive_root: Path) -> LedgerLocation:
     below the archive in the import graph (the archive's full, checked reading
     of ``config.toml`` is ``core.archive.load_config``, which every command runs).
     """
-    import tomllib
-
     path = Path(archive_root) / "config.toml"
     url = ""
     if path.is_file() and not path.is_symlink():
+        import tomllib  # only when there is a file to read: a capture's start-up
+
         try:
             table = tomllib.loads(path.read_text("utf-8")).get("ledger", {})
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
