@@ -398,7 +398,7 @@ def main() -> None:
             archive, built, cached = archive_for(base, opts.cache, n, opts.cache_from)
             how = f"from the cache {opts.cache}" if cached else f"built in {built:.1f} s"
             print(f"{n} bags, {n * EVENTS_PER_BAG} events: {how}", flush=True)
-            cases = {c: CASES[c] for c in opts.cases.split(",")}
+            cases = {c: CASES[c] for c in _case_names(opts.cases)}
             for name, res in measure(archive, opts.runs, base, cases).items():
                 table.setdefault(name, {})[n] = res
             if not cached and n < opts.cache_from:
@@ -407,6 +407,19 @@ def main() -> None:
     finally:
         if opts.dir is None:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _case_names(text: str) -> list[str]:
+    """The cases ``--cases`` names, as in the table or with dashes for spaces
+    (``verify-all-fast``, so the list needs no quoting in a shell)."""
+    by_slug = {name.replace("--", "").replace(" ", "-"): name for name in CASES}
+    names = []
+    for item in text.split(","):
+        item = item.strip()
+        if item not in CASES and item not in by_slug:
+            raise SystemExit(f"--cases: unknown case {item!r}; one of {', '.join(by_slug)}")
+        names.append(item if item in CASES else by_slug[item])
+    return names
 
 
 def print_table(table: dict[str, dict[int, Result]], sizes: list[int], runs: int) -> None:

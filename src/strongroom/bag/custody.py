@@ -73,9 +73,13 @@ def genesis_for(bag_dir: Path | None) -> str:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[int]:
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:  # the folder first (a verify appends to 10,000 logs)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o644)
     except OSError as exc:
         raise os_problem(f"cannot open custody log {path}", exc) from None
     try:
@@ -162,6 +166,7 @@ def append(
     ledger: Ledger | None = None,
     key: Any = None,
     durable: bool = True,
+    prepared: PreparedLine | None = None,
 ) -> dict[str, Any]:
     """Append one signed, chained entry to a bag's custody log and return it.
 
@@ -174,6 +179,9 @@ def append(
     ``key``: the archive's signing key, when the caller loaded it already (a run
     over many bags); ``durable=False``: the caller makes the log durable itself
     (one ``syncfs`` for many logs) before it commits the ledger's new heads.
+    ``prepared``: this entry, built and signed ahead (``prepare_line``); it is
+    written as it is when the log still ends where its builder saw it end, and
+    built and signed afresh from the other arguments when it does not.
     """
     path = archive.custody_path(bag_id)
     bag_dir = archive.bag_dir(bag_id)
@@ -187,6 +195,7 @@ def append(
                 bag_dir,
                 led.custody_head(bag_id),
                 key,
+                prepared,
                 action=action,
                 outcome=outcome,
                 inputs=inputs,
@@ -222,6 +231,7 @@ def _append_locked(
     bag_dir: Path,
     head: CustodyHead | None,
     key: Any,
+    prepared: PreparedLine | None,
     **fields: Any,
 ) -> tuple[dict[str, Any], tuple[bytes, int, bool]]:
     """Build the next entry after the log's tail; set a torn tail aside first."""
@@ -232,8 +242,23 @@ def _append_locked(
         with open(path.with_name(path.name + ".torn"), "ab") as fh:
             fh.write(torn + b"\n")
         os.ftruncate(fd, tail.end)
+    prev = line_hash(tail.last) if tail.last is not None else genesis_for(bag_dir)
+    if (
+        prepared is not None
+        and tail.last is not None
+        and (prepared.after_seq, prepared.after_end, prepared.prev) == (tail.seq, tail.end, prev)
+    ):
+        return json.loads(prepared.line), (prepared.line + b"\n", tail.end, tail.anchored)
+    entry, line = _new_entry(archive, tail.seq + 1, prev, key, fields)
+    return entry, (line + b"\n", tail.end, tail.anchored)
+
+
+def _new_entry(
+    archive: Archive, seq: int, prev: str, key: Any, fields: dict[str, Any]
+) -> tuple[dict[str, Any], bytes]:
+    """The entry ``seq`` after the line hashing to ``prev``, signed; (entry, its line)."""
     entry: dict[str, Any] = {
-        "seq": tail.seq + 1,
+        "seq": seq,
         "time": utcnow(),
         "actor": fields["actor"] or archive.config.operator or SOFTWARE,
         "action": fields["action"],
@@ -241,11 +266,28 @@ def _append_locked(
         "outcome": fields["outcome"],
         "detail": fields["detail"] or {},
         "software": SOFTWARE,
-        "prev": line_hash(tail.last) if tail.last is not None else genesis_for(bag_dir),
+        "prev": prev,
         "key": _fingerprint(key) if key else None,
     }
     entry["sig"] = base64.b64encode(sign_bytes(key, canonical(entry))).decode() if key else None
-    return entry, (canonical(entry) + b"\n", tail.end, tail.anchored)
+    return entry, canonical(entry)
+
+
+@dataclass(frozen=True)
+class PreparedLine:
+    """A custody line built and signed ahead of its append, after the log's last entry
+    as its builder read it (``after_seq``, its line's hash ``prev``, the log's end
+    ``after_end``).
+
+    A verify worker builds the ``fixity check`` line of the bag it checked, so the
+    one process that writes every log spends no signature on it; ``append`` writes
+    the line only if the log still ends there, and signs a new one otherwise.
+    """
+
+    after_seq: int
+    after_end: int
+    prev: str
+    line: bytes  # the canonical entry, without its newline
 
 
 _FINGERPRINTS: dict[int, tuple[Any, str]] = {}

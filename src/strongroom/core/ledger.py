@@ -27,6 +27,7 @@ from strongroom.core.backends import (
     write_problem,
 )
 from strongroom.core.ledger_facts import BagFactsQueries
+from strongroom.core.ledger_fixity import FixityRecords
 from strongroom.core.ledger_watch import WatchRecords
 from strongroom.core.rows import (
     BagFacts,
@@ -60,7 +61,7 @@ def utcnow() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Ledger(WatchRecords, BagFactsQueries, SharedRounds):
+class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
     """A connection to ``<archive>/ledger.sqlite``, created on first use.
 
     Every statement the project runs against the ledger is a named method

@@ -14,19 +14,22 @@ the ledger, so a head never points past what is on disk. A crash before the
 commit leaves log lines the ledger does not know yet, which the next append
 takes up (they chain on from the head); the check is then simply not in the
 history. A batch is flushed when it is a second old, and before the command
-reports anything about its bags.
+reports anything about its bags. Its rows wait in ``PendingRows`` (which
+stands in for the ledger while the bags are recorded) and are written at the
+flush with one statement per kind of row.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from strongroom.core.archive import Archive
-from strongroom.core.ledger import Ledger, open_ledger
+from strongroom.core.ledger import CustodyHead, Ledger, open_ledger, utcnow
+from strongroom.core.ledger_fixity import FixityRow, LogSpan
 
 BATCH_SECONDS = 1.0  # a batch holds the ledger's write lock: keep it short
 BATCH_BAGS = 1000
@@ -40,6 +43,71 @@ class LedgerBag:
     collection_id: str
     inventory: Path | None = None  # where bagging wrote the inventory entry
     signed: bool = False  # signed at bagging, as the creation event records
+
+
+@dataclass
+class PendingRows:
+    """A batch's ledger rows until its flush; the ledger's stand-in for the three
+    methods recording calls (``custody.append``, ``custody.remember_check``).
+
+    ``known``: where each custody head was when the run read it (None: ask the
+    ledger). A head that moved on since is still in its log, and ``append``
+    reads on from it to the log's end, so the line it writes chains on right.
+    """
+
+    ledger: Callable[[], Ledger]
+    known: dict[str, CustodyHead] | None = None
+    heads: dict[str, LogSpan] = field(default_factory=dict)
+    verified: list[LogSpan] = field(default_factory=list)
+    runs: list[FixityRow] = field(default_factory=list)
+
+    def custody_head(self, bag_id: str) -> CustodyHead | None:
+        span = self.heads.get(bag_id)
+        if span is not None:
+            return CustodyHead(bag_id, span.seq, span.hash, span.start, span.end)
+        if self.known is not None:
+            return self.known.get(bag_id)
+        return self.ledger().custody_head(bag_id)
+
+    def set_custody_head(self, bag_id: str, *, seq: int, hash: str, start: int, end: int) -> None:
+        self.heads[bag_id] = LogSpan(bag_id, seq, hash, start, end)
+
+    def mark_custody_verified(
+        self, bag_id: str, *, seq: int, hash: str, start: int, end: int
+    ) -> None:
+        self.verified.append(LogSpan(bag_id, seq, hash, start, end))
+
+    def record_fixity_run(self, bag_id: str, **row: Any) -> None:
+        self.runs.append(FixityRow(bag_id, **row))
+
+    def write(self) -> None:
+        """Write the rows into the ledger's open batch (committed by the caller)."""
+        if self.heads or self.verified or self.runs:
+            heads = list(self.heads.values())
+            self.ledger().record_checks(self.runs, heads, self.verified, utcnow())
+            if self.known is not None:  # later batches start from the heads written here
+                _advance(self.known, heads, self.verified)
+        self.heads, self.verified, self.runs = {}, [], []
+
+
+def _advance(known: dict[str, CustodyHead], heads: list[LogSpan], verified: list[LogSpan]) -> None:
+    """The heads as a batch leaves them in the ledger (a head only moves forward)."""
+    for h in heads:
+        old = known.get(h.bag_id)
+        if old is None:
+            known[h.bag_id] = CustodyHead(h.bag_id, h.seq, h.hash, h.start, h.end)
+        elif h.seq > old.seq:
+            known[h.bag_id] = replace(old, seq=h.seq, hash=h.hash, start=h.start, end=h.end)
+    for v in verified:
+        old = known.get(v.bag_id)
+        if old is not None:
+            known[v.bag_id] = replace(
+                old,
+                verified_seq=v.seq,
+                verified_hash=v.hash,
+                verified_start=v.start,
+                verified_end=v.end,
+            )
 
 
 @dataclass
@@ -62,6 +130,8 @@ class RunContext:
     _waiting: list[Callable[[], None]] = field(default_factory=list)
     _since: float = 0.0
     _logs_written: bool = False
+    _pending: PendingRows | None = None
+    presign: bool = False  # a worker: build and sign each bag's custody line ahead
 
     # --- the ledger -----------------------------------------------------------
     def open(self) -> Ledger:
@@ -196,6 +266,14 @@ class RunContext:
         if self.batch:
             self.open().begin_batch()
 
+    def writer(self) -> Any:
+        """Where a bag's rows go: the batch's ``PendingRows``, or the ledger itself."""
+        if not self.batch:
+            return self.open()
+        if self._pending is None:
+            self._pending = PendingRows(self.open, self.heads)
+        return self._pending
+
     def flush(self) -> None:
         """Make the batch's custody lines durable, commit its rows, then report its bags."""
         if self._logs_written:
@@ -203,6 +281,8 @@ class RunContext:
 
             durable_tree(self.archive.bags)
             self._logs_written = False
+        if self._pending is not None:
+            self._pending.write()
         if self.ledger is not None:
             self.ledger.commit_batch()
         waiting, self._waiting = self._waiting, []

@@ -20,66 +20,38 @@ import functools
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from strongroom.core.archive import Archive
-from strongroom.core.fsutil import exclusive_lock, is_within
+from strongroom.core.fsutil import exclusive_lock
 from strongroom.core.ledger import Ledger, open_ledger, utcnow
 from strongroom.core.round import Round
 from strongroom.errors import UsageError
 from strongroom.verify.budget import Budget, BudgetPlanner, measure_hash_ceiling, parse_duration
 from strongroom.verify.context import RunContext
 from strongroom.verify.findings import BagReport, Problem, Progress, show
+from strongroom.verify.record import pack_run, prepare_line, record_run, unpack_run, unrecorded
+from strongroom.verify.runs import BagRun, Target, all_targets, resolve_targets
 from strongroom.verify.validate import validate_bag
 
 LOCK_NAME = "verify.lock"
 SIGNATURE = "tagmanifest-sha512.txt.sig"
 TAGMANIFEST = "tagmanifest-sha512.txt"
-MAX_FAILURES_IN_EVENT = 20  # a custody line stays small even for a badly damaged bag
-# Re-exported: the command and the tests take the budget's parts from here.
-__all__ = ["Budget", "BudgetPlanner", "measure_hash_ceiling", "parse_duration"]
-
-
-# --- targets ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Target:
-    """A bag to check: ``bag_id`` is set when the bag belongs to the archive."""
-
-    path: Path
-    bag_id: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.bag_id or show(str(self.path))
-
-
-def resolve_targets(archive: Archive, items: Sequence[str]) -> list[Target]:
-    """``BAG-ID`` resolves against ``<archive>/bags/``; anything else must be a folder."""
-    targets: list[Target] = []
-    for item in items:
-        candidate = archive.bags / item
-        if "/" not in item and item not in (".", "..") and candidate.is_dir():
-            targets.append(Target(candidate, item))
-            continue
-        path = Path(item)
-        if not path.is_dir():
-            raise UsageError(f"{show(item)}: not a bag id in {archive.bags} and not a folder")
-        path = path.absolute()
-        # a path that points into the archive's bags folder is an archive bag
-        if archive.bags.is_dir() and is_within(archive.bags, path):
-            rel = path.resolve().relative_to(archive.bags.resolve())
-            if len(rel.parts) == 1:
-                targets.append(Target(archive.bags / rel.parts[0], rel.parts[0]))
-                continue
-        targets.append(Target(path))
-    return targets
-
-
-def all_targets(archive: Archive) -> list[Target]:
-    return [Target(archive.bag_dir(b), b) for b in archive.bag_ids()]
+# Re-exported: the command and the tests take the budget, the targets and the runs from here.
+__all__ = [
+    "BagRun",
+    "Budget",
+    "BudgetPlanner",
+    "Target",
+    "all_targets",
+    "measure_hash_ceiling",
+    "parse_duration",
+    "record_run",
+    "resolve_targets",
+]
 
 
 # --- checks outside the bag ---------------------------------------------------------
@@ -171,49 +143,6 @@ def _archive_checks(
 
 
 # --- one run ---------------------------------------------------------------------------
-@dataclass
-class BagRun:
-    """The outcome of checking one bag."""
-
-    target: Target
-    mode: str
-    started: str
-    ended: str = ""
-    seconds: float = 0.0
-    report: BagReport | None = None
-    outside: list[Problem] = field(default_factory=list)
-    error: str | None = None  # something prevented a verdict
-    notes: list[str] = field(default_factory=list)  # the RFC 3161 time, a profile note
-    # the custody check (the head it was checked against, its report), for record_run
-    custody: tuple[Any, Any] | None = None
-
-    @property
-    def problems(self) -> list[Problem]:
-        return (self.report.problems if self.report else []) + self.outside
-
-    @property
-    def result(self) -> str:
-        if self.error is not None:
-            return "error"
-        return "invalid" if self.problems else "valid"
-
-    def to_dict(self) -> dict[str, Any]:
-        rep = self.report.to_dict() if self.report else {}
-        rep["problems"] = [p.to_dict() for p in self.problems]
-        return {
-            "bag": self.target.bag_id,
-            "path": str(self.target.path),
-            "mode": self.mode,
-            "result": self.result,
-            "error": self.error,
-            "started": self.started,
-            "ended": self.ended,
-            "seconds": round(self.seconds, 3),
-            "notes": self.notes,
-            **{k: v for k, v in rep.items() if k not in ("path", "mode")},
-        }
-
-
 def verify_one(
     archive: Archive,
     target: Target,
@@ -257,7 +186,7 @@ def _verify_one(
         try:
             record_run(archive, run, ctx)
         except (OSError, sqlite3.Error) as exc:
-            raise _unrecorded(archive, run, exc) from None
+            raise unrecorded(archive, run, exc) from None
     return run
 
 
@@ -306,73 +235,8 @@ def check_bag(
         run.report.forget_files()
     run.seconds = time.monotonic() - t0
     run.ended = utcnow()
+    prepare_line(archive, run, ctx)
     return run
-
-
-def _unrecorded(archive: Archive, run: BagRun, exc: BaseException) -> UsageError:
-    why = getattr(exc, "strerror", None) or str(exc)
-    return UsageError(
-        f"checked {run.target.name} ({run.result}), but cannot record the check in"
-        f" {archive.root}: {why}. Free space on that file system or fix its"
-        " permissions, then run verify again"
-    )
-
-
-def record_run(archive: Archive, run: BagRun, ctx: RunContext | None = None) -> None:
-    """A ``fixity_runs`` row in the ledger, then a ``fixity check`` custody event.
-
-    With a batching ``ctx``, both wait for the context's ``flush``.
-    """
-    assert run.target.bag_id is not None
-    failures = [p.message for p in run.problems] or ([run.error] if run.error else [])
-    files = run.report.files if run.report else 0
-    nbytes = run.report.bytes if run.report else 0
-    from strongroom.bag import custody
-
-    own = ctx is None
-    ctx = ctx or RunContext(archive)
-    try:
-        ctx.begin()
-        ledger = ctx.open()
-        if run.custody is not None:
-            head, chain = run.custody
-            custody.remember_check(ledger, run.target.bag_id, head, chain)
-        ledger.record_fixity_run(
-            run.target.bag_id,
-            started=run.started,
-            ended=run.ended,
-            mode=run.mode,
-            result=run.result,
-            files=files,
-            nbytes=nbytes,
-            failures=failures,
-        )
-        # PREMIS eventOutcome: success / failure; the detail keeps the log line small
-        custody.append(
-            archive,
-            run.target.bag_id,
-            "fixity check",
-            outcome="success" if run.result == "valid" else "failure",
-            inputs={"mode": run.mode},
-            detail={
-                "result": run.result,
-                "files": files,
-                "bytes": nbytes,
-                "algorithms": run.report.algorithms if run.report else [],
-                "started": run.started,
-                "ended": run.ended,
-                "failures": failures[:MAX_FAILURES_IN_EVENT],
-                "failures_total": len(failures),
-            },
-            ledger=ledger,
-            key=ctx.signing_key(),
-            durable=not ctx.batch,
-        )
-        if ctx.batch:
-            ctx.logs_written()
-    finally:
-        if own:
-            ctx.close()
 
 
 # --- rotation ----------------------------------------------------------------------------
@@ -570,13 +434,15 @@ def _check_pooled(
     )
     with (
         sigterm_as_interrupt(),
-        contextlib.closing(checked_in_parallel(check, targets, ctx, jobs)) as checked,
+        contextlib.closing(
+            checked_in_parallel(check, targets, ctx, jobs, (pack_run, unpack_run))
+        ) as checked,
     ):
         for run in checked:
             try:
                 record_run(archive, run, ctx)
             except (OSError, sqlite3.Error) as exc:
-                raise _unrecorded(archive, run, exc) from None
+                raise unrecorded(archive, run, exc) from None
             result.runs.append(run)
             ctx.recorded(functools.partial(on_done, run) if on_done else _nothing)
         _flush(archive, ctx, result)
@@ -613,7 +479,7 @@ def _flush(archive: Archive, ctx: RunContext, result: VerifyRun) -> None:
     except (OSError, sqlite3.Error) as exc:
         if not result.runs:
             raise
-        raise _unrecorded(archive, result.runs[-1], exc) from None
+        raise unrecorded(archive, result.runs[-1], exc) from None
 
 
 def _checked_since(ctx: RunContext, bag_id: str, since: str) -> bool:

@@ -18,6 +18,7 @@ checks again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import signal
@@ -55,12 +56,19 @@ def jobs_for(requested: int | None, mode: str, bags: int) -> int:
 
 
 def checked_in_parallel(
-    check: Callable[[Any], Any], targets: Sequence[Any], ctx: RunContext, jobs: int
+    check: Callable[[Any], Any],
+    targets: Sequence[Any],
+    ctx: RunContext,
+    jobs: int,
+    travel: tuple[Callable[[Any], Any], Callable[[Any, Any], Any]] | None = None,
 ) -> Generator[Any, None, None]:
     """``check(target)`` of each target (``fixity.check_bag``'s ``BagRun``), in the
     targets' order, worked out by ``jobs`` forked workers.
 
     ``check`` reaches the workers by the fork, not pickled: it may be any callable.
+    ``travel``: (``pack(result)`` in the worker, ``unpack(result, target)`` here),
+    to send less than the whole result (what this process has already, such as
+    the target, need not be pickled and rebuilt for every bag).
     The targets are cut into small chunks dealt round-robin (chunk ``k`` to worker
     ``k % jobs``), so reading the results in order needs no bookkeeping, and a
     worker ahead of the reader waits on its full pipe.
@@ -75,10 +83,13 @@ def checked_in_parallel(
     workers: list[tuple[int, int]] = []  # (pid, read end)
     done = False
     try:
+        pack, unpack = travel or (_same, _same)
         for w in range(min(jobs, len(chunks))):
-            workers.append(_fork(check, ctx, targets, chunks[w::jobs]))
-        for k in range(len(chunks)):
-            yield from _receive(workers[k % len(workers)][1])
+            sent = functools.partial(_packed, check, pack)
+            workers.append(_fork(sent, ctx, targets, chunks[w::jobs]))
+        for k, chunk in enumerate(chunks):
+            results = _receive(workers[k % len(workers)][1])
+            yield from (unpack(r, targets[i]) for r, i in zip(results, chunk, strict=True))
         done = True
     finally:
         for pid, fd in workers:
@@ -88,6 +99,14 @@ def checked_in_parallel(
                     os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+
+
+def _same(result: Any, _target: Any = None) -> Any:
+    return result
+
+
+def _packed(check: Callable[[Any], Any], pack: Callable[[Any], Any], target: Any) -> Any:
+    return pack(check(target))
 
 
 def _fork(
@@ -158,6 +177,7 @@ def _started(parent: int, ctx: RunContext) -> None:
     _die_with(parent)
     _inherited.append(ctx.ledger)  # never used nor closed here (a checkpoint could write)
     ctx.ledger = None
+    ctx.presign = True
 
 
 def _die_with(parent: int) -> None:
