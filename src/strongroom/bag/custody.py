@@ -578,26 +578,27 @@ def check_log(
     keyring: Keyring | None = None,
     *,
     deep: bool = False,
+    path: Path | None = None,
 ) -> ChainReport:
     """``check_custody`` against a head the caller read from the ledger; writes nothing.
 
     A run over many bags reads the heads in its own process and checks the logs
     in worker processes, which never touch the ledger (``verify/pool.py``).
+    ``path``: the log (``archive.custody_path``), when the caller has it.
     """
-    path = archive.custody_path(bag_id)
-    bag_dir = archive.bag_dir(bag_id)
-    if not path.exists():
+    path = archive.custody_path(bag_id) if path is None else path
+    if not os.path.exists(path):
         report = ChainReport()
         if head is not None:
             report.fail(
                 f"{path.name} is missing, but the ledger anchored {head.seq} entries"
                 " (the log was deleted)"
             )
-        elif (bag_dir / (TAGMANIFEST + ".sig")).exists():
+        elif (archive.bag_dir(bag_id) / (TAGMANIFEST + ".sig")).exists():
             report.fail(f"{path.name} is missing, although the bag is signed")
         return report
     if deep or head is None or head.verified_hash is None:
-        report = verify_chain(path, keyring, bag_dir / TAGMANIFEST)
+        report = verify_chain(path, keyring, archive.bag_dir(bag_id) / TAGMANIFEST)
     else:
         report = check_since(path, head, keyring)
     if head is not None:

@@ -35,6 +35,7 @@ ENTRY_FORMAT = "strongroom-inventory-entry/1"
 MAX_INVENTORY = 64 * 1024 * 1024
 MAX_ENTRY = 1024 * 1024
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 ENTRY_KEYS = {
     "bag_id",
     "created",
@@ -77,7 +78,7 @@ def _shape_ok(bag_id: str, entry: Any) -> bool:
         and entry.get("bag_id") == bag_id
         and isinstance(entry.get("tagmanifests"), dict)
         and all(
-            isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
+            isinstance(k, str) and isinstance(v, str) and _SHA256.fullmatch(v)
             for k, v in entry["tagmanifests"].items()
         )
     )
@@ -136,25 +137,26 @@ def read_entry(folder: Path, bag_id: str) -> dict[str, Any] | None:
     One open (never following a symlink), one fstat and one read: a run over
     10,000 bags reads 10,000 of these.
     """
-    path = folder / f"{_check_id(bag_id, 'bag id')}.json"
+    name = f"{_check_id(bag_id, 'bag id')}.json"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(f"{os.fspath(folder)}/{name}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as exc:
+        path = folder / name
         if exc.errno == errno.ELOOP:  # a symlink: an entry only if it points somewhere
             if not path.exists():
                 return None
             raise UsageError(f"{path}: not a regular file") from None
         raise os_problem(f"cannot read inventory {path}", exc) from None
+    path = folder / name
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise UsageError(f"{path}: not a regular file")
         if st.st_size > MAX_ENTRY:
             raise UsageError(f"{path}: too large to be an inventory")
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            raw = fh.read(MAX_ENTRY + 1)
+        raw = _read_all(fd, MAX_ENTRY + 1)
     except OSError as exc:
         raise os_problem(f"cannot read inventory {path}", exc) from None
     finally:
@@ -164,6 +166,18 @@ def read_entry(folder: Path, bag_id: str) -> dict[str, Any] | None:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: not a JSON inventory ({exc}); fix it from git history") from None
     return _entry_of(path, data)
+
+
+def _read_all(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes of an open file, to its end."""
+    parts, got = [], 0
+    while got < limit:
+        part = os.read(fd, limit - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def _current(path: Path) -> Path:
@@ -323,7 +337,7 @@ def check_entry(
     ``actual``: the tag manifests' hashes (as ``tagmanifest_hashes`` gives them) when
     the caller hashed the bytes it validated; else they are read from the bag.
     """
-    bag_id = Path(bag_dir).name
+    bag_id = bag_dir.name if isinstance(bag_dir, Path) else Path(bag_dir).name
     if entry is None:
         return [f"bag {bag_id} is missing from the inventory {inventory_path}"]
     if entry.get("bag_id") != bag_id:

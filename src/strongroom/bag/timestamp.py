@@ -222,8 +222,16 @@ class BagStamp:
     info: TokenInfo | None = None
 
 
-def inspect_bag(bag: Path, settings: TimestampSettings | None) -> BagStamp:
-    """Check ``bag``'s token, if it has one, against the configured roots."""
+def inspect_bag(
+    bag: Path, settings: TimestampSettings | None, present: bool | None = None
+) -> BagStamp:
+    """Check ``bag``'s token, if it has one, against the configured roots.
+
+    ``present``: False when the caller's listing of the bag saw no token (and no
+    symbolic link by its name), which spares asking the disk again.
+    """
+    if present is False:
+        return BagStamp()
     tsr = bag / TOKEN
     if not tsr.exists():
         return BagStamp()
@@ -261,10 +269,15 @@ def stamp_context(archive: Any, ledger: Any) -> StampContext:
 
 
 def check_for_verify(
-    archive: Any, bag: Path, bag_id: str | None, context: StampContext | None = None
+    archive: Any,
+    bag: Path,
+    bag_id: str | None,
+    context: StampContext | None = None,
+    present: bool | None = None,
 ) -> tuple[str, list[str]]:
     """(what to show, problems) for ``verify``: the token against the archive's roots;
-    a pending timestamp is shown, not a problem (the bag was made offline)."""
+    a pending timestamp is shown, not a problem (the bag was made offline).
+    ``present``: as for ``inspect_bag``."""
     settings = None
     if bag_id is not None:
         if context is not None:
@@ -276,7 +289,7 @@ def check_for_verify(
                 settings = load_settings(archive)
             except UsageError as exc:
                 return "", [exc.message]
-    stamp = inspect_bag(bag, settings)
+    stamp = inspect_bag(bag, settings, present)
     if stamp.summary or stamp.problems or bag_id is None or settings is None:
         return stamp.summary, stamp.problems
     if context is not None:

@@ -10,9 +10,9 @@ capture writes.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,9 +56,18 @@ __all__ = [
 ]
 
 
+_NOW: list[Any] = [None, ""]  # the second last formatted, and its text
+
+
 def utcnow() -> str:
-    """Current UTC time as ISO 8601 with a Z suffix and second precision."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Current UTC time as ISO 8601 with a Z suffix and second precision.
+
+    Formatted once per second: a verify run asks three times per bag.
+    """
+    now = int(time.time())
+    if now != _NOW[0]:
+        _NOW[:] = [now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))]
+    return str(_NOW[1])
 
 
 class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):

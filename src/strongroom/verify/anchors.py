@@ -11,10 +11,11 @@ current folder and whatever the bag's own bag-info says.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,7 @@ def anchored_checks(
     inventory: Path | None,
     custody_checked: bool = False,
     ctx: RunContext | None = None,
+    log: Path | None = None,
 ) -> list[Problem]:
     """Ledger row, inventory, custody log and signature of one archive bag; never skipped.
 
@@ -101,6 +103,7 @@ def anchored_checks(
     the log (``bag.custody.check_custody`` names a log that is gone when the ledger
     anchored it or the bag is signed); then its absence is not reported twice.
     ``ctx``: the run's context, which reads the ledger's rows once for all bags.
+    ``log``: the bag's custody log (``archive.custody_path``), when the caller has it.
     """
     problems: list[Problem] = []
     row = ctx.bags().get(bag_id) if ctx is not None else ledger_bag(archive, bag_id)
@@ -111,7 +114,7 @@ def anchored_checks(
     found, entry = inventory_problems(archive, bag, collection, inventory, recorded, ctx, report)
     problems += found + signature_missing(bag, entry, row is not None and row.signed, report)
     if not custody_checked:
-        problems += custody_missing(archive, bag_id)
+        problems += custody_missing(archive, bag_id, log)
     return problems
 
 
@@ -135,8 +138,11 @@ def check_signature(keyring: Any, bag: Path, report: BagReport) -> Any:
     from strongroom.bag.signing import SignatureCheck
 
     try:
-        with open(bag / SIGNATURE, "rb") as fh:
-            signature = fh.read(MAX_SIGNATURE + 1)
+        fd = os.open(bag / SIGNATURE, os.O_RDONLY)
+        try:
+            signature = os.read(fd, MAX_SIGNATURE + 1)
+        finally:
+            os.close(fd)
     except OSError as exc:
         return SignatureCheck(False, None, f"cannot read {exc.filename}: {exc.strerror}")
     if len(signature) > MAX_SIGNATURE:
@@ -215,13 +221,12 @@ def inventory_problems(
         ], None
     try:
         entry = ctx.entry(path, bag.name) if ctx is not None else find_entry(path, bag.name)
-        # name the entry file of the bag (one file per bag), or an older one-file inventory
-        is_folder = ctx.folder(path) is not None if ctx is not None else path.is_dir()
-        label = f"{path.name}/{bag.name}.json" if is_folder else path.name
-        found = [
-            Problem("inventory", f"{label}: {msg}", file=str(path))
-            for msg in check_entry(path, bag, entry, _hashes(bag, report))
-        ]
+        messages = check_entry(path, bag, entry, _hashes(bag, report))
+        if messages:
+            # name the entry file of the bag (one file per bag), or an older one-file inventory
+            is_folder = ctx.folder(path) is not None if ctx is not None else path.is_dir()
+            label = f"{path.name}/{bag.name}.json" if is_folder else path.name
+        found = [Problem("inventory", f"{label}: {msg}", file=str(path)) for msg in messages]
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         return [Problem("inventory", f"{path}: cannot read the inventory ({exc})")], None
     return found, entry
@@ -234,7 +239,9 @@ def _hashes(bag: Path, report: BagReport | None) -> dict[str, str] | None:
     if tree is None:
         return None
     out = {}
-    for name in sorted(n for n in tree.tags if fnmatch.fnmatchcase(n, "tagmanifest-*.txt")):
+    # the names fnmatch's "tagmanifest-*.txt" takes, without a pattern per name
+    names = (n for n in tree.tags if n.startswith("tagmanifest-") and n.endswith(".txt"))
+    for name in sorted(n for n in names if len(n) >= len("tagmanifest-.txt")):
         data = report.tag_bytes.get(name) if report is not None else None
         if data is None:  # not a manifest validation read (an unsupported name)
             data = (bag / name).read_bytes()
@@ -242,11 +249,12 @@ def _hashes(bag: Path, report: BagReport | None) -> dict[str, str] | None:
     return out
 
 
-def custody_missing(archive: Archive, bag_id: str) -> list[Problem]:
+def custody_missing(archive: Archive, bag_id: str, log: Path | None = None) -> list[Problem]:
     """Every archive bag has a custody log from its first event on."""
-    log = archive.custody_path(bag_id)
+    log = archive.custody_path(bag_id) if log is None else log
     try:
-        size = log.stat().st_size if not log.is_symlink() else -1
+        st = os.lstat(log)  # one call: a symbolic link is not a log
+        size = -1 if stat.S_ISLNK(st.st_mode) else st.st_size
     except FileNotFoundError:
         size = None
     except OSError as exc:

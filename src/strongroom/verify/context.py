@@ -122,7 +122,7 @@ class RunContext:
     _key: Any = None
     _bags: dict[str, LedgerBag] | None = None
     _stamps: Any = None
-    _entries: dict[Path, dict[str, Any] | None] = field(default_factory=dict)
+    _entries: dict[tuple[Path, str], dict[str, Any] | None] = field(default_factory=dict)
     _folders: dict[Path, Path | None] = field(default_factory=dict)
     heads: dict[str, Any] | None = None  # every custody head, read at once (``load_heads``)
     _has_ledger: bool | None = None
@@ -227,7 +227,7 @@ class RunContext:
         """A bag's inventory entry, read once per run."""
         from strongroom.bag.inventory import find_entry, read_entry
 
-        key = Path(inventory) / bag_id
+        key = (inventory, bag_id)
         if key not in self._entries:
             folder = self.folder(inventory)
             self._entries[key] = (

@@ -165,7 +165,8 @@ class BagReport:
 
     def info(self, label: str) -> list[str]:
         """Values of a bag-info label (case-insensitive), in file order."""
-        return [v for k, v in self.bag_info if k.lower() == label.lower()]
+        want = label.lower()
+        return [v for k, v in self.bag_info if k.lower() == want]
 
     def has(self, code: str) -> bool:
         """Whether any problem (not warning) has ``code``."""

@@ -128,7 +128,7 @@ def _archive_checks(
     log = archive.custody_path(bag_id)
     if ctx.has_ledger() or log.exists():
         head = ctx.head(bag_id)
-        chain = check_log(archive, bag_id, head, keyring, deep=report.mode == "deep")
+        chain = check_log(archive, bag_id, head, keyring, deep=report.mode == "deep", path=log)
         chain.forget_bytes()
         if run is not None and keyring is not None:
             run.custody = (head, chain)  # remembered as verified when the run is recorded
@@ -137,8 +137,9 @@ def _archive_checks(
                 Problem("custody", f"custody log {msg}", file=log.name, algorithm="sha256")
             )
     custody_checked = any(p.code == "custody" for p in problems)
+    bag = report.path if isinstance(report.path, Path) else archive.bag_dir(bag_id)
     return problems + anchored_checks(
-        archive, bag_id, archive.bag_dir(bag_id), report, inventory, custody_checked, ctx
+        archive, bag_id, bag, report, inventory, custody_checked, ctx, log
     )
 
 
@@ -218,7 +219,12 @@ def check_bag(
         from strongroom.bag.timestamp import TOKEN, check_for_verify
 
         stamps = ctx.stamps() if target.bag_id is not None else None
-        stamp, stamp_problems = check_for_verify(archive, target.path, target.bag_id, stamps)
+        # the bag's listing says whether it holds a token at all (if it listed whole)
+        tree = None if run.report.has("unreadable") else run.report.tree
+        seen = tree.top_exists(TOKEN) if tree is not None else None
+        stamp, stamp_problems = check_for_verify(
+            archive, target.path, target.bag_id, stamps, present=seen
+        )
         run.notes += [stamp] if stamp else []
         run.outside += [Problem("timestamp", m, file=TOKEN) for m in stamp_problems]
         if profile is not None:

@@ -8,6 +8,7 @@ the Payload-Oxum.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -15,7 +16,13 @@ from pathlib import Path
 
 from strongroom.core.fsutil import is_within, safe_relpath
 from strongroom.verify.findings import BagReport, show
-from strongroom.verify.tagfiles import decode_path, iter_tag_lines, parse_oxum, strip_dot
+from strongroom.verify.tagfiles import (
+    decode_path,
+    iter_tag_lines,
+    parse_oxum,
+    quick_read,
+    strip_dot,
+)
 from strongroom.verify.tree import Tree
 
 MAX_READ_WHOLE = 1024 * 1024  # a manifest up to this size is read in one call
@@ -57,10 +64,11 @@ def read_manifest(
     if hl and hl not in _DIGEST_LENGTH:
         length = hashlib.new(hl).digest_size * 2 if not hl.startswith("shake") else None
         _DIGEST_LENGTH[hl] = length
-    data = _read_whole(root / name, tree.tags.get(name) if tree is not None else None)
+    path = root / name
+    data = _read_whole(path, tree.tags.get(name) if tree is not None else None)
     if tag and data is not None:
         report.tag_bytes[name] = data  # the signature and the inventory check these bytes
-    for number, line in iter_tag_lines(root / name, encoding, report, name, data):
+    for number, line in iter_tag_lines(path, encoding, report, name, data):
         if not line.strip():
             continue
         where = f"{name} line {number}"
@@ -102,12 +110,8 @@ def _read_whole(path: Path, size: int | None) -> bytes | None:
     """
     if size is None or size > MAX_READ_WHOLE:
         return None
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_READ_WHOLE + 1)
-    except OSError:
-        return None  # iter_tag_lines opens it again and names the problem
-    return data if len(data) <= MAX_READ_WHOLE else None
+    # None: iter_tag_lines opens it again and names the problem
+    return quick_read(os.fspath(path), MAX_READ_WHOLE)
 
 
 def _path_ok(

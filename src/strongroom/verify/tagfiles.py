@@ -51,6 +51,11 @@ def iter_tag_lines(
     ``data``: the file's bytes, when the caller read it already (a small tag
     manifest is read once, and its bytes serve the signature and the inventory).
     """
+    if data is not None and _is_utf8(encoding):
+        lines = _plain_lines(data)
+        if lines is not None:  # the common case, without a text stream
+            yield from _numbered(lines, report, name)
+            return
     fh: io.BufferedIOBase
     if data is not None:
         fh = io.BytesIO(data)
@@ -92,6 +97,63 @@ def iter_tag_lines(
         text.close()
 
 
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _plain_lines(data: bytes) -> list[str] | None:
+    """The lines of valid UTF-8 ``data`` as the text stream reads them (universal
+    newlines), or None when it is not valid or has a line too long: the stream
+    then reads it and names the line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if lines and max(map(len, lines)) >= MAX_LINE:
+        return None
+    return lines
+
+
+def _numbered(lines: list[str], report: BagReport, name: str) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(lines, 1):
+        if number == 1 and line.startswith("\ufeff"):
+            report.warn("bom", f"{name}: begins with a byte-order mark", file=name)
+            line = line[1:]
+        yield number, line
+
+
+def quick_read(path: str, limit: int) -> bytes | None:
+    """A regular file's bytes in one open, fstat and read (no symlink followed, no FIFO
+    waited on), or None: anything else (missing, a link, too large, unreadable)
+    is left to the careful path, which says what is wrong."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        parts, got = [], 0
+        while got <= st.st_size:
+            part = os.read(fd, st.st_size + 1 - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(parts) if got <= st.st_size else None  # it grew: read it the careful way
+
+
 def _lstat_mode(path: Path) -> int | None:
     """The file's type and mode, not following a symlink (None: it is not there)."""
     try:
@@ -122,15 +184,17 @@ def read_small(path: Path, report: BagReport, name: str) -> bytes | None:
 def check_bagit_txt(root: Path, report: BagReport) -> str:
     """Parse bagit.txt strictly; return the tag-file encoding to use (UTF-8 if unusable)."""
     name = "bagit.txt"
-    path = root / name
-    if not _regular(path):
-        report.error(
-            "not-a-bag", f"{name}: missing; {show(str(root))} is not a BagIt bag", file=name
-        )
-        return "utf-8"
-    data = read_small(path, report, name)
+    data = quick_read(f"{os.fspath(root)}/{name}", MAX_SMALL_TAG)
     if data is None:
-        return "utf-8"
+        path = root / name
+        if not _regular(path):
+            report.error(
+                "not-a-bag", f"{name}: missing; {show(str(root))} is not a BagIt bag", file=name
+            )
+            return "utf-8"
+        data = read_small(path, report, name)
+        if data is None:
+            return "utf-8"
     encoding = "utf-8"
     if data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         report.error(
@@ -195,6 +259,19 @@ def check_bagit_txt(root: Path, report: BagReport) -> str:
 
 def check_bag_info(root: Path, encoding: str, report: BagReport) -> None:
     name = "bag-info.txt"
+    data = quick_read(f"{os.fspath(root)}/{name}", MAX_SMALL_TAG)
+    if data is None:
+        found = _read_bag_info(root, report)
+        if found is None:
+            return
+        name, data = found
+    _parse_bag_info(data, name, encoding, report)
+
+
+def _read_bag_info(root: Path, report: BagReport) -> tuple[str, bytes] | None:
+    """(name, bytes) of bag-info.txt (or 0.96's package-info.txt); None: absent, or
+    a problem that is reported."""
+    name = "bag-info.txt"
     path = root / name
     mode = _lstat_mode(path)
     if mode is None or (stat.S_ISLNK(mode) and not path.exists()):
@@ -203,13 +280,15 @@ def check_bag_info(root: Path, encoding: str, report: BagReport) -> None:
             name, path = "package-info.txt", root / "package-info.txt"
             mode = _lstat_mode(path)
         else:
-            return
+            return None
     if mode is None or not stat.S_ISREG(mode):
         report.error("not-regular", f"{name}: not a regular file", file=name)
-        return
+        return None
     data = read_small(path, report, name)
-    if data is None:
-        return
+    return None if data is None else (name, data)
+
+
+def _parse_bag_info(data: bytes, name: str, encoding: str, report: BagReport) -> None:
     if encoding.lower().replace("-", "").replace("_", "") in ("utf8",) and data.startswith(
         codecs.BOM_UTF8
     ):
@@ -220,9 +299,11 @@ def check_bag_info(root: Path, encoding: str, report: BagReport) -> None:
     except UnicodeDecodeError as exc:
         report.error("encoding", f"{name}: not valid {encoding} ({exc.reason})", file=name)
         return
-    _control_characters(text, name, report)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if _CONTROL_IN_INFO.search(text):
+        _control_characters(lines, name, report)
     entries: list[list[str]] = []
-    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         if line[0] in " \t":
@@ -261,14 +342,14 @@ def _allows_label_space(report: BagReport) -> bool:
     return report.version is not None and report.version != "1.0"
 
 
-def _control_characters(text: str, name: str, report: BagReport) -> bool:
+def _control_characters(lines: list[str], name: str, report: BagReport) -> bool:
     """A NUL (or another control character but tab) in bag-info is an error; True if any.
 
     Such bytes end strings in C tools and hide text in terminals, so a value that
     holds one means something different to each program that reads it.
     """
     found = False
-    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+    for number, line in enumerate(lines, 1):
         bad = sorted(set(_CONTROL_IN_INFO.findall(line)))  # one scan of the line
         if bad:
             what = ", ".join("NUL" if c == "\x00" else f"\\x{ord(c):02x}" for c in bad)

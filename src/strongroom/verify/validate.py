@@ -57,7 +57,7 @@ def validate_bag(
     """Validate the bag at ``path``; ``mode`` is ``fast``, ``full`` or ``deep``."""
     if mode not in MODES:
         raise UsageError(f"unknown verify mode {mode!r}; use one of {', '.join(MODES)}")
-    root = Path(path)
+    root = path if isinstance(path, Path) else Path(path)
     if not root.is_dir():
         raise UsageError(f"{show(str(root))}: not a folder")
     report = BagReport(path=root, mode=mode)
