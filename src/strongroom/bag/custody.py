@@ -468,10 +468,22 @@ def _split(report: ChainReport, data: bytes, name: str, first_number: int) -> li
 
 
 def _read(path: Path, offset: int = 0) -> bytes:
+    """The log from ``offset`` to its end: one open, fstat and read, unless it changed
+    size meanwhile (then it is read on to its end)."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            return fh.read()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            want = max(os.fstat(fd).st_size - offset, 0)
+            data = os.pread(fd, want + 1, offset)
+            if len(data) == want:
+                return data
+            parts, at = [data], offset + len(data)
+            while part := os.pread(fd, 1 << 20, at):
+                parts.append(part)
+                at += len(part)
+            return b"".join(parts)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise UsageError(f"cannot read custody log {path}: {exc.strerror}") from None
 

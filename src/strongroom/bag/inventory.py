@@ -156,7 +156,7 @@ def read_entry(folder: Path, bag_id: str) -> dict[str, Any] | None:
             raise UsageError(f"{path}: not a regular file")
         if st.st_size > MAX_ENTRY:
             raise UsageError(f"{path}: too large to be an inventory")
-        raw = _read_all(fd, MAX_ENTRY + 1)
+        raw = _read_all(fd, st.st_size)
     except OSError as exc:
         raise os_problem(f"cannot read inventory {path}", exc) from None
     finally:
@@ -168,11 +168,15 @@ def read_entry(folder: Path, bag_id: str) -> dict[str, Any] | None:
     return _entry_of(path, data)
 
 
-def _read_all(fd: int, limit: int) -> bytes:
-    """Up to ``limit`` bytes of an open file, to its end."""
-    parts, got = [], 0
-    while got < limit:
-        part = os.read(fd, limit - got)
+def _read_all(fd: int, size: int) -> bytes:
+    """An open file of ``size`` bytes (as fstat said), with one read when it still has
+    them; a file that changed size meanwhile is read to its end, up to ``MAX_ENTRY``."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    parts, got = [data], len(data)
+    while got <= MAX_ENTRY:
+        part = os.read(fd, MAX_ENTRY + 1 - got)
         if not part:
             break
         parts.append(part)

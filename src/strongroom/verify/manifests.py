@@ -108,7 +108,7 @@ def _read_whole(path: Path, size: int | None) -> bytes | None:
 
     ``size`` is the scan's; a file that grew since is streamed like a large one.
     """
-    if size is None or size > MAX_READ_WHOLE:
+    if size is None or size > MAX_READ_WHOLE:  # -1: the scan did not ask; fstat will
         return None
     # None: iter_tag_lines opens it again and names the problem
     return quick_read(os.fspath(path), MAX_READ_WHOLE)

@@ -140,18 +140,15 @@ def quick_read(path: str, limit: int) -> bytes | None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
             return None
-        parts, got = [], 0
-        while got <= st.st_size:
-            part = os.read(fd, st.st_size + 1 - got)
-            if not part:
-                break
-            parts.append(part)
-            got += len(part)
+        # The size fstat gave, in one read: the bytes the file held then. A read
+        # that returns less (the file shrank) or more (it grew) is left to the
+        # careful path.
+        data = os.read(fd, st.st_size + 1)
     except OSError:
         return None
     finally:
         os.close(fd)
-    return b"".join(parts) if got <= st.st_size else None  # it grew: read it the careful way
+    return data if len(data) == st.st_size else None
 
 
 def _lstat_mode(path: Path) -> int | None:

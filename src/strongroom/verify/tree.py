@@ -16,7 +16,7 @@ JUNK_NAMES = {".ds_store", "thumbs.db"}
 @dataclass
 class Tree:
     payload: dict[str, int] = field(default_factory=dict)  # rel -> size
-    tags: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, int] = field(default_factory=dict)  # rel -> size (-1: not asked)
     symlinks: dict[str, bool] = field(default_factory=dict)  # rel -> escapes the bag
     specials: list[str] = field(default_factory=list)
     top_dirs: set[str] = field(default_factory=set)  # folders directly in the bag
@@ -28,8 +28,12 @@ class Tree:
         return name in self.tags or name in self.top_dirs or name in self.specials
 
 
-def scan(root: Path, report: BagReport) -> Tree:
-    """Walk the bag with lstat only: symlinks are recorded, never followed."""
+def scan(root: Path, report: BagReport, tag_sizes: bool = True) -> Tree:
+    """Walk the bag with lstat only: symlinks are recorded, never followed.
+
+    ``tag_sizes=False`` (a fast check, which hashes nothing): tag files are known
+    as regular files from the listing, without an lstat each; their size is -1.
+    """
     tree = Tree()
     base = os.fspath(root)  # strings, not Paths: this loop runs for every file of every bag
     stack = [""]
@@ -55,11 +59,12 @@ def scan(root: Path, report: BagReport) -> Tree:
                         if not rel_dir:
                             tree.top_dirs.add(rel)
                     elif entry.is_file(follow_symlinks=False):
-                        size = entry.stat(follow_symlinks=False).st_size
                         if rel.startswith("data/"):
-                            tree.payload[rel] = size
+                            tree.payload[rel] = entry.stat(follow_symlinks=False).st_size
+                        elif tag_sizes:
+                            tree.tags[rel] = entry.stat(follow_symlinks=False).st_size
                         else:
-                            tree.tags[rel] = size
+                            tree.tags[rel] = -1
                     else:
                         tree.specials.append(rel)
                 except OSError as exc:

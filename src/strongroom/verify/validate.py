@@ -66,7 +66,7 @@ def validate_bag(
         return report
     check_bag_info(root, encoding, report)
 
-    tree = scan(root, report)
+    tree = scan(root, report, tag_sizes=mode != "fast")
     report.tree = tree
     if "data" not in tree.top_dirs:  # the scan never follows a symlink, so none is here
         report.error("structure", "data/: missing or not a folder (the payload directory)")
