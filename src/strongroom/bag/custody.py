@@ -99,14 +99,13 @@ def _ledger_for(archive: Archive, ledger: Ledger | None) -> Iterator[Ledger]:
         yield own
 
 
-def _read_log(fd: int) -> tuple[bytes | None, int, int]:
+def _read_log(fd: int, size: int) -> tuple[bytes | None, int, int]:
     """The last complete line, the count of complete lines, and their byte length.
 
     A line without its newline is a write that never finished (a crash
     mid-append); it is not an entry. Used only when the ledger has no usable
     head for this log (a log from before heads, a received log, or a damaged one).
     """
-    size = os.fstat(fd).st_size
     data = os.pread(fd, size, 0) if size else b""
     complete_len = data.rfind(b"\n") + 1
     lines = data[:complete_len].splitlines()
@@ -120,6 +119,7 @@ class _Tail:
     start: int  # where it starts
     end: int  # where the complete lines end
     anchored: bool  # the log still reaches the ledger's head
+    size: int  # the log's size (a torn last line makes it more than ``end``)
 
 
 def _tail(fd: int, head: CustodyHead | None) -> _Tail:
@@ -148,10 +148,10 @@ def _tail(fd: int, head: CustodyHead | None) -> _Tail:
                 if not isinstance(entry, dict) or entry.get("prev") != line_hash(last):
                     break
                 last, seq, start, pos = raw, seq + 1, head.start + pos, nl + 1
-            return _Tail(last, seq, start, head.start + pos, True)
-    final, count, complete_len = _read_log(fd)
+            return _Tail(last, seq, start, head.start + pos, True, size)
+    final, count, complete_len = _read_log(fd, size)
     start = complete_len - len(final) - 1 if final is not None else 0
-    return _Tail(final, count, start, complete_len, head is None)
+    return _Tail(final, count, start, complete_len, head is None, size)
 
 
 def append(
@@ -235,8 +235,8 @@ def _append_locked(
     **fields: Any,
 ) -> tuple[dict[str, Any], tuple[bytes, int, bool]]:
     """Build the next entry after the log's tail; set a torn tail aside first."""
-    tail = _tail(fd, head)
-    size = os.fstat(fd).st_size
+    tail = _tail(fd, head)  # under the lock: no other writer changes the size meanwhile
+    size = tail.size
     if tail.end != size:
         torn = os.pread(fd, size - tail.end, tail.end)
         with open(path.with_name(path.name + ".torn"), "ab") as fh:
@@ -248,7 +248,7 @@ def _append_locked(
         and tail.last is not None
         and (prepared.after_seq, prepared.after_end, prepared.prev) == (tail.seq, tail.end, prev)
     ):
-        return json.loads(prepared.line), (prepared.line + b"\n", tail.end, tail.anchored)
+        return prepared.entry, (prepared.line + b"\n", tail.end, tail.anchored)
     entry, line = _new_entry(archive, tail.seq + 1, prev, key, fields)
     return entry, (line + b"\n", tail.end, tail.anchored)
 
@@ -288,6 +288,7 @@ class PreparedLine:
     after_end: int
     prev: str
     line: bytes  # the canonical entry, without its newline
+    entry: dict[str, Any]  # the same, as a dict
 
 
 _FINGERPRINTS: dict[int, tuple[Any, str]] = {}
@@ -526,8 +527,9 @@ def check_since(path: Path, head: CustodyHead, keyring: Keyring | None = None) -
         )
         return report
     w = _Walk(path.name, keyring, head.verified_seq + 1, head.verified_end, lines[0])
-    with contextlib.suppress(ValueError, UnicodeDecodeError, AttributeError):
-        w.seen_signed = bool(json.loads(lines[0]).get("sig"))
+    if len(lines) > 1:  # whether it was signed matters only to the lines after it
+        with contextlib.suppress(ValueError, UnicodeDecodeError, AttributeError):
+            w.seen_signed = bool(json.loads(lines[0]).get("sig"))
     report.last_seq, report.last_hash = head.verified_seq, head.verified_hash
     report.last_start, report.last_end = head.verified_start, head.verified_end
     _walk(report, lines[1:], w, None)

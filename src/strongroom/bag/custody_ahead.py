@@ -31,7 +31,7 @@ def prepare_line(
     if key is None or not after.ok or after.last_hash is None or not after.last_seq:
         return None
     fields = {"action": action, "outcome": outcome, "inputs": inputs, "detail": detail}
-    _entry, line = _new_entry(
+    entry, line = _new_entry(
         archive, after.last_seq + 1, after.last_hash, key, fields | {"actor": actor}
     )
-    return PreparedLine(after.last_seq, after.last_end, after.last_hash, line)
+    return PreparedLine(after.last_seq, after.last_end, after.last_hash, line, entry)

@@ -224,9 +224,12 @@ def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     from strongroom.verify.fixity import iter_problem_lines
 
     rep = run.report
-    # --quiet is for cron: a valid bag's warnings (.DS_Store, case clashes) would
-    # otherwise mail every night; they still show with an invalid bag, and in --json.
-    if rep is not None and not (output.quiet and run.result == "valid"):
+    if output.quiet and run.result == "valid":
+        # --quiet is for cron: a valid bag's warnings (.DS_Store, case clashes) would
+        # otherwise mail every night; they still show with an invalid bag, and in
+        # --json. Nothing else of a valid bag is shown either: nothing to format.
+        return
+    if rep is not None:
         for w in rep.warnings:
             output.warn(f"{run.target.name}: {w.message}")
     for line in iter_problem_lines(run):

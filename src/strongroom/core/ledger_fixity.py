@@ -46,6 +46,14 @@ class FixityRecords:
     def transaction(self) -> contextlib.AbstractContextManager[Any]:  # provided by Ledger
         raise NotImplementedError
 
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:  # provided by Ledger
+        raise NotImplementedError
+
+    def bag_collections(self) -> dict[str, str]:
+        """bag id -> its collection, for every bag the ledger knows (what a verify run
+        needs of each row, without decoding the rest)."""
+        return {r[0]: r[1] for r in self.query("SELECT bag_id, collection_id FROM bags")}
+
     def record_checks(
         self,
         runs: Sequence[FixityRow],

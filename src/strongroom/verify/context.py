@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,29 +85,9 @@ class PendingRows:
         if self.heads or self.verified or self.runs:
             heads = list(self.heads.values())
             self.ledger().record_checks(self.runs, heads, self.verified, utcnow())
-            if self.known is not None:  # later batches start from the heads written here
-                _advance(self.known, heads, self.verified)
+        # ``known`` stays as it was read: a later append to the same log reads on from
+        # there through the lines written here
         self.heads, self.verified, self.runs = {}, [], []
-
-
-def _advance(known: dict[str, CustodyHead], heads: list[LogSpan], verified: list[LogSpan]) -> None:
-    """The heads as a batch leaves them in the ledger (a head only moves forward)."""
-    for h in heads:
-        old = known.get(h.bag_id)
-        if old is None:
-            known[h.bag_id] = CustodyHead(h.bag_id, h.seq, h.hash, h.start, h.end)
-        elif h.seq > old.seq:
-            known[h.bag_id] = replace(old, seq=h.seq, hash=h.hash, start=h.start, end=h.end)
-    for v in verified:
-        old = known.get(v.bag_id)
-        if old is not None:
-            known[v.bag_id] = replace(
-                old,
-                verified_seq=v.seq,
-                verified_hash=v.hash,
-                verified_start=v.start,
-                verified_end=v.end,
-            )
 
 
 @dataclass
@@ -173,13 +153,16 @@ class RunContext:
             if self.has_ledger():
                 led = self.open()
                 created = led.creation_details()
-                for bag_id, row in led.bags().items():
+                places: dict[str, Path] = {}  # the bags of a collection share one
+                for bag_id, collection_id in led.bag_collections().items():
                     detail = created.get(bag_id) or {}
                     where = detail.get("inventory")
+                    if isinstance(where, str) and where and where not in places:
+                        places[where] = Path(where)
                     self._bags[bag_id] = LedgerBag(
                         bag_id,
-                        str(row["collection_id"]),
-                        Path(where) if isinstance(where, str) and where else None,
+                        str(collection_id),
+                        places[where] if isinstance(where, str) and where else None,
                         bool(detail.get("signed")),
                     )
         return self._bags

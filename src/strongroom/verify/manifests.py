@@ -7,6 +7,7 @@ the Payload-Oxum.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -32,6 +33,7 @@ _MANIFEST_LINE = re.compile(r"^(\S+)[ \t]+(\S.*)$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
+@functools.lru_cache(maxsize=64)  # names come from bags: bounded
 def hashlib_name(alg: str) -> str | None:
     """hashlib's name for a BagIt algorithm name (``sha3-256`` -> ``sha3_256``), or None."""
     name = alg.lower().replace("-", "_")
@@ -118,11 +120,11 @@ def _path_ok(
     root: Path, man: Manifest, rel: str, where: str, report: BagReport, tree: Tree | None
 ) -> bool:
     """A listed path must stay inside the bag, and a payload manifest's inside data/."""
-    shown, at = show(rel), {"file": rel, "manifest": man.name, "algorithm": man.algorithm}
+    at = {"file": rel, "manifest": man.name, "algorithm": man.algorithm}
     if not safe_relpath(rel) or rel.startswith("~") or not _inside(root, rel, tree):
         report.error(
             "unsafe-path",
-            f"{shown}: {where}: path is absolute, uses '..' or '~', or leaves the bag;"
+            f"{show(rel)}: {where}: path is absolute, uses '..' or '~', or leaves the bag;"
             f" not opened ({man.name}, {man.algorithm})",
             **at,
         )
@@ -130,7 +132,7 @@ def _path_ok(
     if not man.tag and not rel.startswith("data/"):
         report.error(
             "outside-payload",
-            f"{shown}: {where}: payload manifest lists a file outside data/"
+            f"{show(rel)}: {where}: payload manifest lists a file outside data/"
             f" ({man.name}, {man.algorithm})",
             **at,
         )
