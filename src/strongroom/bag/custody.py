@@ -77,7 +77,7 @@ def _locked(path: Path) -> Iterator[int]:
     try:
         try:
             fd = os.open(path, flags, 0o644)
-        except FileNotFoundError:  # the folder first (a verify appends to 10,000 logs)
+        except FileNotFoundError:  # its folder first (not a mkdir per append)
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, flags, 0o644)
     except OSError as exc:
@@ -179,9 +179,8 @@ def append(
     ``key``: the archive's signing key, when the caller loaded it already (a run
     over many bags); ``durable=False``: the caller makes the log durable itself
     (one ``syncfs`` for many logs) before it commits the ledger's new heads.
-    ``prepared``: this entry, built and signed ahead (``prepare_line``); it is
-    written as it is when the log still ends where its builder saw it end, and
-    built and signed afresh from the other arguments when it does not.
+    ``prepared``: this entry signed ahead, written if the log still ends where its
+    builder saw it end; else the entry is built and signed afresh.
     """
     path = archive.custody_path(bag_id)
     bag_dir = archive.bag_dir(bag_id)
@@ -243,11 +242,8 @@ def _append_locked(
             fh.write(torn + b"\n")
         os.ftruncate(fd, tail.end)
     prev = line_hash(tail.last) if tail.last is not None else genesis_for(bag_dir)
-    if (
-        prepared is not None
-        and tail.last is not None
-        and (prepared.after_seq, prepared.after_end, prepared.prev) == (tail.seq, tail.end, prev)
-    ):
+    ahead = prepared and (prepared.after_seq, prepared.after_end, prepared.prev)
+    if prepared and tail.last is not None and ahead == (tail.seq, tail.end, prev):
         return prepared.entry, (prepared.line + b"\n", tail.end, tail.anchored)
     entry, line = _new_entry(archive, tail.seq + 1, prev, key, fields)
     return entry, (line + b"\n", tail.end, tail.anchored)
@@ -275,14 +271,8 @@ def _new_entry(
 
 @dataclass(frozen=True)
 class PreparedLine:
-    """A custody line built and signed ahead of its append, after the log's last entry
-    as its builder read it (``after_seq``, its line's hash ``prev``, the log's end
-    ``after_end``).
-
-    A verify worker builds the ``fixity check`` line of the bag it checked, so the
-    one process that writes every log spends no signature on it; ``append`` writes
-    the line only if the log still ends there, and signs a new one otherwise.
-    """
+    """A line built and signed ahead (``custody_ahead``) for a log whose last entry was
+    ``after_seq``, hashing to ``prev``, ending at ``after_end``."""
 
     after_seq: int
     after_end: int
@@ -469,8 +459,7 @@ def _split(report: ChainReport, data: bytes, name: str, first_number: int) -> li
 
 
 def _read(path: Path, offset: int = 0) -> bytes:
-    """The log from ``offset`` to its end: one open, fstat and read, unless it changed
-    size meanwhile (then it is read on to its end)."""
+    """The log from ``offset`` to its end (one read of the size fstat gives, as a rule)."""
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
