@@ -4,6 +4,7 @@ and a way to run the CLI exactly as a user would (exit code, stdout, stderr)."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,14 @@ from strongroom.cli import main
 from strongroom.demosite import SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
+
+# A shell that starts the suite in the background (`make test &`, a job without job
+# control) ignores SIGINT, and every child would inherit that: the tests that press
+# Ctrl-C on a capture or a verify would then wait for a child that cannot hear it.
+# A handled signal is reset to the default in a child, so the children hear Ctrl-C
+# as a user's command would.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass
