@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from bagkit import CAPTURE_ID, make_capture
+from bagkit import CAPTURE_ID
 
 from strongroom.bag import custody
 from strongroom.bag.signing import Keyring, init_keys
@@ -13,18 +10,6 @@ from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 
 BAG_ID = f"andijan-2005-{CAPTURE_ID}"
-
-
-@pytest.fixture
-def bagged(cli, archive_dir: Path, tmp_path: Path) -> Archive:
-    """A signed bag with a creation entry and two more custody entries."""
-    make_capture(archive_dir)
-    assert cli("keys", "init").exit_code == 0
-    assert cli("bag", CAPTURE_ID, "--manifests", tmp_path / "m").exit_code == 0
-    archive = Archive(archive_dir)
-    custody.record_event(archive, BAG_ID, "watch", outcome="ok", inputs={"url": "u"})
-    custody.record_event(archive, BAG_ID, "fixity check", outcome="success")
-    return archive
 
 
 def _check(archive: Archive, deep: bool = False) -> custody.ChainReport:

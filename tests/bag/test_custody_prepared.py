@@ -4,10 +4,7 @@ head back, and a batch dropped after its lines were written leaves a consistent 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from bagkit import CAPTURE_ID, make_capture
+from bagkit import CAPTURE_ID
 
 from strongroom.bag import custody
 from strongroom.bag.custody_ahead import prepare_line
@@ -18,18 +15,6 @@ from strongroom.verify import fixity
 from strongroom.verify.context import RunContext
 
 BAG_ID = f"andijan-2005-{CAPTURE_ID}"
-
-
-@pytest.fixture
-def bagged(cli, archive_dir: Path, tmp_path: Path) -> Archive:
-    """A signed bag with a creation entry and two more custody entries."""
-    make_capture(archive_dir)
-    assert cli("keys", "init").exit_code == 0
-    assert cli("bag", CAPTURE_ID, "--manifests", tmp_path / "m").exit_code == 0
-    archive = Archive(archive_dir)
-    custody.record_event(archive, BAG_ID, "watch", outcome="ok", inputs={"url": "u"})
-    custody.record_event(archive, BAG_ID, "fixity check", outcome="success")
-    return archive
 
 
 def _prepared(archive: Archive) -> custody.PreparedLine:
