@@ -359,7 +359,7 @@ def test_bag_and_seed_rows_escape_every_field_of_a_hostile_value() -> None:
     own = row(bag_id="c-own", copies=[{"partner": "q", "jurisdiction": "DE", "status": "ok"}])
     rows_html, notes = bag_table([row(**shared), row(bag_id="c-2", **shared), own])
     assert str(rows_html).count('href="#copy-note-1"') == 2 and "note 2" not in rows_html
-    assert "q (DE) · ok" in rows_html and "q (DE)" not in notes
+    assert "q (DE) &middot; ok" in rows_html and "q (DE)" not in notes
     assert str(notes).count('id="copy-note-1"') == 1 and "(2 bags)" in notes
     assert "&lt;img src=x onerror=alert(1)&gt; (NL)" in notes and "<img src=x" not in notes
     from strongroom.report.rows import seed_rows
@@ -370,3 +370,33 @@ def test_bag_and_seed_rows_escape_every_field_of_a_hostile_value() -> None:
     for key in ("url", "status", "checked_at", "http_status"):
         html = str(seed_rows([seed, seed | {key: evil}]))
         assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html, key
+
+
+def test_fixity_chart_marks_checks_and_survives_absurd_or_hostile_values() -> None:
+    """A bag's chart: one dot when its latest check is its last good full one, a ring
+    and a red bar when its latest failed; times from a tampered ledger (year 1 east
+    of UTC, year 9999, not a time) and a hostile result neither crash it nor escape."""
+    import datetime as dt
+
+    from strongroom.report.charts import fixity_svg
+
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    good = "2025-12-01T00:00:00Z"
+    one = fixity_svg(3, "2025-01-01T00:00:00Z", good, ("valid", good), now)
+    assert one.count("<circle") == 1 and "the last good full check" in one
+    assert ">2025-01-01<" in one and ">3 checks<" in one
+    failed = fixity_svg(4, "2025-01-01T00:00:00Z", good, ("invalid", "2025-12-20T00:00:00Z"), now)
+    assert failed.count("<circle") == 1 and failed.count("<rect") == 1
+    assert "latest check 2025-12-20T00:00:00Z: invalid" in failed
+    evil = '"><img src=x onerror=alert(1)>'
+    for created, last_good, latest in [
+        ("0001-01-01T00:00:00+01:00", None, ("valid", "0001-01-01T00:00:00+14:00")),
+        ("9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59-12:00", (evil, evil)),
+        (evil, evil, ("valid", "not a time")),
+    ]:
+        svg = fixity_svg(1, created, last_good, latest, now)
+        assert svg.startswith('<svg class="spark"') and svg.endswith("</svg>")
+        assert "<img" not in svg
+    shown = fixity_svg(1, None, evil, (evil, "2025-12-20T00:00:00Z"), now)
+    assert "latest check 2025-12-20T00:00:00Z: &quot;&gt;&lt;img src=x" in shown
+    assert "no fixity check yet" in fixity_svg(0, None, None, (None, None), now)

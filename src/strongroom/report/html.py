@@ -304,6 +304,7 @@ def gather(archive: Archive, now: dt.datetime | None = None) -> dict[str, Any]:
     since = last_report_time(archive)
     return {
         "generated": utcnow(),
+        "today": now.date().isoformat(),  # the right end of every fixity chart
         "software": SOFTWARE,
         "organization": archive.config.organization,
         "jurisdiction": archive.config.jurisdiction,

@@ -10,17 +10,18 @@ Every value that comes from a bag, the ledger or a live page goes through
 ``html_text`` (HTML-escaped, quotes included) before it is written; only our own
 markup and the charts drawn by ``report.charts`` (which escape their text)
 go in as they are. ``test_report_escapes_hostile_values_on_every_page`` checks it.
+Our own markup is ASCII (``&middot;``, not a middle dot): a page whose values are
+ASCII then stays a one-byte-per-character string, which joins and encodes to
+UTF-8 several times faster than one holding a single character above U+00FF.
 """
 
 from __future__ import annotations
 
-import re
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-_SPECIAL = re.compile(r"[&<>\"']")  # what html.escape(quote=True) changes
 TAKEDOWN_STATUSES = {"redirect-home", "soft-404", "not-found", "gone", "blocked-451"}
 STATUS_COLOURS = {
     "ok": "#2e7d32",
@@ -30,11 +31,20 @@ STATUS_COLOURS = {
 }
 
 
+def special(text: str) -> bool:
+    """Whether ``text`` holds a character ``html.escape(quote=True)`` changes.
+
+    Five substring tests (each one C scan of the text) cost a ninth of one regular
+    expression search with a character class, and this runs over every row.
+    """
+    return "&" in text or "<" in text or ">" in text or '"' in text or "'" in text
+
+
 def html_text(value: object) -> str:
     """``value`` as HTML text (quotes too): most values hold nothing to escape, and
-    one search finds that faster than ``html.escape``'s five replaces."""
+    ``special`` finds that faster than ``html.escape``'s five replaces."""
     text = str(value)
-    return escape(text, quote=True) if _SPECIAL.search(text) else text
+    return escape(text, quote=True) if special(text) else text
 
 
 _e = html_text
@@ -51,10 +61,12 @@ def seed_rows(seeds: list[dict[str, Any]]) -> Markup:
     """One row per seed: URL, live status, last checked, how many bags hold it."""
     out = []
     for s in seeds:
-        url, status, checked, code = s["url"], s["status"], s["checked_at"] or "—", s["http_status"]
-        if _SPECIAL.search(f"{url}\x00{status}\x00{checked}\x00{code}"):  # rarely: escape
+        url, status = s["url"], s["status"]
+        checked, code = s["checked_at"] or "", s["http_status"] or ""
+        if special(f"{url}\x00{status}\x00{checked}\x00{code}"):  # rarely: escape
             url, status, checked, code = _e(url), _e(status), _e(checked), _e(code)
-        more = f" · {code}" if code else ""
+        checked = checked or "&mdash;"  # our markup: the page stays ASCII (see bag_table)
+        more = f" &middot; {code}" if code else ""
         out.append(
             f'<tr><td class="url">{url}</td><td><span class="pill" style="background:'
             f' {status_colour(s["status"])}">{status}{more}</span></td>'
@@ -63,27 +75,22 @@ def seed_rows(seeds: list[dict[str, Any]]) -> Markup:
     return Markup("\n".join(out))
 
 
-def _same(value: object) -> str:
-    return str(value)
-
-
 def _escaper(values: list[str]) -> Any:
     """``html_text`` for a row whose values hold something to escape, else ``str``: one
-    search over the row's text replaces a search per value (24 per bag)."""
-    return html_text if _SPECIAL.search("\x00".join(values)) else _same
+    search over the row's text replaces a search per value (24 per bag), and ``str``
+    (of a ``str``: the same object) is a C call, not a Python one."""
+    return html_text if special("\x00".join(values)) else str
 
 
 def _bag_cell(b: Any, e: Any) -> str:
     parts = [f"<strong>{e(b.bag_id)}</strong>"]
     if b.replay_url:
-        staff = " --as-staff" if b.access == "restricted" else ""
-        parts.append(
-            f'<br><a href="{e(b.replay_url)}">replay</a> <span class="muted">(while'
-            f" <code>strongroom replay{staff}</code> runs)</span>"
-        )
+        # how to serve it is said once, above the table (65 bytes a row saved)
+        staff = ' <span class="muted">(staff)</span>' if b.access == "restricted" else ""
+        parts.append(f'<br><a href="{e(b.replay_url)}">replay</a>{staff}')
     if not b.signed:
         parts.append('<br><span class="bad">unsigned</span>')
-    bagged = f" · bagged {e(b.created)}" if b.created else ""
+    bagged = f" &middot; bagged {e(b.created)}" if b.created else ""
     parts.append(f'<br><span class="muted">{e(b.files)} files{bagged}</span>')
     parts += [f'<br><span class="muted">Designation: {e(d)}</span>' for d in b.designations]
     if b.timestamp:
@@ -97,7 +104,7 @@ def _last_check(last: dict[str, Any] | None, e: Any) -> str:
     cls = "ok" if last["result"] == "valid" else "bad"
     return (
         f'<span class="{cls}">{e(last["result"])}</span><br>'
-        f'<span class="muted">{e(last["started"])} · {e(last["mode"])}</span>'
+        f'<span class="muted">{e(last["started"])} &middot; {e(last["mode"])}</span>'
     )
 
 
@@ -116,16 +123,16 @@ def _copies_cell(b: Any, seen: dict[tuple[Any, ...], int], cells: list[tuple[str
         where = "<br>".join(
             f"{_e(c['partner'])}"
             + (f" ({_e(c['jurisdiction'])})" if c.get("jurisdiction") else "")
-            + f" · {_e(c['status'])}"
+            + f" &middot; {_e(c['status'])}"
             for c in b.copies
         )
         where = where or '<span class="empty">none recorded</span>'
         where += "".join(f'<br><span class="bad">{_e(p)}</span>' for p in b.replication_problems)
         good = "ok" if b.compliant else "bad"
-        juris = _e(", ".join(b.jurisdictions)) or "—"
+        juris = _e(", ".join(b.jurisdictions)) or "&mdash;"
         count = f'<span class="{good}">{len(b.copies)} cop{"y" if len(b.copies) == 1 else "ies"}'
         n = seen[key] = len(cells)
-        cells.append((f"{count}</span> · {juris}", where))
+        cells.append((f"{count}</span> &middot; {juris}", where))
     return n
 
 

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from strongroom.bag.baginfo import first, read_bag_info, values
@@ -18,7 +19,9 @@ from strongroom.core.archive import Archive
 from strongroom.core.collection import DEFAULT_COLLECTION_ID, Collection, Seed
 from strongroom.errors import UsageError
 from strongroom.watch.statuses import MAX_BODY
-from strongroom.watch.text import Page, decode_body
+
+if TYPE_CHECKING:
+    from strongroom.watch.text import Page
 
 
 @dataclass
@@ -243,6 +246,9 @@ def _index(recs: Iterable[_Rec]) -> dict[str, _Rec]:
 
 def _baseline_from(archive: Archive, by_uri: dict[str, _Rec], url: str) -> Page | None:
     """Follow recorded redirects and revisits from ``url`` to the page a reader got."""
+    # imported here: status and the report use this module's targets, never its pages
+    from strongroom.watch.text import Page, decode_body
+
     current = url
     seen: set[str] = set()
     while current in by_uri and current not in seen:
