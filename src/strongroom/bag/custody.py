@@ -102,10 +102,9 @@ def _ledger_for(archive: Archive, ledger: Ledger | None) -> Iterator[Ledger]:
 def _read_log(fd: int, size: int) -> tuple[bytes | None, int, int]:
     """The last complete line, the count of complete lines, and their byte length.
 
-    A line without its newline is a write that never finished (a crash
-    mid-append); it is not an entry. Used only when the ledger has no usable
-    head for this log (a log from before heads, a received log, or a damaged one).
-    """
+    A line without its newline is a write that never finished (a crash mid-append);
+    it is not an entry. Used only when the ledger has no usable head for this log
+    (a log from before heads, a received log, or a damaged one)."""
     data = os.pread(fd, size, 0) if size else b""
     complete_len = data.rfind(b"\n") + 1
     lines = data[:complete_len].splitlines()
@@ -125,10 +124,9 @@ class _Tail:
 def _tail(fd: int, head: CustodyHead | None) -> _Tail:
     """Find the log's end from the ledger's head, reading only what follows it.
 
-    Lines a crash left after the head (written, but the ledger not yet told)
-    are taken if they chain on. A log that no longer holds its head line is
-    read in full, and reported as not anchored so the head is left as evidence.
-    """
+    Lines a crash left after the head (written, but the ledger not yet told) are taken
+    if they chain on. A log that no longer holds its head line is read in full, and
+    reported as not anchored so the head is left as evidence."""
     size = os.fstat(fd).st_size
     if head is not None and head.end <= size:
         data = os.pread(fd, size - head.start, head.start)
@@ -170,18 +168,15 @@ def append(
 ) -> dict[str, Any]:
     """Append one signed, chained entry to a bag's custody log and return it.
 
-    The append is one ``write`` under an exclusive lock followed by fsync, so
-    concurrent writers never interleave and a crash leaves at most an
-    unterminated tail, which is set aside (``.torn``) before the next append.
-    Then the ledger's head moves to the new entry. Prefer ``record_event``,
-    which also writes the ledger's event row.
-
-    ``key``: the archive's signing key, when the caller loaded it already (a run
-    over many bags); ``durable=False``: the caller makes the log durable itself
-    (one ``syncfs`` for many logs) before it commits the ledger's new heads.
-    ``prepared``: this entry signed ahead, written if the log still ends where its
-    builder saw it end; else the entry is built and signed afresh.
-    """
+    The append is one ``write`` under an exclusive lock followed by fsync, so concurrent
+    writers never interleave and a crash leaves at most an unterminated tail, which is
+    set aside (``.torn``) before the next append. Then the ledger's head moves to the
+    new entry. Prefer ``record_event``, which also writes the ledger's event row.
+    ``key``: the archive's signing key, when the caller loaded it already (a run over
+    many bags); ``durable=False``: the caller makes the log durable itself (one
+    ``syncfs`` for many logs) before it commits the ledger's new heads. ``prepared``:
+    this entry signed ahead, written if the log still ends where its builder saw it
+    end; else the entry is built and signed afresh."""
     path = archive.custody_path(bag_id)
     bag_dir = archive.bag_dir(bag_id)
     key = key if key is not None else load_private_key(archive.keys)
@@ -244,7 +239,8 @@ def _append_locked(
     prev = line_hash(tail.last) if tail.last is not None else genesis_for(bag_dir)
     ahead = prepared and (prepared.after_seq, prepared.after_end, prepared.prev)
     if prepared and tail.last is not None and ahead == (tail.seq, tail.end, prev):
-        return prepared.entry, (prepared.line + b"\n", tail.end, tail.anchored)
+        entry = prepared.entry if prepared.entry is not None else json.loads(prepared.line)
+        return entry, (prepared.line + b"\n", tail.end, tail.anchored)
     entry, line = _new_entry(archive, tail.seq + 1, prev, key, fields)
     return entry, (line + b"\n", tail.end, tail.anchored)
 
@@ -265,8 +261,14 @@ def _new_entry(
         "prev": prev,
         "key": _fingerprint(key) if key else None,
     }
-    entry["sig"] = base64.b64encode(sign_bytes(key, canonical(entry))).decode() if key else None
-    return entry, canonical(entry)
+    if not key:
+        entry["sig"] = None
+        return entry, canonical(entry)
+    unsigned = canonical(entry)
+    entry["sig"] = sig = base64.b64encode(sign_bytes(key, unsigned)).decode()
+    # one encoding: sorted, "sig" goes right before "software" (only "time" follows)
+    at = unsigned.rindex(b',"software":')
+    return entry, b'%s,"sig":"%s"%s' % (unsigned[:at], sig.encode(), unsigned[at:])
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,7 @@ class PreparedLine:
     after_end: int
     prev: str
     line: bytes  # the canonical entry, without its newline
-    entry: dict[str, Any]  # the same, as a dict
+    entry: dict[str, Any] | None  # the same, as a dict (None: parsed from the line if needed)
 
 
 _FINGERPRINTS: dict[int, tuple[Any, str]] = {}
@@ -499,10 +501,9 @@ def verify_chain(
 def check_since(path: Path, head: CustodyHead, keyring: Keyring | None = None) -> ChainReport:
     """Check only the entries after the head's last verified entry.
 
-    The verified entry itself must still be in place (same bytes at the same
-    offset), and every later line must chain on from it; only their
-    signatures are checked. ``report.entries`` counts the lines checked.
-    """
+    The verified entry itself must still be in place (same bytes at the same offset),
+    and every later line must chain on from it; only their signatures are checked.
+    ``report.entries`` counts the lines checked."""
     report = ChainReport()
     if head.verified_hash is None:
         return verify_chain(path, keyring)
@@ -561,10 +562,9 @@ def check_custody(
 ) -> ChainReport:
     """Check a bag's custody log against the head the ledger anchored.
 
-    A nightly check reads only the entries since the last verified one;
-    ``deep`` re-checks the whole chain. A log that is gone, cut short or
-    replaced is a problem; so is a signed bag without a log. When all is
-    well, the last entry is remembered as verified.
+    A nightly check reads only the entries since the last verified one; ``deep``
+    re-checks the whole chain. A log that is gone, cut short or replaced is a problem;
+    so is a signed bag without a log. All well, the last entry is remembered as verified.
     """
     with _ledger_for(archive, ledger) as led:
         head = led.custody_head(bag_id)

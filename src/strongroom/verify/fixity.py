@@ -30,6 +30,7 @@ from strongroom.core.fsutil import exclusive_lock
 from strongroom.core.ledger import Ledger, open_ledger, utcnow
 from strongroom.core.round import Round
 from strongroom.errors import UsageError
+from strongroom.verify import quick
 from strongroom.verify.budget import Budget, BudgetPlanner, measure_hash_ceiling, parse_duration
 from strongroom.verify.context import RunContext
 from strongroom.verify.findings import BagReport, Problem, Progress, show
@@ -204,7 +205,27 @@ def check_bag(
     """Every check of one bag, writing nothing (``record_run`` records the outcome).
 
     Reads the ledger only through ``ctx``, whose rows a forked worker inherits.
+    A fast check of a plain archive bag takes the lean path (``verify/quick.py``);
+    anything it does not expect, every finding included, is checked here again.
     """
+    if quick.applies(mode, target, inventory, profile):
+        found = quick.check(archive, target, ctx)
+        if found is not None:
+            return quick.as_run(found, target, ctx.head(target.bag_id or ""), mode)
+    return careful_check(archive, target, mode, inventory, workers, progress, profile, ctx)
+
+
+def careful_check(
+    archive: Archive,
+    target: Target,
+    mode: str,
+    inventory: Path | None,
+    workers: int | None,
+    progress: Progress | None,
+    profile: Path | None,
+    ctx: RunContext,
+) -> BagRun:
+    """``check_bag`` without the lean path: every check, every finding named."""
     run = BagRun(target, mode, started=utcnow())
     t0 = time.monotonic()
     try:
@@ -428,21 +449,11 @@ def _check_pooled(
     from strongroom.core.signals import sigterm_as_interrupt
     from strongroom.verify.pool import checked_in_parallel
 
-    check = functools.partial(
-        check_bag,
-        archive,
-        mode=options.mode,
-        inventory=options.inventory,
-        workers=options.workers,
-        progress=None,
-        profile=options.profile,
-        ctx=ctx,
-    )
+    check = functools.partial(_pooled_check, archive, options=options, ctx=ctx)
+    travel = (_same, functools.partial(_unpacked, ctx))
     with (
         sigterm_as_interrupt(),
-        contextlib.closing(
-            checked_in_parallel(check, targets, ctx, jobs, (pack_run, unpack_run))
-        ) as checked,
+        contextlib.closing(checked_in_parallel(check, targets, ctx, jobs, travel)) as checked,
     ):
         for run in checked:
             try:
@@ -452,6 +463,28 @@ def _check_pooled(
             result.runs.append(run)
             ctx.recorded(functools.partial(on_done, run) if on_done else _nothing)
         _flush(archive, ctx, result)
+
+
+def _pooled_check(archive: Archive, target: Target, options: VerifyOptions, ctx: RunContext) -> Any:
+    """In a worker: a plain bag's compact result (``quick.Found``), else its packed run."""
+    mode, inventory, profile = options.mode, options.inventory, options.profile
+    if quick.applies(mode, target, inventory, profile):
+        found = quick.check(archive, target, ctx)
+        if found is not None:
+            return found
+    run = careful_check(archive, target, mode, inventory, options.workers, None, profile, ctx)
+    return pack_run(run)
+
+
+def _unpacked(ctx: RunContext, sent: Any, target: Target) -> BagRun:
+    """Here: the run a worker sent, whole again."""
+    if isinstance(sent, tuple):
+        return quick.as_run(sent, target, ctx.head(target.bag_id or ""))
+    return unpack_run(sent, target)
+
+
+def _same(result: Any) -> Any:
+    return result
 
 
 def _nothing() -> None:

@@ -62,10 +62,7 @@ def read_manifest(
     """Parse one manifest; malformed, unsafe and duplicate lines become findings."""
     man = Manifest(name, algorithm, tag)
     hl = hashlib_name(algorithm)
-    length = _DIGEST_LENGTH.get(hl) if hl else None
-    if hl and hl not in _DIGEST_LENGTH:
-        length = hashlib.new(hl).digest_size * 2 if not hl.startswith("shake") else None
-        _DIGEST_LENGTH[hl] = length
+    length = digest_length(hl) if hl else None
     path = root / name
     data = _read_whole(path, tree.tags.get(name) if tree is not None else None)
     if tag and data is not None:
@@ -103,6 +100,13 @@ def read_manifest(
 
 
 _DIGEST_LENGTH: dict[str, int | None] = {}
+
+
+def digest_length(hl: str) -> int | None:
+    """The hex length of a hashlib algorithm's digest (None: any, as for shake)."""
+    if hl not in _DIGEST_LENGTH:
+        _DIGEST_LENGTH[hl] = hashlib.new(hl).digest_size * 2 if not hl.startswith("shake") else None
+    return _DIGEST_LENGTH[hl]
 
 
 def _read_whole(path: Path, size: int | None) -> bytes | None:

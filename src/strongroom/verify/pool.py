@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import pickle
 import signal
@@ -174,6 +175,10 @@ def _started(parent: int, ctx: RunContext) -> None:
     and so does the parent's death (a killed run leaves no worker behind)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # What the run read before the fork (every bag's target, head and ledger row)
+    # lives as long as we do: the collector need not walk it again and again, and
+    # walking it would copy the pages we share with the parent.
+    gc.freeze()
     _die_with(parent)
     _inherited.append(ctx.ledger)  # never used nor closed here (a checkpoint could write)
     ctx.ledger = None

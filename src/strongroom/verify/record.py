@@ -35,8 +35,9 @@ def record_run(archive: Archive, run: BagRun, ctx: RunContext | None = None) -> 
     where the worker read it.
     """
     assert run.target.bag_id is not None
-    event = _fixity_event(run)
+    bag_id = run.target.bag_id
     from strongroom.bag import custody
+    from strongroom.bag.custody_ahead import append_prepared
 
     own = ctx is None
     ctx = ctx or RunContext(archive)
@@ -45,27 +46,33 @@ def record_run(archive: Archive, run: BagRun, ctx: RunContext | None = None) -> 
         ledger = ctx.writer()
         if run.custody is not None:
             head, chain = run.custody
-            custody.remember_check(ledger, run.target.bag_id, head, chain)
+            custody.remember_check(ledger, bag_id, head, chain)
+        failures = _failures(run)
         ledger.record_fixity_run(
-            run.target.bag_id,
+            bag_id,
             started=run.started,
             ended=run.ended,
             mode=run.mode,
             result=run.result,
-            files=event["detail"]["files"],
-            nbytes=event["detail"]["bytes"],
-            failures=event.pop("failures"),
+            files=run.report.files if run.report else 0,
+            nbytes=run.report.bytes if run.report else 0,
+            failures=failures,
         )
-        custody.append(
-            archive,
-            run.target.bag_id,
-            "fixity check",
-            **event,
-            ledger=ledger,
-            key=ctx.signing_key(),
-            durable=not ctx.batch,
-            prepared=run.prepared,
-        )
+        # a batch writes a line signed ahead as it is; else (or when the log moved
+        # on meanwhile) the line is built and signed here
+        ahead = run.prepared if ctx.batch else None
+        if ahead is None or not append_prepared(archive, bag_id, ahead, ledger):
+            event = _fixity_event(run, failures)
+            custody.append(
+                archive,
+                bag_id,
+                "fixity check",
+                **event,
+                ledger=ledger,
+                key=ctx.signing_key(),
+                durable=not ctx.batch,
+                prepared=run.prepared,
+            )
         run.prepared = None  # written (or replaced): nothing to keep for the output
         if ctx.batch:
             ctx.logs_written()
@@ -74,27 +81,27 @@ def record_run(archive: Archive, run: BagRun, ctx: RunContext | None = None) -> 
             ctx.close()
 
 
-def _fixity_event(run: BagRun) -> dict[str, Any]:
-    """The ``fixity check`` custody event of a run (``outcome``, ``inputs``, ``detail``),
-    and all its ``failures`` for the ledger's row."""
-    failures = [p.message for p in run.problems] or ([run.error] if run.error else [])
-    files = run.report.files if run.report else 0
-    nbytes = run.report.bytes if run.report else 0
+def _failures(run: BagRun) -> list[str]:
+    """Every problem's message (or what prevented a verdict), for the ledger's row."""
+    return [p.message for p in run.problems] or ([run.error] if run.error else [])
+
+
+def _fixity_event(run: BagRun, failures: list[str]) -> dict[str, Any]:
+    """The ``fixity check`` custody event of a run (``outcome``, ``inputs``, ``detail``)."""
     return {
         # PREMIS eventOutcome: success / failure; the detail keeps the log line small
         "outcome": "success" if run.result == "valid" else "failure",
         "inputs": {"mode": run.mode},
         "detail": {
             "result": run.result,
-            "files": files,
-            "bytes": nbytes,
+            "files": run.report.files if run.report else 0,
+            "bytes": run.report.bytes if run.report else 0,
             "algorithms": run.report.algorithms if run.report else [],
             "started": run.started,
             "ended": run.ended,
             "failures": failures[:MAX_FAILURES_IN_EVENT],
             "failures_total": len(failures),
         },
-        "failures": failures,
     }
 
 
@@ -105,8 +112,7 @@ def prepare_line(archive: Archive, run: BagRun, ctx: RunContext) -> None:
         return
     from strongroom.bag.custody_ahead import prepare_line as build
 
-    event = _fixity_event(run)
-    del event["failures"]
+    event = _fixity_event(run, _failures(run))
     run.prepared = build(archive, run.custody[1], ctx.signing_key(), action="fixity check", **event)
 
 
