@@ -76,24 +76,24 @@ def demo_cmd(archive: str, serve: bool, port: int | None, as_json: bool, quiet: 
 
 def _serve(output: Output, port: int) -> None:
     """Serve the demo site until Ctrl-C."""
+    from strongroom.core.signals import sigterm_as_interrupt
     from strongroom.demo import article_urls, start_site
 
     server = start_site(port)
-    urls = article_urls(server.port)
-    if output.json:
-        output.emit_json({"site_url": server.url, "articles": urls})
-    else:
-        output.info(f"Serving the strongroom demo site on {server.url}")
-        output.info(f"  Global Voices article: {urls['globalvoices']}")
-        output.info(f"  RFE/RL article:        {urls['rferl']}")
-        if server.port == _DEMO_PORT:
-            output.info("Archive it with: strongroom archive -c collections/demo.toml")
-        output.info("Press Ctrl-C to stop.")
-    from strongroom.core.signals import sigterm_as_interrupt
-
-    # SIGTERM (service managers, `kill`) stops the server as cleanly as Ctrl-C does.
+    # SIGTERM (service managers, `kill`) stops the server as cleanly as Ctrl-C does,
+    # from before the line that says it is ready (a supervisor may stop it at once).
     try:
         with sigterm_as_interrupt():
+            urls = article_urls(server.port)
+            if output.json:
+                output.emit_json({"site_url": server.url, "articles": urls})
+            else:
+                output.info(f"Serving the strongroom demo site on {server.url}")
+                output.info(f"  Global Voices article: {urls['globalvoices']}")
+                output.info(f"  RFE/RL article:        {urls['rferl']}")
+                if server.port == _DEMO_PORT:
+                    output.info("Archive it with: strongroom archive -c collections/demo.toml")
+                output.info("Press Ctrl-C to stop.")
             threading.Event().wait()
     except KeyboardInterrupt:
         output.info("Stopped.")
