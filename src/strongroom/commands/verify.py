@@ -218,17 +218,18 @@ def _checked_profile(path: Path | None) -> Path | None:
 
 def _print_run(output: Any, run: Any, human_bytes: Any) -> None:
     """One verdict line on stdout; problems and warnings on stderr."""
+    if output.quiet and run.result == "valid":
+        # --quiet is for cron: a valid bag's warnings (.DS_Store, case clashes) would
+        # otherwise mail every night; they still show with an invalid bag, and in
+        # --json. Nothing else of a valid bag is shown either: nothing to format
+        # (nor to import: a run of valid bags never needs rich's markup).
+        return
     from rich.markup import escape  # names from hostile bags must not become markup
 
     from strongroom.core.ui import plural
     from strongroom.verify.fixity import iter_problem_lines
 
     rep = run.report
-    if output.quiet and run.result == "valid":
-        # --quiet is for cron: a valid bag's warnings (.DS_Store, case clashes) would
-        # otherwise mail every night; they still show with an invalid bag, and in
-        # --json. Nothing else of a valid bag is shown either: nothing to format.
-        return
     if rep is not None:
         for w in rep.warnings:
             output.warn(f"{run.target.name}: {w.message}")

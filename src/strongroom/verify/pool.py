@@ -18,6 +18,7 @@ checks again.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import gc
 import os
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 MIN_BAGS = 64  # fewer bags than this: starting workers costs more than it saves
 MAX_JOBS = 8
+PIPE_SIZE = 1 << 20  # Linux's default /proc/sys/fs/pipe-max-size
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _inherited: list[Any] = []  # the parent's ledger connection, kept (never closed) in a worker
 
@@ -116,6 +118,10 @@ def _fork(
     """Start one worker over its chunks; (its pid, the end its results come from)."""
     parent = os.getpid()
     read, write = os.pipe()
+    # A worker runs ahead while this process waits on a batch's syncfs and commit
+    # (long on a busy disk): room for a thousand bags' results, not some fifty.
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     pid = os.fork()
     if pid:
         os.close(write)

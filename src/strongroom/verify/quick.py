@@ -171,21 +171,21 @@ def _scan(root: str) -> tuple[set[str], set[str], dict[str, int]]:
         with os.scandir(f"{root}/{rel_dir}" if rel_dir else root) as entries:
             for e in entries:
                 rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
-                if e.is_symlink():
-                    raise _Careful
-                if e.is_dir(follow_symlinks=False):
+                # not following links, a symbolic link is neither a file nor a folder
+                if e.is_file(follow_symlinks=False):
+                    if rel.startswith("data/"):
+                        payload[rel] = e.stat(follow_symlinks=False).st_size
+                    else:
+                        tags.add(rel)
+                        if not rel_dir:
+                            tops.add(rel)
+                elif e.is_dir(follow_symlinks=False):
                     if not rel_dir and "." in rel:
                         raise _Careful
                     stack.append(rel)
                     has_data = has_data or rel == "data"
-                elif not e.is_file(follow_symlinks=False):
+                else:  # a symbolic link, a device, a FIFO, a socket
                     raise _Careful
-                elif rel.startswith("data/"):
-                    payload[rel] = e.stat(follow_symlinks=False).st_size
-                else:
-                    tags.add(rel)
-                    if not rel_dir:
-                        tops.add(rel)
     if not has_data or tops & _CAREFUL_NAMES:
         raise _Careful
     _names(tags, payload)
