@@ -237,8 +237,7 @@ def _append_locked(
             fh.write(torn + b"\n")
         os.ftruncate(fd, tail.end)
     prev = line_hash(tail.last) if tail.last is not None else genesis_for(bag_dir)
-    ahead = prepared and (prepared.after_seq, prepared.after_end, prepared.prev)
-    if prepared and tail.last is not None and ahead == (tail.seq, tail.end, prev):
+    if prepared and tail.last is not None and prepared.follows(tail.seq, tail.end, prev):
         entry = prepared.entry if prepared.entry is not None else json.loads(prepared.line)
         return entry, (prepared.line + b"\n", tail.end, tail.anchored)
     entry, line = _new_entry(archive, tail.seq + 1, prev, key, fields)
@@ -281,6 +280,10 @@ class PreparedLine:
     prev: str
     line: bytes  # the canonical entry, without its newline
     entry: dict[str, Any] | None  # the same, as a dict (None: parsed from the line if needed)
+
+    def follows(self, seq: int, end: int, prev: str) -> bool:
+        """Whether the log still ends where this line's builder saw it end."""
+        return (self.after_seq, self.after_end, self.prev) == (seq, end, prev)
 
 
 _FINGERPRINTS: dict[int, tuple[Any, str]] = {}
@@ -486,8 +489,7 @@ def verify_chain(
     """Check the hash chain (and signatures, given a keyring) of a whole custody log.
 
     Every problem names the line. ``tagmanifest``, when given, must hash to the
-    first entry's ``prev``: a log moved onto another bag is caught.
-    """
+    first entry's ``prev``: a log moved onto another bag is caught."""
     report = ChainReport()
     if not path.exists():
         return report
@@ -564,8 +566,7 @@ def check_custody(
 
     A nightly check reads only the entries since the last verified one; ``deep``
     re-checks the whole chain. A log that is gone, cut short or replaced is a problem;
-    so is a signed bag without a log. All well, the last entry is remembered as verified.
-    """
+    so is a signed bag without a log. All well, the last entry is remembered as verified."""
     with _ledger_for(archive, ledger) as led:
         head = led.custody_head(bag_id)
         report = check_log(archive, bag_id, head, keyring, deep=deep)
@@ -587,8 +588,7 @@ def check_log(
 
     A run over many bags reads the heads in its own process and checks the logs
     in worker processes, which never touch the ledger (``verify/pool.py``).
-    ``path``: the log (``archive.custody_path``), when the caller has it.
-    """
+    ``path``: the log (``archive.custody_path``), when the caller has it."""
     path = archive.custody_path(bag_id) if path is None else path
     if not os.path.exists(path):
         report = ChainReport()
@@ -640,8 +640,7 @@ def signed_head(archive: Archive, bag_id: str) -> dict[str, Any]:
     """The log's head as the sender vouches for it, signed with the archive's key.
 
     The receiver checks it with ``check_signed_head``: a log shortened in
-    transit (or by the sender's disk) no longer reaches it.
-    """
+    transit (or by the sender's disk) no longer reaches it."""
     path = archive.custody_path(bag_id)
     report = verify_chain(path)
     doc: dict[str, Any] = {

@@ -56,9 +56,7 @@ def append_prepared(archive: Archive, bag_id: str, prepared: PreparedLine, ledge
         tail = _tail(fd, ledger.custody_head(bag_id))
         if tail.end != tail.size or tail.last is None:
             return False
-        if (prepared.after_seq, prepared.after_end) != (tail.seq, tail.end):
-            return False
-        if prepared.prev != line_hash(tail.last):
+        if not prepared.follows(tail.seq, tail.end, line_hash(tail.last)):
             return False
         line = prepared.line + b"\n"
         os.write(fd, line)

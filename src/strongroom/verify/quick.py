@@ -46,6 +46,7 @@ from strongroom.verify.manifests import (
     digest_length,
     hashlib_name,
 )
+from strongroom.verify.record import fixity_event
 from strongroom.verify.runs import BagRun, Target
 from strongroom.verify.tagfiles import _CONTROL_IN_INFO, MAX_LINE, MAX_SMALL_TAG, quick_read
 from strongroom.verify.tree import JUNK_NAMES
@@ -359,10 +360,11 @@ def _prepare(
     """The bag's ``fixity check`` custody line, signed ahead (``custody_ahead``)."""
     from strongroom.bag.custody_ahead import prepare_line
 
-    detail = {"result": "valid", "files": files, "bytes": nbytes, "algorithms": algorithms,
-              "started": started, "ended": ended, "failures": [], "failures_total": 0}  # fmt: skip
-    line = prepare_line(archive, chain, ctx.signing_key(), action="fixity check",
-                        outcome="success", inputs={"mode": "fast"}, detail=detail)  # fmt: skip
+    event = fixity_event(
+        result="valid", mode="fast", files=files, nbytes=nbytes, algorithms=algorithms,
+        started=started, ended=ended, failures=[],
+    )  # fmt: skip
+    line = prepare_line(archive, chain, ctx.signing_key(), action="fixity check", **event)
     return None if line is None else (line.after_seq, line.after_end, line.prev, line.line)
 
 

@@ -88,17 +88,43 @@ def _failures(run: BagRun) -> list[str]:
 
 def _fixity_event(run: BagRun, failures: list[str]) -> dict[str, Any]:
     """The ``fixity check`` custody event of a run (``outcome``, ``inputs``, ``detail``)."""
+    report = run.report
+    return fixity_event(
+        result=run.result,
+        mode=run.mode,
+        files=report.files if report else 0,
+        nbytes=report.bytes if report else 0,
+        algorithms=report.algorithms if report else [],
+        started=run.started,
+        ended=run.ended,
+        failures=failures,
+    )
+
+
+def fixity_event(
+    *,
+    result: str,
+    mode: str,
+    files: int,
+    nbytes: int,
+    algorithms: list[str],
+    started: str,
+    ended: str,
+    failures: list[str],
+) -> dict[str, Any]:
+    """A ``fixity check`` custody event (``outcome``, ``inputs``, ``detail``): the one
+    form, whether the line is signed here or ahead in a worker (``verify/quick.py``)."""
     return {
         # PREMIS eventOutcome: success / failure; the detail keeps the log line small
-        "outcome": "success" if run.result == "valid" else "failure",
-        "inputs": {"mode": run.mode},
+        "outcome": "success" if result == "valid" else "failure",
+        "inputs": {"mode": mode},
         "detail": {
-            "result": run.result,
-            "files": run.report.files if run.report else 0,
-            "bytes": run.report.bytes if run.report else 0,
-            "algorithms": run.report.algorithms if run.report else [],
-            "started": run.started,
-            "ended": run.ended,
+            "result": result,
+            "files": files,
+            "bytes": nbytes,
+            "algorithms": algorithms,
+            "started": started,
+            "ended": ended,
             "failures": failures[:MAX_FAILURES_IN_EVENT],
             "failures_total": len(failures),
         },
