@@ -37,14 +37,9 @@ _DAYS: dict[int, str] = {}  # day number -> its ISO date (the axis's left end)
 
 
 def _seconds(value: str | None) -> float | None:
-    """``parse_time(value)`` as seconds since the epoch (three per row: inlined)."""
-    if not value:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp()
+    """``parse_time(value)`` as seconds since the epoch (None: no time)."""
+    t = parse_time(value)
+    return None if t is None else t.timestamp()
 
 
 def _day(seconds: float) -> str:
