@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import signal
 import stat
@@ -51,7 +52,7 @@ def test_injected_failure_after_first_file_leaves_nothing(archive_dir, tmp_path,
     real_small = payload._one_small
     monkeypatch.setattr(payload, "_process_file", failing(real))
     monkeypatch.setattr(payload, "_one_small", failing(real_small))
-    with pytest.raises(UsageError, match="disk full"):
+    with pytest.raises(UsageError, match="disk is full"):
         bagging.bag_capture(Archive(archive_dir), CAPTURE_ID, manifests_dir=tmp_path / "m")
     assert len(calls) > 1
     assert leftovers(archive_dir) == []  # not even a .tmp- folder on a clean failure
@@ -76,7 +77,7 @@ def test_failure_in_the_cli_is_a_clear_message(cli, archive_dir, tmp_path, monke
     monkeypatch.setattr(bagging, "write_tag", full)
     res = cli("bag", CAPTURE_ID, "--manifests", tmp_path)
     assert res.exit_code == 2
-    assert "disk full" in res.stderr and "Traceback" not in res.output
+    assert "disk is full; free space" in res.stderr and "Traceback" not in res.output
     assert leftovers(archive_dir) == []
 
 
@@ -129,3 +130,44 @@ def test_sigkill_midway_leaves_no_bag(archive_dir, tmp_path):
     assert stat.S_IMODE(big.stat().st_mode) == mode_before
     assert clean_stale_temps(archive_dir / "bags")
     assert leftovers(archive_dir) == []
+
+
+@pytest.mark.parametrize("how", ["full", "ro"])
+def test_bag_onto_a_full_or_read_only_disk_exits_2_and_publishes_nothing(cli, site, tmp_path, how):
+    """A real full or read-only tmpfs: exit 2 naming the next step, no bag, no temp
+    folder, the capture untouched; with the disk whole again the same command bags it."""
+    from diskkit import broken, leftovers, says, small_fs
+    from replaykit import GV, RFERL
+
+    from strongroom.core.ledger import Ledger
+
+    pages = [GV, RFERL]
+    with small_fs(tmp_path / "fs", "4m") as fs:
+        archive = fs / "archive"
+        first, second = (
+            json.loads(cli("capture", site.url + p, "--archive", archive, "--json").stdout)
+            for p in pages
+        )
+        bag = ["bag", "--archive", archive, "--manifests", tmp_path / "m"]
+        # a first bag fixes the inventory's place in config.toml, as in a working archive
+        assert cli(*bag, first["capture_id"]).exit_code == 0
+        cap = Path(second["path"])
+        before = {p.name: digest(p) for p in cap.rglob("*") if p.is_file()}
+        # the ledger's WAL index exists before the disk fills (a run that started with room)
+        ledger = Ledger(archive / "ledger.sqlite") if how == "full" else None
+        try:
+            with broken(fs, how):
+                r = cli(*bag, second["capture_id"])
+        finally:
+            if ledger is not None:
+                ledger.close()
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output
+        assert says(how) in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        if how == "full":
+            assert "nothing was published" in r.stderr
+        assert len(Archive(archive).bag_ids()) == 1 and leftovers(archive) == []
+        assert {p.name: digest(p) for p in cap.rglob("*") if p.is_file()} == before
+        again = cli(*bag, second["capture_id"])
+        assert again.exit_code == 0, again.output
+        assert len(Archive(archive).bag_ids()) == 2

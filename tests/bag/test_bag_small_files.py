@@ -83,7 +83,7 @@ def test_a_failing_small_file_in_a_worker_leaves_nothing(
         return real(src, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(payload, "_one_small", full_disk)  # the forked children inherit it
-    with pytest.raises(UsageError, match="disk full"):
+    with pytest.raises(UsageError, match="disk is full"):
         bagging.bag_capture(Archive(archive_dir), CAPTURE_ID, manifests_dir=tmp_path)
     assert sorted(p.name for p in (archive_dir / "bags").iterdir()) == []
     after = {p: (p.read_bytes(), p.stat().st_mode) for p in cap.rglob("*") if p.is_file()}

@@ -78,6 +78,7 @@ def test_ledger_on_a_read_only_file_system(small_fs):
     ):
         led.record_event("watch", "ok")
     assert exc.value.exit_code == 2
+    assert "read-only; remount it read-write and run the command again" in exc.value.message
 
 
 def test_keys_init_on_a_full_disk(small_fs, cli):
@@ -190,3 +191,79 @@ def test_archive_with_little_or_no_free_space_exits_2_and_leaves_no_bag(cli, sit
         assert r.exit_code == 0, r.output  # with space again, a re-run finishes the job
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_ledger_opened_on_a_full_disk_says_the_disk_is_full(small_fs):
+    """SQLite reports a full disk at open as "disk I/O error" (its WAL index cannot
+    grow): the message says what it is and what to do, not the engine's words."""
+    Ledger(small_fs / "ledger.sqlite").close()
+    _fill(small_fs)
+    with pytest.raises(UsageError) as exc, Ledger(small_fs / "ledger.sqlite") as led:
+        led.record_event("watch", "ok")
+    assert exc.value.exit_code == 2
+    assert "the disk is full; free space and run the command again" in exc.value.message
+    assert "I/O error" not in exc.value.message
+
+
+# --- every command that writes the ledger, custody logs or keys --------------------
+@pytest.fixture(scope="module")
+def one_bag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, str]]:
+    """(archive folder, bag id, seed URL) of a real archive with one bag; the site stays
+    up for the module, so a watch re-run finds the page."""
+    from replaykit import GV, make_bag
+
+    from strongroom.core.archive import Archive
+    from strongroom.demosite import SiteServer
+
+    archive = Archive(tmp_path_factory.mktemp("one-bag") / "archive")
+    site = SiteServer().start()
+    try:
+        yield archive.root, make_bag(archive, site, [GV]), site.url + GV
+    finally:
+        site.stop()
+
+
+def _custody_logs(archive: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (archive / "bags").glob("*.custody.jsonl")}
+
+
+LEDGER_WRITERS = {
+    "access": lambda bag, key: ["access", bag, "restricted", "--reason", "court order"],
+    "watch": lambda bag, key: ["watch", "--all"],
+    "ledger-migrate": lambda bag, key: ["ledger", "migrate"],
+    "verify": lambda bag, key: ["verify", bag],  # --all and --due: tests/verify/test_anchors.py
+    "keys-trust": lambda bag, key: ["keys", "trust", key, "--name", "memorial"],
+}
+
+
+@pytest.mark.parametrize("how", ["full", "ro"])
+@pytest.mark.parametrize("command", sorted(LEDGER_WRITERS))
+def test_commands_on_a_full_or_read_only_archive_say_what_to_do(
+    cli, one_bag, tmp_path, command, how
+):
+    """Exit 2 with the next step on one line, nothing changed, and a re-run once the disk
+    is whole again finishes the job."""
+    import shutil
+
+    from diskkit import broken, leftovers, says, small_fs
+
+    from strongroom.bag.signing import init_keys
+
+    source, bag_id, _url = one_bag
+    key = init_keys(tmp_path / "partner-keys").public_path
+    with small_fs(tmp_path / "fs", "8m") as fs:
+        archive = fs / "archive"
+        shutil.copytree(source, archive)
+        args = [*LEDGER_WRITERS[command](bag_id, key), "--archive", archive]
+        logs = _custody_logs(archive)
+        with broken(fs, how):
+            r = cli(*args)
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output
+        assert says(how) in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert _custody_logs(archive) == logs  # not half a line more
+        assert leftovers(archive) == []
+        assert not (archive / "keys" / "trusted" / "memorial.pub").exists()
+        again = cli(*args)
+        assert again.exit_code == 0, again.output

@@ -170,6 +170,7 @@ def test_full_disk_gives_a_clear_message_and_exit_2(
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
     assert str(small_fs / "archive") in r.stderr and "cannot" in r.stderr
+    assert "the disk is full; free space and run the command again" in r.stderr  # what next
 
 
 @pytest.mark.parametrize("how", ["--all", "--due"])
@@ -182,6 +183,7 @@ def test_read_only_archive_gives_a_clear_message_and_exit_2(
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
     assert "read-only" in r.stderr.lower() and str(small_fs / "archive") in r.stderr
+    assert "remount it read-write and run the command again" in r.stderr  # what next
 
 
 def test_full_disk_while_recording_is_injected_when_no_tmpfs(

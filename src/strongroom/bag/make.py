@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import errno
 import io
 import os
 import re
@@ -58,7 +57,7 @@ from strongroom.bag.payload import PayloadFile, ProgressFn, hash_payload, plan_p
 from strongroom.capture.record import CaptureRecord
 from strongroom.core.archive import Archive
 from strongroom.core.collection import ACCESS_LEVELS, DEFAULT_COLLECTION_ID, Designation
-from strongroom.core.fsutil import TMP_PREFIX, durable_tree, publish_dir, tmp_name
+from strongroom.core.fsutil import TMP_PREFIX, durable_tree, publish_dir, tmp_name, translated
 from strongroom.core.ledger import open_ledger, utcnow
 from strongroom.core.policy import default_access, designations_for_urls
 from strongroom.errors import UsageError
@@ -440,12 +439,11 @@ def _build_and_publish(plan: BagPlan, progress: ProgressFn | None) -> None:
         if intent and not plan.final.exists():
             with open_ledger(archive.root) as ledger:
                 ledger.close_publication(plan.bag_id, "abandoned")
-        if isinstance(exc, PermissionError):
-            raise UsageError(f"cannot write the bag under {archive.bags}: {exc.strerror}") from None
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            raise UsageError(
-                f"disk full while writing {plan.bag_id}; nothing was published"
-            ) from None
+        if isinstance(exc, OSError):
+            what = f"cannot write bag {plan.bag_id} under {archive.bags} (nothing was published)"
+            problem = translated(what, exc)  # a full disk, a read-only mount, a permission
+            if problem is not exc:
+                raise problem from None
         raise
 
 

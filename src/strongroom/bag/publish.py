@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.core.archive import Archive
-from strongroom.core.fsutil import TMP_PREFIX, clean_stale_temps, fsync_dir
+from strongroom.core.fsutil import TMP_PREFIX, clean_stale_temps, fsync_dir, os_problem
 from strongroom.core.ledger import open_ledger
 from strongroom.errors import UsageError
 
@@ -71,8 +71,11 @@ class Reconciled:
 @contextlib.contextmanager
 def publishing(archive: Archive, timeout: float = 600.0) -> Iterator[Reconciled]:
     """Hold the archive's publishing lock (waiting up to ``timeout`` s), reconciled."""
-    archive.locks.mkdir(parents=True, exist_ok=True)
-    fd = os.open(archive.locks / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        archive.locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(archive.locks / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise os_problem(f"cannot open lock file {archive.locks / LOCK_NAME}", exc) from None
     try:
         deadline = time.monotonic() + timeout
         while True:

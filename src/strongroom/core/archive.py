@@ -17,6 +17,7 @@ Layout (``--archive DIR`` or ``STRONGROOM_ARCHIVE``, default ``./archive``)::
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import math
@@ -33,6 +34,7 @@ from strongroom.core.collection import (
     load_designations_file,
     load_toml,
 )
+from strongroom.core.fsutil import os_problem
 from strongroom.errors import UsageError
 
 ENV_ARCHIVE = "STRONGROOM_ARCHIVE"
@@ -279,9 +281,11 @@ class Archive:
             for p in (self.root, self.captures, self.bags):
                 p.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError(f"cannot create archive at {self.root}: {exc.strerror}") from None
+            raise os_problem(f"cannot create archive at {self.root}", exc) from None
         if not os.access(self.root, os.W_OK):
-            raise UsageError(f"archive {self.root} is not writable")
+            # a read-only mount says so and how to go on; anything else is a permission
+            err = errno.EROFS if os.statvfs(self.root).f_flag & os.ST_RDONLY else errno.EACCES
+            raise os_problem(f"archive {self.root} is not writable", OSError(err, ""))
         return self
 
     def require(self) -> Archive:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from strongroom.core.fsutil import file_system_reason
 from strongroom.errors import UsageError
 
 LEDGER_ENV = "STRONGROOM_LEDGER"
@@ -268,7 +269,12 @@ def database_errors() -> tuple[type[BaseException], ...]:
 def write_problem(path: Path, exc: BaseException) -> UsageError:
     """A person's message for a failed ledger write: full disk, read-only, locked."""
     text = str(exc)
-    if "full" in text:
+    # SQLite says "disk I/O error" or "unable to open database file" when a full or
+    # read-only file system keeps it from growing its WAL index: ask the file system
+    state = file_system_reason(path.parent) if isinstance(path, Path) else None
+    if state is not None and "locked" not in text:
+        hint = state
+    elif "full" in text:
         hint = "the disk is full; free space and run the command again"
     elif "readonly" in text or "read-only" in text:
         hint = "the ledger cannot be written (read-only file or file system)"

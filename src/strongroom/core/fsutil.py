@@ -26,17 +26,42 @@ TMP_PREFIX = ".tmp-"
 _OS_REASONS = {
     errno.ENOSPC: "the disk is full; free space and run the command again",
     errno.EDQUOT: "the disk quota is exhausted; free space and run the command again",
-    errno.EROFS: "the file system is read-only",
+    errno.EROFS: "the file system is read-only; remount it read-write and run the command again",
     errno.EACCES: "permission denied (run as the archive's owner, or fix its permissions)",
     errno.EPERM: "operation not permitted (run as the archive's owner)",
     errno.EIO: "input/output error: the disk may be failing; check it before going on",
 }
 
 
+# Below this much free space a write that failed without an errno (SQLite's "disk
+# I/O error" when its WAL index cannot grow) was the full disk.
+_NEARLY_FULL = 1 << 20
+
+
 def os_problem(what: str, exc: OSError) -> UsageError:
     """A UsageError (exit 2) for an OS error, saying what failed and what to do."""
     reason = _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
     return UsageError(f"{what}: {reason}")
+
+
+def translated(what: str, exc: OSError) -> Exception:
+    """A full disk, a read-only file system and the like become a UsageError (exit 2)
+    saying what to do next; any other OS error is returned as it is."""
+    return os_problem(what, exc) if exc.errno in _OS_REASONS else exc
+
+
+def file_system_reason(path: Path) -> str | None:
+    """Why writing below ``path`` fails, when its file system is read-only or (nearly)
+    full; None otherwise. For engines that report either without an errno (SQLite)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return _OS_REASONS[errno.EROFS]
+    if st.f_bavail * st.f_frsize < _NEARLY_FULL:
+        return _OS_REASONS[errno.ENOSPC]
+    return None
 
 
 def fsync_dir(path: Path) -> None:
@@ -66,7 +91,7 @@ def atomic_writer(final: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
         tmp = tmp_name(final)
         fh = open(tmp, "xb")  # noqa: SIM115 - closed below on every path
     except OSError as exc:
-        raise _translated(f"cannot write {final}", exc) from None
+        raise translated(f"cannot write {final}", exc) from None
     try:
         yield fh
         fh.flush()
@@ -84,11 +109,6 @@ def atomic_writer(final: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
         if isinstance(exc, OSError) and exc.errno in _OS_REASONS:
             raise os_problem(f"cannot write {final}", exc) from None
         raise
-
-
-def _translated(what: str, exc: OSError) -> Exception:
-    """Known environment errors become UsageError; others stay as they are."""
-    return os_problem(what, exc) if exc.errno in _OS_REASONS else exc
 
 
 def atomic_write_bytes(final: Path, data: bytes, mode: int | None = None) -> None:
@@ -161,17 +181,23 @@ def staging_dir(final: Path) -> Iterator[Path]:
     half-made is ever visible under ``final``.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        raise UsageError(f"{final} already exists; refusing to overwrite it")
     tmp = tmp_name(final)
-    tmp.mkdir()
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            raise UsageError(f"{final} already exists; refusing to overwrite it")
+        tmp.mkdir()
+    except OSError as exc:
+        raise translated(f"cannot write {final}", exc) from None
     try:
         yield tmp
         fsync_tree(tmp)
         publish_dir(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in _OS_REASONS:
+            # a full disk while the caller filled the folder: nothing is left of it
+            raise os_problem(f"cannot write {final}", exc) from None
         raise
 
 

@@ -26,6 +26,7 @@ from strongroom.core.backends import (
     redact,
     write_problem,
 )
+from strongroom.core.fsutil import file_system_reason, os_problem
 from strongroom.core.ledger_facts import BagFactsQueries
 from strongroom.core.ledger_fixity import FixityRecords
 from strongroom.core.ledger_watch import WatchRecords
@@ -106,9 +107,10 @@ class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         except OSError as exc:
-            raise UsageError(f"cannot open ledger {self.path}: {exc.strerror or exc}") from None
+            raise os_problem(f"cannot open ledger {self.path}", exc) from None
         except sqlite3.Error as exc:
-            raise UsageError(f"cannot open ledger {self.path}: {exc}") from None
+            hint = file_system_reason(self.path.parent) or exc
+            raise UsageError(f"cannot open ledger {self.path}: {hint}") from None
         self.conn.row_factory = sqlite3.Row
         try:
             self._setup(existed)
