@@ -9,14 +9,16 @@ then the current WARC is closed under the writer lock and published.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import queue
+import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +184,7 @@ class _Crawl:
         # own ledger row, so both land in one commit (one fsync less per capture).
         self.defer_index = False
         self.deferred_rows: list[tuple[Any, ...]] = []
+        self.indexed = False  # the ledger indexes a WARC of this capture (a rolled one)
         self.frontier = Frontier(settings)
         # SimpleQueue: a C queue, a fraction of queue.Queue's cost per hand-off
         self.tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
@@ -286,6 +289,7 @@ class _Crawl:
             return
         with self.ledger_lock:
             self.ledger.index_payloads(rows)
+            self.indexed = True
 
     # --- main loop --------------------------------------------------------
     def run(self, seeds: list[str]) -> str:
@@ -342,7 +346,7 @@ class _Crawl:
             with guard.installed():
                 for s in seeds:
                     f.admit(s, "page", 0, s, s)
-                while f.pending > 0:
+                while f.pending > 0 and self.sink.failed is None:  # a full disk ends it
                     if self.stop.is_set():
                         raise KeyboardInterrupt
                     now = time.monotonic()
@@ -365,7 +369,7 @@ class _Crawl:
         """Hand tasks to workers in their host's turn, and book results, until all are done."""
         f, in_flight = self.frontier, 0
         limit = self.settings.concurrency
-        while f.pending > 0:
+        while f.pending > 0 and self.sink.failed is None:  # a full disk ends the crawl
             now = time.monotonic()
             while in_flight < limit and (task := f.turns.take(now)) is not None:
                 self.tasks.put(task)
@@ -553,6 +557,20 @@ def _page_list(crawl: _Crawl) -> list[dict[str, Any]]:
     ]
 
 
+@contextlib.contextmanager
+def _whole_or_nothing(crawl: _Crawl) -> Iterator[None]:
+    """A full or read-only disk (a UsageError) while the WARCs or capture.json are
+    written: the folder goes, so nothing half-made stays and a re-run starts afresh.
+    The sink has dropped the WARC in progress already; a folder with a rolled WARC
+    the ledger indexes stays (a later revisit may point into it)."""
+    try:
+        yield
+    except UsageError:
+        if not crawl.indexed:
+            shutil.rmtree(crawl.folder, ignore_errors=True)
+        raise
+
+
 def capture(
     archive: Archive,
     collection: Collection,
@@ -584,7 +602,8 @@ def capture(
         with sigterm_as_interrupt():
             status = crawl.run([s.url for s in seeds])
         with no_interrupts():
-            crawl.finish(status)
+            with _whole_or_nothing(crawl):
+                crawl.finish(status)
             if options.post_process is not None and status == "complete":
                 options.post_process(folder)
             ended = _utc_now()
@@ -594,7 +613,9 @@ def capture(
                 archive, collection, seeds, settings, options, crawl, status, started, ended,
                 pages, warcs,
             )  # fmt: skip
-            record.write(folder)
+            with _whole_or_nothing(crawl):
+                record.write(folder)
+            # a capture whose ledger row cannot be written stays: it is whole, and evidence
             crawl.book(started, ended, [s.url for s in seeds], status)
     finally:
         ledger.close()

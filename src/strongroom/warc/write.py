@@ -18,6 +18,7 @@ written as ``sha256:<base32>``, as warcio does.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from strongroom.core.fsutil import fsync_dir, tmp_name
+from strongroom.core.fsutil import fsync_dir, tmp_name, translated
+from strongroom.errors import UsageError
 
 WARC_VERSION = "WARC/1.1"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
@@ -326,6 +328,9 @@ class WarcSink:
         self._tmp: Path | None = None
         self._stats: WarcStats | None = None
         self._on_publish: list[Any] = []
+        # A full or read-only disk: the file in progress is dropped, every later write
+        # refused with this (exit 2), and the capture ends (see ``_lost``).
+        self.failed: UsageError | None = None
 
     def on_publish(self, fn: Any) -> None:
         """Call ``fn(warc_name)`` after each file is renamed into place."""
@@ -336,20 +341,44 @@ class WarcSink:
         name = f"{self.prefix}-{self._seq:05d}.warc.gz"
         self._seq += 1
         self._tmp = tmp_name(self.folder / name)
-        self._fh = open(self._tmp, "xb")  # noqa: SIM115 - closed in _close_current
-        self._pos = 0
         self._stats = WarcStats(name=name)
+        try:
+            self._fh = open(self._tmp, "xb")  # noqa: SIM115 - closed in _close_current
+        except OSError as exc:
+            raise self._lost(exc) from None
+        self._pos = 0
         self._write_warcinfo()
+
+    def _lost(self, exc: OSError) -> Exception:
+        """A full disk, a read-only mount and the like, as a UsageError; the file in
+        progress goes (a buffer that cannot be flushed cannot be cut back to its last
+        whole record either) and later writes are refused. Other errors stay as they are."""
+        name = self._stats.name if self._stats is not None else f"{self.prefix}-*.warc.gz"
+        problem = translated(f"cannot write WARC {self.folder / name}", exc)
+        if not isinstance(problem, UsageError):
+            return problem
+        self.failed = problem
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()  # closes the file even when its last flush fails
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
+        self._fh = self._tmp = self._stats = None
+        return problem
 
     def _close_current(self) -> None:
         if self._fh is None or self._stats is None or self._tmp is None:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
         final = self.folder / self._stats.name
-        os.replace(self._tmp, final)
-        fsync_dir(self.folder)
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self._tmp, final)
+            fsync_dir(self.folder)
+        except OSError as exc:
+            raise self._lost(exc) from None
         self._stats.size = final.stat().st_size
         self.published.append(self._stats)
         name = self._stats.name
@@ -360,8 +389,10 @@ class WarcSink:
     def close(self) -> None:
         """Close and publish the current file; later writes are refused."""
         with self.lock:
-            self._close_current()
             self.closed = True
+            if self.failed is not None:
+                raise UsageError(self.failed.message)
+            self._close_current()
 
     def current_name(self) -> str:
         with self.lock:
@@ -405,11 +436,16 @@ class WarcSink:
                 self._pos += len(member)
             else:
                 self._pos += self._write_stream(z, head, block, length)
-        except BaseException:
+        except BaseException as exc:
             # never leave half a record behind: cut the file back to where it began
-            self._fh.seek(start)
-            self._fh.truncate()
+            try:
+                self._fh.seek(start)
+                self._fh.truncate()
+            except OSError as cut:
+                raise self._lost(cut) from None
             self._pos = start
+            if isinstance(exc, OSError):
+                raise self._lost(exc) from None
             raise
         st = self._stats
         st.records += 1
@@ -455,6 +491,8 @@ class WarcSink:
         )
 
     def _ensure_open(self) -> None:
+        if self.failed is not None:
+            raise UsageError(self.failed.message)
         if self.closed:
             raise RuntimeError("WARC output is closed")
         if self._fh is None:
@@ -575,7 +613,7 @@ class WarcSink:
         record is dropped rather than raising in the browser's thread.
         """
         with self.lock:
-            if self.closed:
+            if self.closed or self.failed is not None:
                 return None
             self._ensure_open()
             digest = sha256_digest(body)
