@@ -42,7 +42,7 @@ from strongroom.bag.baginfo import first, read_bag_info, values
 from strongroom.bag.record import bag_capture_record
 from strongroom.core.archive import Archive
 from strongroom.core.collection import Collection
-from strongroom.core.fsutil import atomic_write_text, fsync_tree, tmp_name
+from strongroom.core.fsutil import atomic_write_text, fsync_tree, tmp_name, translated
 from strongroom.errors import ProblemFound, UsageError
 from strongroom.replay.access import (
     ACCESS_FILE,
@@ -238,6 +238,8 @@ def _index(warcs: list[Path], out: Path) -> None:
             opts = {"sort": True, "post_append": True, "records": "response,revisit"}
             write_cdx_index(fh, [str(w) for w in warcs], opts)
     except Exception as exc:  # cdxj-indexer raises many kinds on damaged WARCs
+        if isinstance(exc, OSError) and isinstance(translated("", exc), UsageError):
+            raise  # a full or read-only disk is no damage: build() says so (exit 2)
         raise ProblemFound(f"cannot index {warcs[0].parent}: {exc}") from None
     lines = sorted(set(out.read_text("utf-8").splitlines()))
     out.write_text("".join(line + "\n" for line in lines if line.strip()), "utf-8")
@@ -313,10 +315,13 @@ def build(
     bags = [read_bag(archive, b) for b in bag_ids]
     colls, dark = _group(archive, bags, embargo_until, today)
     root = Path(root) if root else archive.replay
-    root.mkdir(parents=True, exist_ok=True)
     final = root / "collections"
     staging = tmp_name(final)
-    staging.mkdir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise translated(f"cannot write {final}", exc) from None
     seeds: list[ReplaySeed] = []
     try:
         for coll in colls.values():
@@ -327,8 +332,10 @@ def build(
             os.rename(final, old)
         os.rename(staging, final)
         shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise translated(f"cannot write {final}", exc) from None
         raise
     every = list(colls.values())
     opened = [c for c in every if not c.blocked]

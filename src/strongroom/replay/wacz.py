@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.core.archive import Archive
-from strongroom.core.fsutil import tmp_name
+from strongroom.core.fsutil import tmp_name, translated
 from strongroom.errors import ProblemFound, UsageError
 from strongroom.replay.pywb import ReplayBag, read_bag
 
@@ -80,39 +80,8 @@ def export_wacz(
         raise UsageError(f"{output} is a folder; give a file name ending in .wacz")
     if not output.name.endswith(".wacz"):
         raise UsageError(f"{output}: the output file name must end in .wacz")
-    output.parent.mkdir(parents=True, exist_ok=True)
     pages = list(dict.fromkeys([*bag.pages, *bag.seeds]))
-    tmp = tmp_name(output)
-    pages_file = tmp.with_name(tmp.name + ".pages.jsonl")
-    lines = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Pages"})]
-    from strongroom.bag.pages import page_entries  # <title> and text, for search
-
-    entries = page_entries(archive.bag_dir(bag_id), bag.warcs, pages)
-    lines += [json.dumps(e, ensure_ascii=False) for e in entries]
-    pages_file.write_text("\n".join(lines) + "\n", "utf-8")
-    args = ["create", "-o", str(tmp), "--title", bag.title or bag_id, "--desc", bag_id]
-    args += ["-p", str(pages_file)] if pages else ["--detect-pages"]
-    args += [str(w) for w in (*bag.warcs, *(w for d in deps for w in d.warcs))]
-    log = io.StringIO()
-    try:
-        from wacz.main import main as wacz_main
-
-        with contextlib.redirect_stdout(log):
-            rc = wacz_main(args)
-        if rc not in (0, None) or not tmp.exists():
-            raise ProblemFound(f"wacz could not package {bag_id}: {log.getvalue()[-500:]}")
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, output)
-    except ProblemFound:
-        raise
-    except Exception as exc:  # the wacz library raises plain exceptions on bad WARCs
-        raise ProblemFound(f"wacz could not package {bag_id}: {exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            pages_file.unlink()
+    _package(archive, bag, deps, pages, output)
     from strongroom.bag.closure import external
 
     size = _record_wacz(archive, bag, deps, output, override, reason, actor)
@@ -128,6 +97,56 @@ def export_wacz(
         tuple(external(archive.bag_dir(bag_id))),
         tuple(b.problem for b in (bag, *deps) if b.problem),
     )
+
+
+def _package(
+    archive: Archive, bag: ReplayBag, deps: list[ReplayBag], pages: list[str], output: Path
+) -> None:
+    """Write the WACZ at ``output`` (temporary name, fsync, rename): whole or not at all."""
+    bag_id = bag.bag_id
+    tmp = tmp_name(output)
+    pages_file = tmp.with_name(tmp.name + ".pages.jsonl")
+    lines = [json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Pages"})]
+    from strongroom.bag.pages import page_entries  # <title> and text, for search
+
+    entries = page_entries(archive.bag_dir(bag_id), bag.warcs, pages)
+    lines += [json.dumps(e, ensure_ascii=False) for e in entries]
+    args = ["create", "-o", str(tmp), "--title", bag.title or bag_id, "--desc", bag_id]
+    args += ["-p", str(pages_file)] if pages else ["--detect-pages"]
+    args += [str(w) for w in (*bag.warcs, *(w for d in deps for w in d.warcs))]
+    log = io.StringIO()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        pages_file.write_text("\n".join(lines) + "\n", "utf-8")
+        from wacz.main import main as wacz_main
+
+        with contextlib.redirect_stdout(log):
+            rc = wacz_main(args)
+        if rc not in (0, None) or not tmp.exists():
+            raise ProblemFound(f"wacz could not package {bag_id}: {log.getvalue()[-500:]}")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, output)
+    except ProblemFound:
+        raise
+    except Exception as exc:  # the wacz library raises plain exceptions on bad WARCs
+        if isinstance(exc, OSError) and isinstance(
+            problem := translated(f"cannot write {output}", exc), UsageError
+        ):
+            raise problem from None  # a full or read-only disk: exit 2, nothing left
+        raise ProblemFound(f"wacz could not package {bag_id}: {exc}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        with contextlib.suppress(OSError):
+            pages_file.unlink()
+
+
+def _log_size(archive: Archive, bag_id: str) -> int:
+    try:
+        return archive.custody_path(bag_id).stat().st_size
+    except OSError:
+        return -1
 
 
 def _record_wacz(
@@ -152,9 +171,17 @@ def _record_wacz(
         **({"closure": [d.bag_id for d in deps]} if deps else {}),
     }
     inputs = {"reason": reason.strip()} if override else {}
-    custody.record_event(
-        archive, bag.bag_id, "export", outcome="success", inputs=inputs, detail=detail, actor=actor
-    )
+    logged = _log_size(archive, bag.bag_id)
+    try:
+        custody.record_event(
+            archive, bag.bag_id, "export", outcome="success", inputs=inputs, detail=detail,
+            actor=actor,
+        )  # fmt: skip
+    except BaseException:
+        if _log_size(archive, bag.bag_id) == logged:
+            # an export the custody log does not tell of must not be out (a full disk)
+            output.unlink(missing_ok=True)
+        raise
     return size
 
 

@@ -116,7 +116,13 @@ def write_site(index: Path, data: dict[str, Any]) -> list[Path]:
             page = render_page(env, data, index.name, entry, by_url[c["id"]])
             (tmp / name).write_text(page, "utf-8")
     crash_point("report-after-pages")
-    atomic_write_text(index, str(env.get_template("report.html.j2").render(data)))
+    try:
+        atomic_write_text(index, str(env.get_template("report.html.j2").render(data)))
+    except BaseException:
+        # the previous index still links its own pages: these new ones would be litter
+        # on a full disk (the next report would remove them)
+        shutil.rmtree(index.parent / folder, ignore_errors=True)
+        raise
     keep = _pages_re(stem)
     for old in index.parent.iterdir():
         stale = old.name != folder and keep.fullmatch(old.name)
