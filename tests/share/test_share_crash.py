@@ -30,6 +30,8 @@ from strongroom.bag import custody, inventory
 from strongroom.bag.publish import CRASH_ENV
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
+from strongroom.share import ingest
+from strongroom.verify.validate import validate_bag
 
 WARC = "data/warc/capture-00001.warc.gz"
 RECEIVE_POINTS = [
@@ -62,12 +64,22 @@ def pair(sender_template: Path, tmp_path: Path) -> tuple[Archive, Archive]:
     return make_pair(sender_template, tmp_path / "berlin", tmp_path / "kyiv", tmp_path / "out")
 
 
-def assert_nothing_or_whole(receiver: Archive, manifests: Path) -> None:
-    """No bag, or one that the ledger, the inventory and its custody log all record."""
+def assert_nothing_or_whole(receiver: Archive, manifests: Path, killed: bool = False) -> None:
+    """No bag, or one that the ledger, the inventory and its custody log all record.
+
+    Right after a kill (``killed``) a third state is allowed, the one the
+    transaction is built on: a whole bag renamed into place whose ingestion
+    intent, pending in the ledger, holds everything needed to record it (the
+    next run records it; see ``share.ingest``)."""
     on_disk = set(receiver.bag_ids())
+    opened = {i["bag_id"] for i in ingest.pending(receiver)} if killed else set()
     with open_ledger(receiver.root) as ledger:
-        assert set(ledger.bag_ids()) == on_disk
-    for bag_id in on_disk:
+        recorded = set(ledger.bag_ids())
+    assert recorded <= on_disk, "the ledger records a bag that is not on disk"
+    assert on_disk - recorded <= opened, "a bag on disk with neither a record nor an intent"
+    for bag_id in on_disk & opened:
+        assert validate_bag(receiver.bag_dir(bag_id), "full").valid
+    for bag_id in on_disk - opened:
         inv = inventory.inventory_path(manifests, "andijan")
         assert inventory.check_bag(inv, receiver.bag_dir(bag_id)) == []
         actions = [e["action"] for e in custody.read_entries(receiver.custody_path(bag_id))]
@@ -81,6 +93,7 @@ def test_receive_killed_at_a_step_is_finished_by_the_next_run(cli, pair, tmp_pat
     args = ("receive", sender.bag_dir(BAG), "--manifests", manifests, "--archive", receiver.root)
     rc, _, _ = strongroom(tmp_path, *args, crash=point)
     assert rc == -signal.SIGKILL
+    assert_nothing_or_whole(receiver, manifests, killed=True)
     r = cli(*args, "--json")  # the re-run need not be a child: only the killed one must
     assert r.exit_code == 0, r.stderr
     assert receiver.bag_ids() == [BAG]
@@ -108,7 +121,7 @@ def test_receive_killed_after_delays_leaves_nothing_or_a_whole_bag(cli, pair, tm
         with open_ledger(receiver.root) as ledger, ledger.transaction() as c:
             c.execute("DELETE FROM bags")
         strongroom(tmp_path, *args, kill_after=whole * step / 4)
-        assert_nothing_or_whole(receiver, manifests)
+        assert_nothing_or_whole(receiver, manifests, killed=True)
         r = cli(*args)
         assert r.exit_code == 0, r.stderr
         assert_nothing_or_whole(receiver, manifests)
