@@ -202,3 +202,44 @@ def test_readme_shows_how_to_check_a_token_with_openssl():
         "openssl ts -verify -data tagmanifest-sha512.txt -in tagmanifest-sha512.txt.tsr -CAfile"
         in readme
     )
+
+
+def test_a_full_disk_after_the_token_is_finished_by_the_next_run(cli, tmp_path, authorities):
+    """A real tmpfs with 24 KiB left: the token fits and so does its custody line, the
+    ledger's event does not. Exit 2 saying what to do; the re-run with space records
+    what is missing, once, and the bag is no longer pending (it was, for ever)."""
+    from diskkit import broken, says, small_fs
+
+    from strongroom.bag.custody import read_entries
+    from strongroom.core.ledger import Ledger
+
+    good = authorities[0]
+    with small_fs(tmp_path / "fs", "4m") as fs, _serve(good) as server:
+        archive = fs / "archive"
+        archive.mkdir()
+        configure(archive, [closed_port_url()], good.ca)
+        make_capture(archive)
+        res = cli("bag", CAPTURE_ID, "--archive", archive, "--manifests", tmp_path / "m")
+        assert "timestamp pending" in res.stdout, res.output
+        cfg = archive / "config.toml"
+        cfg.write_text(cfg.read_text().split("[timestamp]")[0])
+        configure(archive, [server.url], good.ca)
+        # the ledger's WAL index exists before the disk fills (a run that started with room)
+        ledger = Ledger(archive / "ledger.sqlite")
+        try:
+            with broken(fs, "full", leave=24 * 1024):
+                res = cli("timestamp", "--pending", "--archive", archive)
+        finally:
+            ledger.close()
+        assert res.exit_code == 2, res.output
+        assert "Traceback" not in res.output and says("full") in res.stderr, res.stderr
+        assert (archive / "bags" / BAG_ID / timestamp.TOKEN).exists()  # what the disk held
+        res = cli("timestamp", "--pending", "--archive", archive)
+        assert res.exit_code == 0 and "timestamped" in res.stdout, res.output
+        with open_ledger(archive) as led:
+            assert led.pending_timestamps() == []
+        log = read_entries(archive / "bags" / f"{BAG_ID}.custody.jsonl")
+        done = [e for e in log if e["action"] == "timestamp" and e["outcome"] == "success"]
+        assert len(done) == 1  # recorded once, not again by the re-run
+        res = cli("timestamp", "--pending", "--archive", archive)
+        assert "no timestamps are pending" in res.stdout, res.output

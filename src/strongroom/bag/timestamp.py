@@ -360,23 +360,55 @@ def complete_pending(archive: Any, bag_ids: list[str] | None = None) -> list[Com
 
 def _complete_one(archive: Any, bag_id: str, settings: TimestampSettings) -> Completed:
     """Add one bag's token, or say why it is still pending."""
-    from strongroom.bag import custody
-    from strongroom.core.ledger import open_ledger
-
     bag = archive.bag_dir(bag_id)
     if not (bag / TAGMANIFEST).is_file():
         return Completed(bag_id, None, "", f"no bag {bag_id} in {archive.bags}")
     if (bag / TOKEN).exists():
         stamp = inspect_bag(bag, settings)
+        if stamp.info is not None and not stamp.problems:
+            return _record(archive, bag_id, stamp.info, only_if_pending=True)
         return Completed(bag_id, stamp.info, "", "; ".join(stamp.problems))
     try:
         info = stamp_dir(bag, settings)
     except TimestampUnavailable as exc:
         return Completed(bag_id, None, "", str(exc))
+    return _record(archive, bag_id, info)
+
+
+def _record(
+    archive: Any, bag_id: str, info: TokenInfo, *, only_if_pending: bool = False
+) -> Completed:
+    """The token in the bag's custody log, then in the ledger.
+
+    ``only_if_pending``: the token was there already. When the ledger still says
+    pending, a run stopped after writing it (a full disk): what that run did not
+    record is recorded now, each part once, so a re-run finishes the job.
+    """
+    from strongroom.bag import custody
+    from strongroom.core.ledger import open_ledger
+
     detail = {"time": info.time.isoformat(), "tsa": info.tsa, "serial": info.serial}
     with open_ledger(archive.root) as ledger:
-        custody.record_event(
-            archive, bag_id, "timestamp", outcome="success", detail=detail, ledger=ledger
-        )
+        logged = None
+        if only_if_pending:
+            latest = ledger.latest_timestamps().get(bag_id)
+            if latest is None or latest[0] != "pending":
+                return Completed(bag_id, info, "")  # recorded when it was added
+            entries = custody.read_entries(archive.custody_path(bag_id))
+            logged = next(
+                (e for e in entries if e.get("action") == "timestamp"
+                 and (e.get("detail") or {}).get("serial") == info.serial),
+                None,
+            )  # fmt: skip
+        if logged is None:
+            custody.record_event(
+                archive, bag_id, "timestamp", outcome="success", detail=detail, ledger=ledger
+            )
+        else:  # the custody line was written, the ledger's event was not
+            who = str(logged.get("actor") or "strongroom")
+            ledger.record_event(
+                "timestamp", "success", bag_id=bag_id, actor=who, detail=detail,
+                time=logged.get("time"),
+            )  # fmt: skip
         created = ledger.bag_created(bag_id) or ""
     return Completed(bag_id, info, created)
