@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from strongroom.core.backends import LedgerLocation, parse_ledger_url, redact
-from strongroom.core.ledger import SCHEMA_VERSION, Ledger, WatchRow
+from strongroom.core.ledger import SCHEMA_VERSION, Ledger
+from strongroom.core.rows import WatchRow
 from strongroom.errors import UsageError
 
 

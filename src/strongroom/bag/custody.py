@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 from strongroom import SOFTWARE
 from strongroom.bag.signing import Keyring, fingerprint, load_private_key, sign_bytes
 from strongroom.core.fsutil import fsync_dir, os_problem
-from strongroom.core.ledger import CustodyHead, Ledger, open_ledger, utcnow
+from strongroom.core.ledger import Ledger, open_ledger, utcnow
+from strongroom.core.rows import CustodyHead
 from strongroom.errors import UsageError
 
 if TYPE_CHECKING:

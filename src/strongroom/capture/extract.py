@@ -23,9 +23,11 @@ SKIP_SCHEMES = ("data:", "javascript:", "mailto:", "tel:", "about:", "blob:", "s
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _HDR_CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 # url(...) in either quote style or none; @import "x" or @import url(x).
-_CSS_URL_RE = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
-_CSS_IMPORT_RE = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
-_CSS_COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
+# Compiled on first use (re keeps them): a capture without a stylesheet never needs
+# them, and compiling them at import cost every capture's start-up about 0.7 ms.
+_CSS_URL = r"""(?i)url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)"""
+_CSS_IMPORT = r"""(?i)@import\s+(?:"([^"]*)"|'([^']*)')"""
+_CSS_COMMENT = r"(?s)/\*.*?\*/"
 
 
 class Links:
@@ -198,11 +200,11 @@ def parse_srcset(value: str) -> list[str]:
 
 def css_urls(text: str) -> list[str]:
     """Raw URLs referenced by CSS text via url() and @import, in order."""
-    text = _CSS_COMMENT_RE.sub("", text)
+    text = re.sub(_CSS_COMMENT, "", text)
     found: list[str] = []
-    for m in _CSS_IMPORT_RE.finditer(text):
+    for m in re.finditer(_CSS_IMPORT, text):
         found.append(m.group(1) or m.group(2) or "")
-    for m in _CSS_URL_RE.finditer(text):
+    for m in re.finditer(_CSS_URL, text):
         found.append(m.group(1) or m.group(2) or m.group(3) or "")
     return [u for u in found if u]
 

@@ -36,7 +36,8 @@ MAX_TEXT = 64 * 1024  # characters in any one string (URLs, titles, reasons)
 MAX_COUNT = 2**53  # counters and sizes: what JSON numbers hold exactly
 STATUSES = ("complete", "interrupted")
 DEFAULT_COLLECTION_ID = "adhoc"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# A pattern, compiled when a record is first read (re keeps it), not when one is written.
+_SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 T = TypeVar("T")
 _KNOWN = {
@@ -82,6 +83,8 @@ class CollectionRef:
 
 @dataclass(frozen=True)
 class SeedRef:
+    """A seed of the capture, with what the collection said of it."""
+
     url: str
     title: str = ""
     publisher: str = ""
@@ -103,6 +106,8 @@ class WarcRef:
 
 @dataclass(frozen=True)
 class FailureRef:
+    """A resource that was not captured, why, and the page that needed it."""
+
     url: str
     reason: str
     page: str = ""
@@ -110,6 +115,8 @@ class FailureRef:
 
 @dataclass(frozen=True)
 class PageRef:
+    """A page the capture fetched: where it ended up, its status and title."""
+
     url: str
     final_url: str = ""
     status: int = 0
@@ -329,7 +336,7 @@ def _parse_record(f: _Fields) -> CaptureRecord:
             f"strongroom reads ({', '.join(map(str, VERSIONS))}); upgrade strongroom"
         )
     capture_id = f.text("capture_id")
-    if capture_id and not _SAFE_ID.match(capture_id):
+    if capture_id and not re.match(_SAFE_ID, capture_id):
         raise f.fail("capture_id", "a capture id like 20240220T101500Z-ab12cd")
     status = f.text("status", "complete")
     if status not in STATUSES:
@@ -366,14 +373,14 @@ def _parse_record(f: _Fields) -> CaptureRecord:
 
 
 def _capture_id(f: _Fields, item: object, name: str) -> str:
-    if not isinstance(item, str) or not _SAFE_ID.match(item):
+    if not isinstance(item, str) or not re.match(_SAFE_ID, item):
         raise CaptureRecordError(f"{f.where}: field {name!r}: expected a capture id")
     return item
 
 
 def _parse_collection(c: _Fields) -> CollectionRef:
     cid = c.text("id") or DEFAULT_COLLECTION_ID
-    if not _SAFE_ID.match(cid):
+    if not re.match(_SAFE_ID, cid):
         raise c.fail("id", "a safe identifier (letters, digits, . _ -)")
     cur = c.obj("curator")
     # "path" is the pre-contract (absolute) spelling of "file": read, never written.

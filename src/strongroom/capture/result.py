@@ -78,12 +78,13 @@ class FetchResult:
             self.spool = None
 
 
-_SSL_REASON = re.compile(r"\[SSL[^\]]*\][^)'\"]*|certificate verify failed[^)'\"]*", re.I)
+# Compiled on the first TLS error (re keeps it), not at every capture's start-up.
+_SSL_REASON = r"(?i)\[SSL[^\]]*\][^)'\"]*|certificate verify failed[^)'\"]*"
 
 
 def tls_reason(text: str) -> str:
     """``TLS error: <the library's reason>``, without the C source location."""
-    m = _SSL_REASON.search(text)
+    m = re.search(_SSL_REASON, text)
     reason = m.group(0) if m else text[:200]
     return "TLS error: " + re.sub(r"\s*\(_ssl\.c:\d+\)?$", "", reason.strip())
 

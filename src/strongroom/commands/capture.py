@@ -170,7 +170,7 @@ def capture_cmd(
     from strongroom.core.collection import adhoc_collection, load_collection, validate_url
     from strongroom.core.ui import progress as progress_bar
     from strongroom.errors import UsageError
-    from strongroom.workflow import preflight, read_url_list
+    from strongroom.preflight import preflight, read_url_list
 
     # What is alive now (the modules a capture needs) lives until the process ends:
     # frozen, the collector never walks it again, during the crawl or at exit, where

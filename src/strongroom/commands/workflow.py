@@ -96,13 +96,8 @@ def archive_cmd(
     from strongroom.core.archive import Archive
     from strongroom.core.collection import adhoc_collection, load_collection
     from strongroom.errors import UsageError
-    from strongroom.workflow import (
-        JobOptions,
-        RunState,
-        archive_collection,
-        preflight,
-        read_url_list,
-    )
+    from strongroom.preflight import preflight, read_url_list
+    from strongroom.workflow import JobOptions, RunState, archive_collection
 
     output = make_output(as_json, quiet)
     if bool(collection_path) == bool(input_file):

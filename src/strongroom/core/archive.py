@@ -39,12 +39,14 @@ from strongroom.errors import UsageError
 
 ENV_ARCHIVE = "STRONGROOM_ARCHIVE"
 DEFAULT_ARCHIVE = "archive"
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
+# A pattern, not a compiled one: it is compiled on first use (re keeps it), and
+# a capture without --max-bytes never needs it.
+_SIZE = r"(?i)^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$"
 
 
 def parse_size(text: str) -> int:
     """Parse ``500GB``, ``1.5 GiB``, ``1048576`` into bytes (SI and IEC units)."""
-    m = _SIZE_RE.match(str(text))
+    m = re.match(_SIZE, str(text))
     if not m:
         raise UsageError(f"{text!r} is not a size; use e.g. 500MB, 2GiB or 1048576")
     number = float(m.group(1))

@@ -22,7 +22,6 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -33,13 +32,17 @@ from strongroom.errors import UsageError
 LEDGER_ENV = "STRONGROOM_LEDGER"
 
 
-@dataclass(frozen=True)
 class LedgerLocation:
     """Where a ledger lives: a SQLite file, or a PostgreSQL database."""
 
-    dialect: str  # "sqlite" | "postgresql"
-    path: Path | None = None
-    url: str = ""
+    # A plain class, not a dataclass: every command that opens the ledger imports
+    # it, and defining a frozen dataclass costs about a millisecond of start-up.
+    __slots__ = ("dialect", "path", "url")
+
+    def __init__(self, dialect: str, path: Path | None = None, url: str = "") -> None:
+        self.dialect = dialect  # "sqlite" | "postgresql"
+        self.path = path
+        self.url = url
 
     def __str__(self) -> str:
         return str(self.path) if self.dialect == "sqlite" else redact(self.url)

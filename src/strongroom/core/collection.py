@@ -30,9 +30,11 @@ DESIGNATION_KINDS = (
     "other",
 )
 DEFAULT_COLLECTION_ID = "adhoc"
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_ISO3166_RE = re.compile(r"^[A-Z]{2}$")
-_LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# Patterns, compiled when a collection file is first read (re keeps them): a
+# capture of URLs given on the command line never needs them.
+_ID = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+_ISO3166 = r"^[A-Z]{2}$"
+_LANG = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 DEFAULT_USER_AGENT = "strongroom/{version} (+https://github.com/strongroom; web archiving)"
 
 
@@ -327,7 +329,7 @@ def parse_designations(r: _Reader) -> tuple[Designation, ...]:
         ):
             raise t.fail("hosts", 'a non-empty list of host names, e.g. ["rferl.org"]')
         juris = t.str("jurisdiction", required=True)
-        if not _ISO3166_RE.match(juris):
+        if not re.match(_ISO3166, juris):
             raise t.fail("jurisdiction", f"an ISO 3166 alpha-2 code such as RU, got {juris!r}")
         kind = t.str("kind", required=True)
         if not re.match(r"^[a-z][a-z-]{1,40}$", kind):
@@ -433,7 +435,7 @@ def load_collection(path: Path) -> Collection:
         }
     )
     cid = r.str("id", required=True)
-    if not _ID_RE.match(cid):
+    if not re.match(_ID, cid):
         raise r.fail("id", "lower-case letters, digits, '.', '_' or '-' (at most 64)")
     cur = r.table("curator")
     cur.unknown({"name", "email", "organization"})
@@ -446,7 +448,7 @@ def load_collection(path: Path) -> Collection:
         url = s.str("url", required=True)
         validate_url_field(s, "url", url)
         lang = s.str("language")
-        if lang and not _LANG_RE.match(lang):
+        if lang and not re.match(_LANG, lang):
             raise s.fail("language", f"a BCP 47 language tag such as en or ru, got {lang!r}")
         seeds.append(
             Seed(

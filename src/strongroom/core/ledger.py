@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strongroom.core.backends import (
     LedgerLocation,
@@ -30,31 +30,14 @@ from strongroom.core.fsutil import file_system_reason, os_problem
 from strongroom.core.ledger_facts import BagFactsQueries
 from strongroom.core.ledger_fixity import FixityRecords
 from strongroom.core.ledger_watch import WatchRecords
-from strongroom.core.rows import (
-    BagFacts,
-    CustodyHead,
-    FixityLatest,
-    PayloadRow,
-    WatchLatest,
-    WatchRow,
-)
 from strongroom.core.schema import SCHEMA_VERSION, upgrade
 from strongroom.core.shared import SharedRounds
 from strongroom.errors import UsageError
 
-# Re-exported: callers take the ledger's rows from here.
-__all__ = [
-    "SCHEMA_VERSION",
-    "BagFacts",
-    "CustodyHead",
-    "FixityLatest",
-    "Ledger",
-    "WatchLatest",
-    "WatchRow",
-    "ledger_location",
-    "open_ledger",
-    "utcnow",
-]
+if TYPE_CHECKING:  # the rows are imported where they are made (see core/rows.py)
+    from strongroom.core.rows import CustodyHead, FixityLatest, PayloadRow
+
+__all__ = ["SCHEMA_VERSION", "Ledger", "ledger_location", "open_ledger", "utcnow"]
 
 
 _NOW: list[Any] = [None, ""]  # the second last formatted, and its text
@@ -433,6 +416,8 @@ class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
 
     def latest_fixity(self) -> dict[str, FixityLatest]:
         """bag id -> its latest fixity run, for every bag ever checked (one row per bag)."""
+        from strongroom.core.rows import FixityLatest
+
         rows = self.query("SELECT bag_id, result, ended, last_good, runs FROM fixity_latest")
         return {
             r["bag_id"]: FixityLatest(r["result"], r["ended"], r["last_good"], r["runs"])
@@ -599,6 +584,8 @@ class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
     # --- custody heads ----------------------------------------------------
     def custody_head(self, bag_id: str) -> CustodyHead | None:
         """The anchored head of a bag's custody log, or None if none was recorded."""
+        from strongroom.core.rows import CustodyHead
+
         rows = self.query(
             'SELECT bag_id, seq, hash, start, "end", verified_seq, verified_hash,'
             " verified_start, verified_end FROM custody_heads WHERE bag_id = ?",
@@ -608,6 +595,8 @@ class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
 
     def custody_heads(self) -> dict[str, CustodyHead]:
         """Every anchored head, by bag id (one query; ``verify`` reads them once a run)."""
+        from strongroom.core.rows import CustodyHead
+
         rows = self.query(
             'SELECT bag_id, seq, hash, start, "end", verified_seq, verified_hash,'
             " verified_start, verified_end FROM custody_heads"

@@ -14,9 +14,10 @@ query plan.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from strongroom.core.rows import _OXUM, BagFacts
+if TYPE_CHECKING:
+    from strongroom.core.rows import BagFacts
 
 FACTS_SQL = """
 SELECT b.bag_id, b.collection_id, b.created, b.access, b.seeds, b.is_version_of,
@@ -28,12 +29,6 @@ LEFT JOIN captures c ON c.capture_id = b.capture_id
 LEFT JOIN fixity_latest f ON f.bag_id = b.bag_id
 LEFT JOIN bag_creation k ON k.bag_id = b.bag_id
 """
-
-
-def oxum(value: object) -> tuple[int, int] | None:
-    """(payload bytes, payload files) from a Payload-Oxum value, or None."""
-    m = _OXUM.fullmatch(value) if isinstance(value, str) else None
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def _lists(texts: list[str | None]) -> list[list[Any] | None]:
@@ -76,6 +71,8 @@ class BagFactsQueries:
 
     def bag_facts(self) -> dict[str, BagFacts]:
         """bag id -> what status and the report show of it, for every bag the ledger knows."""
+        from strongroom.core.rows import BagFacts
+
         rows = self.query(FACTS_SQL)
         seeds = _lists([r[4] or "[]" for r in rows])
         labels = _lists([r[6] for r in rows])

@@ -11,33 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-
-@dataclass(frozen=True)
-class LogSpan:
-    """One line of a bag's custody log: its sequence number, hash and byte span."""
-
-    bag_id: str
-    seq: int
-    hash: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class FixityRow:
-    """One ``fixity_runs`` row (``mode`` fast|full|deep, ``result`` valid|invalid|error)."""
-
-    bag_id: str
-    started: str
-    ended: str
-    mode: str
-    result: str
-    files: int
-    nbytes: int
-    failures: list[str]
+if TYPE_CHECKING:
+    from strongroom.core.rows import FixityRow, LogSpan
 
 
 class FixityRecords:

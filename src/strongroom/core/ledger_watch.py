@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from strongroom.core.rows import WatchLatest, WatchRow
+if TYPE_CHECKING:
+    from strongroom.core.rows import WatchLatest, WatchRow
 
 
 class WatchRecords:
@@ -76,6 +77,8 @@ class WatchRecords:
 
     def watch_latest(self, url: str | None = None) -> dict[str, WatchLatest]:
         """url -> latest status, since when, last checked (all URLs, or one)."""
+        from strongroom.core.rows import WatchLatest
+
         sql = "SELECT url, result_id, status, since, checked_at, http_status FROM watch_latest"
         rows = self.query(sql + " WHERE url = ?", (url,)) if url else self.query(sql)
         return {r[0]: WatchLatest._make(r) for r in rows}

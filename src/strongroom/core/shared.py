@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strongroom.errors import UsageError
+
+if TYPE_CHECKING:
+    from strongroom.core.rows import Lease
 
 # Tables in the order a copy writes them; the two summaries last, since the
 # triggers fill them while their base tables are copied.
@@ -66,14 +68,6 @@ def later(seconds: float) -> str:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ"
     )
-
-
-@dataclass(frozen=True)
-class Lease:
-    kind: str
-    item: str
-    node: str
-    expires: str
 
 
 class SharedRounds:
@@ -192,6 +186,8 @@ class SharedRounds:
             )
 
     def leases(self, kind: str) -> list[Lease]:
+        from strongroom.core.rows import Lease
+
         rows = self.query(
             "SELECT kind, item, node, expires FROM leases WHERE kind = ? ORDER BY item", (kind,)
         )
@@ -247,12 +243,16 @@ def require_empty(target: SharedRounds, where: str) -> None:
         )
 
 
-@dataclass
 class CopyReport:
     """What ``ledger copy`` moved, and whether the target agrees with the source."""
 
-    counts: dict[str, tuple[int, int]]  # table -> (source rows, target rows)
-    heads_equal: bool
+    # A plain class: every ledger imports this module, and defining a dataclass
+    # costs each command about half a millisecond of start-up.
+    __slots__ = ("counts", "heads_equal")
+
+    def __init__(self, counts: dict[str, tuple[int, int]], heads_equal: bool) -> None:
+        self.counts = counts  # table -> (source rows, target rows)
+        self.heads_equal = heads_equal
 
     @property
     def ok(self) -> bool:

@@ -27,7 +27,8 @@ from urllib.parse import quote  # imported once: a from-import per bag cost 8 µ
 
 from strongroom import SOFTWARE
 from strongroom.core.archive import Archive
-from strongroom.core.ledger import BagFacts, Ledger, WatchLatest, open_ledger, utcnow
+from strongroom.core.ledger import Ledger, open_ledger, utcnow
+from strongroom.core.rows import BagFacts, WatchLatest, oxum
 from strongroom.core.ui import human_bytes
 from strongroom.report.attention import attention, last_report_time, note_report_time
 from strongroom.report.charts import fixity_svg, parse_time, timeline_svg
@@ -109,8 +110,6 @@ def _unknown_bag(archive: Archive, bag_id: str) -> BagRow:
     rb = read_bag(archive, bag_id)
     bag_dir = archive.bag_dir(bag_id)
     info = read_bag_info(bag_dir)
-    from strongroom.core.ledger_facts import oxum
-
     size, files = oxum(first(info, "Payload-Oxum")) or _bag_size(bag_dir)
     row = BagRow(
         bag_id=bag_id,
@@ -188,7 +187,6 @@ def _known_bag(
 def _disk_size(archive: Archive, bag_id: str) -> tuple[int, int]:
     """(payload bytes, files) from the bag's Payload-Oxum, else by walking it."""
     from strongroom.bag.baginfo import first, read_bag_info
-    from strongroom.core.ledger_facts import oxum
 
     bag_dir = archive.bag_dir(bag_id)
     return oxum(first(read_bag_info(bag_dir), "Payload-Oxum")) or _bag_size(bag_dir)

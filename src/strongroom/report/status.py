@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from strongroom.bag.baginfo import first, read_bag_info, values
 from strongroom.core.archive import Archive
 from strongroom.core.collection import DEFAULT_COLLECTION_ID, Collection, Designation
-from strongroom.core.ledger import BagFacts, FixityLatest, Ledger, WatchLatest, open_ledger
+from strongroom.core.ledger import Ledger, open_ledger
+from strongroom.core.rows import BagFacts, FixityLatest, WatchLatest
 from strongroom.watch.baseline import BagRef, Target, latest_bag
 from strongroom.watch.statuses import GEO_BLOCKED, TAKEDOWN
 

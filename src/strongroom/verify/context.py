@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.core.archive import Archive
-from strongroom.core.ledger import CustodyHead, Ledger, open_ledger, utcnow
-from strongroom.core.ledger_fixity import FixityRow, LogSpan
+from strongroom.core.ledger import Ledger, open_ledger, utcnow
+from strongroom.core.rows import CustodyHead, FixityRow, LogSpan
 
 BATCH_SECONDS = 1.0  # a batch holds the ledger's write lock: keep it short
 BATCH_BAGS = 1000

@@ -9,8 +9,8 @@ from typing import Any
 from strongroom import SOFTWARE
 from strongroom.bag import custody
 from strongroom.core.archive import Archive
-from strongroom.core.ledger import Ledger, WatchRow
-from strongroom.core.rows import WatchCheck
+from strongroom.core.ledger import Ledger
+from strongroom.core.rows import WatchCheck, WatchRow
 from strongroom.watch.statuses import EDITED, OK, TAKEDOWN
 
 
