@@ -55,3 +55,14 @@ def test_every_command_is_where_the_table_says() -> None:
     found = {c.name: m for m in commands.MODULES for c in commands.load(m)}
     assert found == commands.WHERE
     assert sorted(cli.list_commands(None)) == sorted(found)  # type: ignore[arg-type]
+
+
+def test_capture_help_imports_neither_the_archive_nor_the_collection_types() -> None:
+    """``capture --help`` (and shell completion) define the options, nothing more."""
+    types = ("strongroom.core.archive", "strongroom.core.collection")
+    res = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=types, tops=()), "capture", "--help"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "--archive DIR" in res.stdout, res.stderr
+    assert json.loads(res.stdout.splitlines()[-1]) == []

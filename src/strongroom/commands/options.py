@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from strongroom.core.archive import DEFAULT_ARCHIVE, ENV_ARCHIVE, Archive
+from strongroom.core import DEFAULT_ARCHIVE, ENV_ARCHIVE
 from strongroom.core.ui import Output
+
+if TYPE_CHECKING:  # imported when a command runs, not when its options are defined
+    from strongroom.core.archive import Archive
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,4 +54,6 @@ def make_output(as_json: bool, quiet: bool) -> Output:
 
 
 def open_archive(path: str) -> Archive:
+    from strongroom.core.archive import Archive
+
     return Archive(path)

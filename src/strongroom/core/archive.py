@@ -27,6 +27,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strongroom.core import DEFAULT_ARCHIVE, ENV_ARCHIVE
 from strongroom.core.collection import (
     ACCESS_LEVELS,
     Designation,
@@ -37,8 +38,6 @@ from strongroom.core.collection import (
 from strongroom.core.fsutil import os_problem
 from strongroom.errors import UsageError
 
-ENV_ARCHIVE = "STRONGROOM_ARCHIVE"
-DEFAULT_ARCHIVE = "archive"
 # A pattern, not a compiled one: it is compiled on first use (re keeps it), and
 # a capture without --max-bytes never needs it.
 _SIZE = r"(?i)^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$"
