@@ -1,8 +1,10 @@
 """Benchmark: strongroom capture vs. Debian wget on the same local news site.
 
-Generates a 40-article news site in a temporary folder (srcset, <picture>,
-video posters, a gzip-encoded stylesheet whose url()s point at images) and
-serves it on 127.0.0.1 (TCP_NODELAY, as production servers). For each latency
+Generates a news site of 40 articles, then one of 200 (``--pages``), in a
+temporary folder (srcset, <picture>, video posters, a gzip-encoded stylesheet
+whose url()s point at images) and serves it on 127.0.0.1 (TCP_NODELAY, as
+production servers). On the small site a run lasts well under a second and
+start-up counts; on the larger one the cost per request decides. For each latency
 (default 0 ms and 50 ms per response) it makes ``--runs`` paired runs, the
 order within a pair alternating:
 
@@ -18,8 +20,8 @@ order within a pair alternating:
   connection) or ``curl --parallel`` (four) fetching the URLs that strongroom
   captured, to /dev/null: what the server and the network alone cost.
 
-After the first table it lists the URL kinds (numbers written N) that one
-tool fetched and the other did not. On this site strongroom makes 122 more
+After a site's first table it lists the URL kinds (numbers written N) that one
+tool fetched and the other did not. On the 40-article site strongroom makes 122 more
 requests than wget (367 to 245), and wget makes none that strongroom does not:
 42 are the url()s of the gzip-encoded stylesheet (40 ``img/badge-N.png``,
 ``img/paper.png``, ``img/logo-bg.png``), which wget stores but cannot read, so
@@ -57,18 +59,30 @@ wget is asked for ``Accept-Encoding: gzip`` like a browser (and like
 strongroom): servers and CDNs commonly send gzip CSS, which wget stores but
 cannot look inside.
 
-Measured (issue 16, 2 cores shared with two other developers' test runs, load
-average 6-8): at 0 ms, -c 1 33.1 pages/s (22.4-53.7) against one wget's 59.4
-(0.56x; 0.83x in requests/s), -c 4 45.3 (30.3-93.5) against four wgets' 84.6
-(0.54x; 0.76x requests/s); CPU per run 0.40 s (-c 1) and 0.44 s (-c 4) against
-0.51 and 0.53 s for the code before (``--baseline``, same run), wget 0.28-0.31 s.
-What is left, by a sampling profile of -c 1: about 30% of the run is start-up
-imports (click 7%, dataclass definitions 8%, other module code 15%), 38% is
-waiting on the server (send and receive), 11% writing WARC records (zlib,
-digests), 1% link extraction. At 50 ms, -c 4 is 0.59x four wgets and 2.26x one.
+Measured (issue 16, seventh session, after the capture start-up was cut from
+446 M to 375 M instructions), medians of 5 paired runs at 0 ms:
 
-Run:  .venv/bin/python bench/capture.py [--pages 40] [--latency 0 0.05] [--runs 5] [--long]
-(about 3-4 minutes on an idle 2-core machine; note the load average beside
+- 40 articles, load 0.4-1.0: -c 1 48.3 pages/s (45.0-49.4) against one wget's
+  89.8 (0.54x; 0.81x in requests/s), -c 4 62.4 (53.7-72.6) against four wgets'
+  134.0 (0.47x; 0.67x requests/s); CPU per run 0.53 and 0.56 s against wget's 0.29
+  and 0.32 s. Earlier the same day at a load of 1: 0.79x and 0.57x.
+- 200 articles: at a load of 0.6-4: -c 1 0.98x one wget, -c 4 1.07x four wgets;
+  at a load of 0.1-2 an hour later, with the server three times slower for every
+  client (its own ceiling below wget -r): 0.78x and 0.49x.
+
+What is left, by instruction counts (callgrind) and profiles: a 1-page capture is
+375 M instructions, of which the interpreter is 39 M, importing click 131 M, and
+strongroom's own modules most of the rest (16 frozen dataclasses of the public
+settings and capture-record types about 60-70 M); the capture itself is 16 M.
+wget's whole 1-page capture takes 12 ms. Per request strongroom spends 1.1 M
+instructions in Python (wget 0.64 M, most of its cost is system calls); -c 4 runs on
+one core (the GIL) while four wgets use both. Matching wget on the small site needs
+start-up below about 60 ms (a resident capture process) and, at -c 4, workers in
+more than one process. At 50 ms, -c 4 is 0.67x four wgets and 2.49x one.
+
+Run:  .venv/bin/python bench/capture.py [--pages 40 200] [--latency 0 0.05] [--runs 5] [--long]
+(about 3-4 minutes for the 40-article site and 8-10 for the 200-article one on an
+idle 2-core machine; note the load average beside
 the figures, since others' work on a shared machine moves them by 2x. By default the one-connection
 strongroom run and its ceiling are made at 0 ms only, where start-up and CPU
 per request decide; at 50 ms latency one connection is a sum of round trips.
@@ -439,9 +453,48 @@ def bench_latency(
     return table, kinds
 
 
+def _bench_site(console: Console, pages: int, args: argparse.Namespace) -> None:
+    """Every latency on one generated site of ``pages`` articles."""
+    with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as tmp:
+        work = Path(tmp)
+        page_paths, true_reqs = build_site(work / "site", pages)
+        console.print(
+            f"site: {len(page_paths)} pages, {len(true_reqs)} requisites; "
+            "pages/s = HTML pages captured / wall-clock seconds (process start included); "
+            "both sides fsync: strongroom its WARCs, capture.json and ledger commits, "
+            "wget's WARC and folder by the benchmark inside wget's timed run"
+        )
+        PAGES[:] = sorted(page_paths)
+        for n, latency in enumerate(args.latency):
+            table, kinds = bench_latency(work, latency, args.runs, true_reqs, args.long)
+            console.print(table)
+            if n == 0:  # the same site at every latency
+                console.print("\n".join(kinds))
+
+
+def _without_pages(argv: list[str]) -> list[str]:
+    """The command line without its ``--pages N [N ...]`` (each site gets its own)."""
+    out, skipping = [], False
+    for arg in argv:
+        if arg == "--pages" or arg.startswith("--pages="):
+            skipping = arg == "--pages"
+            continue
+        if skipping and arg.isdigit():
+            continue
+        skipping = False
+        out.append(arg)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pages", type=int, default=40)
+    ap.add_argument(
+        "--pages",
+        type=int,
+        nargs="+",
+        default=[40, 200],
+        help="articles per site: a small site, where start-up counts, and a larger one",
+    )
     ap.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.05])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument(
@@ -457,21 +510,14 @@ def main() -> int:
         raise SystemExit("wget is not installed (apt-get install wget)")
     console = Console(width=180)
     _realistic_server()
-    with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as tmp:
-        work = Path(tmp)
-        page_paths, true_reqs = build_site(work / "site", args.pages)
-        console.print(
-            f"site: {len(page_paths)} pages, {len(true_reqs)} requisites; "
-            "pages/s = HTML pages captured / wall-clock seconds (process start included); "
-            "both sides fsync: strongroom its WARCs, capture.json and ledger commits, "
-            "wget's WARC and folder by the benchmark inside wget's timed run"
-        )
-        PAGES[:] = sorted(page_paths)
-        for n, latency in enumerate(args.latency):
-            table, kinds = bench_latency(work, latency, args.runs, true_reqs, args.long)
-            console.print(table)
-            if n == 0:  # the same site at every latency
-                console.print("\n".join(kinds))
+    if len(args.pages) == 1:
+        _bench_site(console, args.pages[0], args)
+        return 0
+    # Each site in a process of its own, so that one site's runs (its server's threads,
+    # the memory they leave) cannot change the other's figures.
+    for pages in args.pages:
+        subprocess.run([sys.executable, __file__, *_without_pages(sys.argv[1:]),
+                        "--pages", str(pages)], check=True)  # fmt: skip
     return 0
 
 
