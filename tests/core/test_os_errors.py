@@ -81,6 +81,62 @@ def test_ledger_on_a_read_only_file_system(small_fs):
     assert "read-only; remount it read-write and run the command again" in exc.value.message
 
 
+def test_a_ledger_on_a_read_only_file_system_can_still_be_read(small_fs):
+    """A mounted backup or an auditor's read-only copy: what was recorded reads back."""
+    with Ledger(small_fs / "ledger.sqlite") as ledger:
+        ledger.record_event("watch", "ok", bag_id="b1")
+    _read_only(small_fs)
+    with Ledger(small_fs / "ledger.sqlite") as ledger:
+        assert [e["outcome"] for e in ledger.events("b1")] == ["ok"]
+    assert sorted(p.name for p in small_fs.iterdir()) == ["ledger.sqlite"]
+
+
+def test_commits_still_in_the_wal_are_read_or_refused_on_a_read_only_file_system(small_fs):
+    """A copy taken while the ledger was open keeps commits in ledger.sqlite-wal. They
+    are read through it when its index (-shm) was copied too, and otherwise the open
+    says what to do: never a ledger silently missing its last commits."""
+    import shutil
+
+    live = small_fs / "live"
+    keep = Ledger(live / "ledger.sqlite")  # held open: the WAL is not checkpointed
+    keep.record_event("watch", "ok", bag_id="b1")
+    keep.record_event("watch", "gone", bag_id="b1")
+    for copy, suffixes in (("whole", ("", "-wal", "-shm")), ("no-index", ("", "-wal"))):
+        (small_fs / copy).mkdir()
+        for suffix in suffixes:
+            shutil.copy(live / f"ledger.sqlite{suffix}", small_fs / copy / f"ledger.sqlite{suffix}")
+    keep.conn.close()
+    _read_only(small_fs)
+    with Ledger(small_fs / "whole" / "ledger.sqlite") as ledger:
+        assert [e["outcome"] for e in ledger.events("b1")] == ["ok", "gone"]
+    with pytest.raises(UsageError, match="copy the archive to a writable place") as exc:
+        Ledger(small_fs / "no-index" / "ledger.sqlite")
+    assert exc.value.exit_code == 2
+
+
+def test_status_and_history_read_an_archive_on_a_read_only_file_system(small_fs, cli):
+    """status and history read; commands that must write still say what to do."""
+    from strongroom.core.archive import Archive
+
+    archive = Archive(small_fs / "archive")
+    archive.ensure()
+    with Ledger(archive.root / "ledger.sqlite") as ledger:
+        ledger.record_fixity_run(
+            "b1", started="2026-12-01T10:00:00Z", ended="2026-12-01T10:00:01Z", mode="full",
+            result="valid", files=3, nbytes=12, failures=[],
+        )  # fmt: skip
+    _read_only(small_fs)
+    r = cli("status", "--json", "--archive", archive.root)
+    assert r.exit_code == 0, r.stderr
+    r = cli("history", "b1", "--json", "--archive", archive.root)
+    assert r.exit_code == 0, r.stderr
+    assert '"result": "valid"' in r.stdout or '"result":"valid"' in r.stdout
+    r = cli("verify", "--all", "--fast", "--archive", archive.root)
+    assert r.exit_code == 2
+    assert "read-only; remount it read-write and run the command again" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_keys_init_on_a_full_disk(small_fs, cli):
     _fill(small_fs)
     r = cli("keys", "init", "--archive", small_fs / "archive")
@@ -258,6 +314,10 @@ def test_commands_on_a_full_or_read_only_archive_say_what_to_do(
         logs = _custody_logs(archive)
         with broken(fs, how):
             r = cli(*args)
+        if command == "ledger-migrate" and how == "ro":
+            # a ledger already at this version reads fine and needs no write
+            assert r.exit_code == 0 and "nothing to do" in r.stdout, r.output
+            return
         assert r.exit_code == 2, r.output
         assert "Traceback" not in r.output
         assert says(how) in r.stderr, r.stderr

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from strongroom.core.fsutil import file_system_reason
 from strongroom.errors import UsageError
@@ -267,6 +267,32 @@ def database_errors() -> tuple[type[BaseException], ...]:
         return (sqlite3.Error, psycopg.Error)
     except ImportError:  # pragma: no cover
         return (sqlite3.Error,)
+
+
+def open_sqlite_read_only(path: Path) -> tuple[sqlite3.Connection, int]:
+    """A read-only connection to a SQLite ledger on a read-only file system (a mounted
+    backup, an auditor's copy), and its schema version.
+
+    Reads work as anywhere; a write fails as any write to a read-only ledger does.
+    Nothing can change the file while its file system is read-only, so SQLite may
+    read it as immutable: otherwise it would need to create the WAL index beside
+    it, which it cannot. Commits still in a WAL file would be invisible that way,
+    so such a ledger is read through its WAL, which SQLite can do only if the WAL's
+    index (``-shm``) was left beside it; if not, the message says what to do.
+    """
+    wal = Path(f"{path}-wal")
+    mode = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(
+            f"file:{quote(str(path))}?{mode}", uri=True, timeout=30, check_same_thread=False
+        )
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise UsageError(
+            f"cannot read ledger {path} on a read-only file system ({exc}): copy the"
+            " archive to a writable place and run the command there"
+        ) from None
+    return conn, version
 
 
 def write_problem(path: Path, exc: BaseException) -> UsageError:

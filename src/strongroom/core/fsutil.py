@@ -50,6 +50,14 @@ def translated(what: str, exc: OSError) -> Exception:
     return os_problem(what, exc) if exc.errno in _OS_REASONS else exc
 
 
+def read_only_fs(path: Path) -> bool:
+    """True when ``path`` is on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def file_system_reason(path: Path) -> str | None:
     """Why writing below ``path`` fails, when its file system is read-only or (nearly)
     full; None otherwise. For engines that report either without an errno (SQLite)."""

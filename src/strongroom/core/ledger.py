@@ -23,10 +23,11 @@ from strongroom.core.backends import (
     database_errors,
     is_operational,
     locate,
+    open_sqlite_read_only,
     redact,
     write_problem,
 )
-from strongroom.core.fsutil import file_system_reason, os_problem
+from strongroom.core.fsutil import file_system_reason, os_problem, read_only_fs
 from strongroom.core.ledger_facts import BagFactsQueries
 from strongroom.core.ledger_fixity import FixityRecords
 from strongroom.core.ledger_watch import WatchRecords
@@ -87,6 +88,9 @@ class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
                     f"ledger {self.path} is empty (0 bytes): the archive's history is lost;"
                     " restore it from a backup, or move it aside to start a new ledger"
                 )
+            if existed and read_only_fs(self.path.parent):
+                self._open_read_only()
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         except OSError as exc:
@@ -105,6 +109,20 @@ class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
         except UsageError:
             self._abandon(existed)
             raise
+
+    def _open_read_only(self) -> None:
+        """Open a ledger on a read-only file system (see ``open_sqlite_read_only``)."""
+        self.conn, version = open_sqlite_read_only(self.path)
+        self.conn.row_factory = sqlite3.Row
+        self._refuse_newer(version)
+        if version != SCHEMA_VERSION:
+            self.conn.close()
+            raise UsageError(
+                f"ledger {self.path} has schema version {version}, older than this"
+                f" strongroom reads ({SCHEMA_VERSION}), and its file system is read-only:"
+                " copy the archive to a writable place, or remount it read-write, and run"
+                " strongroom ledger migrate there"
+            )
 
     def _abandon(self, existed: bool) -> None:
         """Close after a failed set-up; a ledger this open created (on a full disk, say)
