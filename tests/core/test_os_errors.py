@@ -114,8 +114,11 @@ def test_commits_still_in_the_wal_are_read_or_refused_on_a_read_only_file_system
     assert exc.value.exit_code == 2
 
 
-def test_status_and_history_read_an_archive_on_a_read_only_file_system(small_fs, cli):
-    """status and history read; commands that must write still say what to do."""
+def test_status_history_and_report_read_an_archive_on_a_read_only_file_system(
+    small_fs, cli, tmp_path
+):
+    """status, history and a report elsewhere (-o) read it; commands that must write
+    into it still say what to do."""
     from strongroom.core.archive import Archive
 
     archive = Archive(small_fs / "archive")
@@ -131,6 +134,10 @@ def test_status_and_history_read_an_archive_on_a_read_only_file_system(small_fs,
     r = cli("history", "b1", "--json", "--archive", archive.root)
     assert r.exit_code == 0, r.stderr
     assert '"result": "valid"' in r.stdout or '"result":"valid"' in r.stdout
+    out = tmp_path / "site" / "report.html"
+    r = cli("report", "-o", out, "--archive", archive.root)
+    assert r.exit_code == 0, r.stderr
+    assert "<html" in out.read_text("utf-8").lower()
     r = cli("verify", "--all", "--fast", "--archive", archive.root)
     assert r.exit_code == 2
     assert "read-only; remount it read-write and run the command again" in r.stderr

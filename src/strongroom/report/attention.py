@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.core.archive import Archive
-from strongroom.core.fsutil import atomic_write_bytes, atomic_write_text
+from strongroom.core.fsutil import atomic_write_bytes, atomic_write_text, read_only_fs
 
 # Bags are strongroom.report.html.BagRow (not imported: html imports this module).
 BagRow = Any
@@ -41,7 +41,13 @@ def last_report_time(archive: Archive) -> str | None:
 
 
 def note_report_time(archive: Archive, when: str) -> None:
-    """Remember when this report was written, for "since the last report"."""
+    """Remember when this report was written, for "since the last report".
+
+    Not on a read-only archive (a mounted backup, an auditor's copy, reported with
+    ``-o`` elsewhere): it cannot remember, and its original keeps its own time.
+    """
+    if read_only_fs(archive.root):
+        return
     atomic_write_text(archive.root / LAST_REPORT, when + "\n")
 
 
