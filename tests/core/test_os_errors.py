@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import diskkit
 import pytest
+from diskkit import fill, read_only
 
 from strongroom.bag.signing import init_keys
 from strongroom.core.fsutil import atomic_write_bytes, exclusive_lock
@@ -18,49 +19,16 @@ from strongroom.core.ledger import Ledger
 from strongroom.errors import UsageError
 
 
-def _mount(where: Path, size: str) -> bool:
-    where.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        return False
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
-
-
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A real 1 MiB tmpfs (room for a ledger), unmounted afterwards."""
-    where = tmp_path / "fs"
-    if not _mount(where, "1m"):
-        pytest.skip("needs root to mount a small tmpfs")
-    try:
+    with diskkit.small_fs(tmp_path / "fs", "1m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def _fill(folder: Path) -> None:
-    """Take every free block of the file system holding ``folder``."""
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-
-
-def _read_only(folder: Path) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
 
 
 def test_ledger_write_on_a_full_disk(small_fs):
     ledger = Ledger(small_fs / "ledger.sqlite")
-    _fill(small_fs)
+    fill(small_fs)
     with pytest.raises(UsageError, match="disk is full") as exc:
         for i in range(200):  # until the ledger needs a page the disk does not have
             ledger.record_event("watch", "ok", detail={"pad": "x" * 2000, "i": i})
@@ -71,7 +39,7 @@ def test_ledger_write_on_a_full_disk(small_fs):
 def test_ledger_on_a_read_only_file_system(small_fs):
     with Ledger(small_fs / "ledger.sqlite") as ledger:
         ledger.record_event("watch", "ok")
-    _read_only(small_fs)
+    read_only(small_fs)
     with (
         pytest.raises(UsageError, match="ledger") as exc,
         Ledger(small_fs / "ledger.sqlite") as led,
@@ -85,7 +53,7 @@ def test_a_ledger_on_a_read_only_file_system_can_still_be_read(small_fs):
     """A mounted backup or an auditor's read-only copy: what was recorded reads back."""
     with Ledger(small_fs / "ledger.sqlite") as ledger:
         ledger.record_event("watch", "ok", bag_id="b1")
-    _read_only(small_fs)
+    read_only(small_fs)
     with Ledger(small_fs / "ledger.sqlite") as ledger:
         assert [e["outcome"] for e in ledger.events("b1")] == ["ok"]
     assert sorted(p.name for p in small_fs.iterdir()) == ["ledger.sqlite"]
@@ -106,7 +74,7 @@ def test_commits_still_in_the_wal_are_read_or_refused_on_a_read_only_file_system
         for suffix in suffixes:
             shutil.copy(live / f"ledger.sqlite{suffix}", small_fs / copy / f"ledger.sqlite{suffix}")
     keep.conn.close()
-    _read_only(small_fs)
+    read_only(small_fs)
     with Ledger(small_fs / "whole" / "ledger.sqlite") as ledger:
         assert [e["outcome"] for e in ledger.events("b1")] == ["ok", "gone"]
     with pytest.raises(UsageError, match="copy the archive to a writable place") as exc:
@@ -128,7 +96,7 @@ def test_status_history_and_report_read_an_archive_on_a_read_only_file_system(
             "b1", started="2026-12-01T10:00:00Z", ended="2026-12-01T10:00:01Z", mode="full",
             result="valid", files=3, nbytes=12, failures=[],
         )  # fmt: skip
-    _read_only(small_fs)
+    read_only(small_fs)
     r = cli("status", "--json", "--archive", archive.root)
     assert r.exit_code == 0, r.stderr
     r = cli("history", "b1", "--json", "--archive", archive.root)
@@ -145,7 +113,7 @@ def test_status_history_and_report_read_an_archive_on_a_read_only_file_system(
 
 
 def test_keys_init_on_a_full_disk(small_fs, cli):
-    _fill(small_fs)
+    fill(small_fs)
     r = cli("keys", "init", "--archive", small_fs / "archive")
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
@@ -158,13 +126,13 @@ def test_keys_init_on_a_full_disk(small_fs, cli):
 
 
 def test_keys_init_on_a_read_only_file_system(small_fs):
-    _read_only(small_fs)
+    read_only(small_fs)
     with pytest.raises(UsageError, match="read-only"):
         init_keys(small_fs / "keys")
 
 
 def test_lock_file_on_a_read_only_file_system(small_fs):
-    _read_only(small_fs)
+    read_only(small_fs)
     with pytest.raises(UsageError, match="read-only"), exclusive_lock(small_fs / "locks" / "x"):
         pass
 
@@ -172,13 +140,13 @@ def test_lock_file_on_a_read_only_file_system(small_fs):
 def test_lock_file_pid_on_a_full_disk_still_locks(small_fs):
     (small_fs / "locks").mkdir()
     (small_fs / "locks" / "verify.lock").touch()
-    _fill(small_fs)
+    fill(small_fs)
     with exclusive_lock(small_fs / "locks" / "verify.lock") as got:
         assert got  # the pid is a hint for a person; the lock itself needs no space
 
 
 def test_atomic_write_on_a_full_disk_leaves_nothing(small_fs):
-    _fill(small_fs)
+    fill(small_fs)
     with pytest.raises(UsageError, match="disk is full"):
         atomic_write_bytes(small_fs / "out.bin", b"x" * 100_000)
     assert sorted(p.name for p in small_fs.iterdir()) == ["filler"]
@@ -209,21 +177,10 @@ def test_custody_append_on_a_full_disk(small_fs, monkeypatch):
     archive.ensure()
     (archive.bags / "b").mkdir()
     custody.append(archive, "b", "creation", outcome="success")
-    _fill(small_fs)
+    fill(small_fs)
     with pytest.raises(UsageError, match=r"disk is full|cannot"):
         for _ in range(100):
             custody.append(archive, "b", "watch", outcome="ok", detail={"pad": "y" * 3000})
-
-
-def _leave(folder: Path, free: int) -> None:
-    """Fill the file system holding ``folder`` until about ``free`` bytes are left."""
-    with open(folder / "filler", "wb") as fh:
-        try:
-            while (st := os.statvfs(folder)).f_bavail * st.f_frsize > free:
-                fh.write(b"\0" * 4096)
-                fh.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
 
 
 @pytest.mark.parametrize("free", [64 * 1024, 0])
@@ -231,14 +188,11 @@ def test_archive_with_little_or_no_free_space_exits_2_and_leaves_no_bag(cli, sit
     """Issue 11 #9: ``archive`` with 64 KB free (the ledger write) and with none."""
     from strongroom.demo import article_urls
 
-    where = tmp_path / "fs"
-    if not _mount(where, "8m"):
-        pytest.skip("needs root to mount a small tmpfs")
-    try:
+    with diskkit.small_fs(tmp_path / "fs", "8m") as where:
         archive = where / "archive"
         urls = tmp_path / "urls.txt"
         urls.write_text(article_urls(site.port)["rferl"] + "\n", "utf-8")
-        _leave(where, free)
+        fill(where, free)
         r = cli("archive", "-i", urls, "--archive", archive, "--no-screenshot",
                 "--manifests", tmp_path / "m")  # fmt: skip
         assert r.exit_code == 2, r.output
@@ -252,15 +206,13 @@ def test_archive_with_little_or_no_free_space_exits_2_and_leaves_no_bag(cli, sit
         r = cli("archive", "-i", urls, "--archive", archive, "--no-screenshot",
                 "--manifests", tmp_path / "m")  # fmt: skip
         assert r.exit_code == 0, r.output  # with space again, a re-run finishes the job
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def test_a_ledger_opened_on_a_full_disk_says_the_disk_is_full(small_fs):
     """SQLite reports a full disk at open as "disk I/O error" (its WAL index cannot
     grow): the message says what it is and what to do, not the engine's words."""
     Ledger(small_fs / "ledger.sqlite").close()
-    _fill(small_fs)
+    fill(small_fs)
     with pytest.raises(UsageError) as exc, Ledger(small_fs / "ledger.sqlite") as led:
         led.record_event("watch", "ok")
     assert exc.value.exit_code == 2

@@ -6,11 +6,11 @@ Issue 11 #9, on a real small file system (tmpfs; the tests need root to mount it
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from diskkit import fill, small_fs
 from sharekit import make_archive, make_bag, warc_bytes
 
 BAG = "andijan-2005-20240501T101500Z-1a2b3c"
@@ -19,31 +19,8 @@ BAG = "andijan-2005-20240501T101500Z-1a2b3c"
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 4 MiB tmpfs, unmounted afterwards."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_fs(tmp_path / "small", "4m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(folder: Path, leave: int = 0) -> None:
-    """Fill the file system of ``folder`` until at most ``leave`` bytes are free."""
-    with open(folder / "filler", "wb") as fh:
-        chunk = b"\0" * 65536
-        try:
-            while os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize > leave:
-                fh.write(chunk)
-                fh.flush()
-        except OSError:
-            pass
 
 
 def test_receive_on_a_full_disk_exits_2_and_leaves_nothing(cli, tmp_path, small_disk) -> None:
