@@ -8,6 +8,8 @@ BIN    := $(VENV)/bin
 # Chromium for screenshots and replay tests, wget and curl for the benchmarks,
 # PostgreSQL for the shared-ledger tests.
 SYSDEPS := openssh-server openssh-client rsync chromium wget curl postgresql
+# The benchmarks also serve their news site with nginx (bench/nginxsite.py says why).
+BENCH_SYSDEPS := $(SYSDEPS) nginx
 
 .PHONY: demo test lint format sysdeps bench clean constraints
 
@@ -56,7 +58,8 @@ sysdeps:
 	  else echo "not root: cannot install$$missing; tests needing them will be skipped"; fi; \
 	fi
 
-bench: $(VENV)/.installed sysdeps
+bench: $(VENV)/.installed
+	$(MAKE) sysdeps SYSDEPS="$(BENCH_SYSDEPS)"
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/bag.py
 	$(BIN)/python bench/verify.py

@@ -111,6 +111,7 @@ from rich.console import Console
 from rich.table import Table
 from warcio.archiveiterator import ArchiveIterator
 
+import nginxsite
 import strongroom.demosite
 from strongroom.demosite import SiteServer
 
@@ -378,21 +379,25 @@ def url_kinds(ours: list[Path], theirs: list[Path], base: str) -> list[str]:
 
 
 def _measure(
-    tools: tuple[str, ...], work: Path, base: str, runs: int, urls: list[str], pages: int
+    tools: tuple[str, ...],
+    work: Path,
+    server: Any,
+    runs: int,
+    urls: list[str],
+    pages: int,
 ) -> dict[str, dict[str, Any]]:
-    """``runs`` paired rounds of every tool (order alternating): rates, CPU, what was found."""
+    """``runs`` paired rounds of every tool (order alternating): rates, CPU, what was found
+    (``server.cpu()``: the CPU seconds the site's server has used so far)."""
+    base = server.url
     m: dict[str, dict[str, Any]] = {
         t: {"rate": [], "req": [], "cpu": [], "server": [], "found": None, "requests": len(urls)}
         for t in tools
     }
     for i in range(runs):
         for tool in tools if i % 2 == 0 else tools[::-1]:
-            before = resource.getrusage(resource.RUSAGE_SELF)  # the server is in this process
+            before = server.cpu()
             run = _one(tool, base, work, urls)
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            m[tool]["server"].append(
-                after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-            )
+            m[tool]["server"].append(server.cpu() - before)
             if run.warcs:
                 got, html, requests = warc_paths(run.warcs, base)
                 m[tool]["found"], m[tool]["requests"] = got, requests
@@ -405,6 +410,46 @@ def _measure(
     return m
 
 
+SERVER = ["auto"]  # --server
+
+
+class _PythonSite:
+    """The demo site's Python server in this process (it can add latency)."""
+
+    name = "the demo site's Python server (in the benchmark's process)"
+
+    def __init__(self, root: Path, latency: float) -> None:
+        self.server = SiteServer(root=root, latency=latency)
+        self.url = self.server.url
+
+    def cpu(self) -> float:
+        """This process's CPU seconds: the server's, and the benchmark's own bookkeeping."""
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        return use.ru_utime + use.ru_stime
+
+    def __enter__(self) -> _PythonSite:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+class _NginxSite(nginxsite.NginxSite):
+    name = "nginx (1 worker)"
+
+
+def _site(work: Path, latency: float) -> Any:
+    """The server of one latency's runs: nginx at 0 ms unless ``--server python`` (it
+    cannot delay a response), else the Python server (see nginxsite's docstring)."""
+    use_nginx = latency == 0 and SERVER[0] != "python" and nginxsite.available()
+    if SERVER[0] == "nginx" and not nginxsite.available():
+        raise SystemExit("nginx is not installed (make bench installs it)")
+    if use_nginx:
+        return _NginxSite(work / "site", work / f"nginx-{time.monotonic_ns()}")
+    return _PythonSite(work / "site", latency)
+
+
 def bench_latency(
     work: Path, latency: float, runs: int, true_reqs: set[str], long: bool = False
 ) -> tuple[Table, list[str]]:
@@ -412,7 +457,7 @@ def bench_latency(
     URL kinds fetched by strongroom and not by wget (or the other way round)."""
     tools = _tools(latency, long)
     load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    with SiteServer(root=work / "site", latency=latency) as srv:
+    with _site(work, latency) as srv:
         base = srv.url
         warm: dict[str, Run] = {}
         for tool in tools:  # warm-up runs (page cache, byte code, ledgers), not measured
@@ -422,12 +467,14 @@ def bench_latency(
         urls = _urls(ours.warcs)  # the ceiling fetches what strongroom captured
         pages = warc_paths(ours.warcs, base)[1]
         kinds = url_kinds(ours.warcs, warm["wget -r -p"].warcs, base)
-        m = _measure(tools, work, base, runs, urls, pages)
+        m = _measure(tools, work, srv, runs, urls, pages)
+        served_by = srv.name
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     table = Table(
         title=f"capture at {latency * 1000:.0f} ms latency: median (min-max) of {runs} paired"
         " runs; 'vs wget' = against wget at the same number of connections",
-        caption=f"load average {load_before} before, {load} after (1/5/15 min)",
+        caption=f"served by {served_by}; load average {load_before} before, {load} after"
+        " (1/5/15 min)",
     )
     cols = ("tool", "connections", "pages/s", "vs wget", "vs 1 wget", "requests/s", "vs wget",
             "CPU s/run", "server CPU", "requests", "requisites")  # fmt: skip
@@ -503,7 +550,15 @@ def main() -> int:
     ap.add_argument(
         "--baseline", type=Path, help="also run the strongroom of this src/ folder (before/after)"
     )
+    ap.add_argument(
+        "--server",
+        choices=("auto", "nginx", "python"),
+        default="auto",
+        help="the site's server at 0 ms: nginx (auto: when installed), or the demo site's"
+        " Python server; runs with latency always use the Python server",
+    )
     args = ap.parse_args()
+    SERVER[0] = args.server
     if args.baseline:
         BASELINE.append(args.baseline.resolve())
     if not shutil.which("wget"):

@@ -66,3 +66,16 @@ def test_capture_help_imports_neither_the_archive_nor_the_collection_types() -> 
     )  # fmt: skip
     assert "--archive DIR" in res.stdout, res.stderr
     assert json.loads(res.stdout.splitlines()[-1]) == []
+
+
+def test_a_quiet_capture_prints_nothing_and_imports_no_table(site, tmp_path: Path) -> None:
+    """``capture --quiet`` (cron) has nothing to print when all went well: it does not
+    build the summary table either (rich cost a third of a one-page capture)."""
+    res = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=(), tops=("rich",)), "capture", site.url,
+         "--depth", "0", "--quiet", "--archive", str(tmp_path / "a")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.stdout.splitlines() == ["[]"], res.stderr
+    assert res.stderr == ""
+    assert list((tmp_path / "a" / "captures").glob("*/capture.json"))

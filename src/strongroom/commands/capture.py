@@ -211,17 +211,18 @@ def capture_cmd(
 
 def _report(result: Any, output: Any) -> None:
     """The capture id on stdout, then (unless --quiet) a summary table and problems."""
-    from rich.table import Table
-
-    from strongroom.core.ui import esc, human_bytes, out
-
     if result.status != "complete":
         output.problem(
             f"capture interrupted; complete WARCs kept in {result.path}"
             " (capture.json says interrupted)"
         )
-    if not output.quiet or result.exit_code != 0:
-        out.print(result.capture_id)
+    if output.quiet and result.exit_code == 0:
+        return  # nothing to say, and rich's tables cost a quiet cron job a third of its run
+    from rich.table import Table
+
+    from strongroom.core.ui import esc, human_bytes, out
+
+    out.print(result.capture_id)
     s = result.stats
     table = Table(title=f"capture {result.capture_id}")
     table.add_column("resources")
