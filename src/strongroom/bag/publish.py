@@ -68,14 +68,18 @@ class Reconciled:
     captures_moved: list[str] = field(default_factory=list)
 
 
+def _open_lock(archive: Archive) -> int:
+    try:
+        archive.locks.mkdir(parents=True, exist_ok=True)
+        return os.open(archive.locks / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise os_problem(f"cannot open lock file {archive.locks / LOCK_NAME}", exc) from None
+
+
 @contextlib.contextmanager
 def publishing(archive: Archive, timeout: float = 600.0) -> Iterator[Reconciled]:
     """Hold the archive's publishing lock (waiting up to ``timeout`` s), reconciled."""
-    try:
-        archive.locks.mkdir(parents=True, exist_ok=True)
-        fd = os.open(archive.locks / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise os_problem(f"cannot open lock file {archive.locks / LOCK_NAME}", exc) from None
+    fd = _open_lock(archive)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -91,6 +95,22 @@ def publishing(archive: Archive, timeout: float = 600.0) -> Iterator[Reconciled]
         yield reconcile(archive)
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def publishing_if_free(archive: Archive) -> Iterator[bool]:
+    """Hold the publishing lock if no other run holds it (True: nothing reconciled
+    yet, the caller does what it needs), else yield False at once without waiting."""
+    fd = _open_lock(archive)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def reconcile(archive: Archive) -> Reconciled:

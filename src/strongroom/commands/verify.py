@@ -197,14 +197,19 @@ def _conclude(output: Any, arch: Any, result: Any, options: Any, *, due: bool) -
                 f" {', '.join(result.deferred[:20])}"
                 + (f" and {len(result.deferred) - 20} more" if len(result.deferred) > 20 else "")
             )
+    if not output.json:
         for note in result.notes:
             output.info(note)
+        for warning in result.warnings:
+            output.warn(warning)
     bad = [r for r in result.runs if r.result == "invalid"]
     errors = [r for r in result.runs if r.result == "error"]
     if bad:
         raise ProblemFound(f"{len(bad)} of {len(result.runs)} bag(s) invalid")
     if errors:
         raise UsageError(f"{len(errors)} bag(s) could not be checked")
+    if result.warnings:  # an unfinished publication nobody can finish here (full disk)
+        raise UsageError(f"{len(result.in_flight)} bag(s) could not be checked (see the warning)")
 
 
 def _checked_profile(path: Path | None) -> Path | None:

@@ -321,6 +321,8 @@ class VerifyRun:
     deferred_bytes: int = 0
     notes: list[str] = field(default_factory=list)  # why a bag over the budget still ran
     locked: bool = False  # another verify held the lock; nothing was checked
+    in_flight: set[str] = field(default_factory=set)  # being published: left to the next run
+    warnings: list[str] = field(default_factory=list)  # shown even with --quiet
 
     @property
     def result(self) -> str:
@@ -340,6 +342,8 @@ class VerifyRun:
             "elsewhere": self.elsewhere,
             "deferred_bytes": self.deferred_bytes,
             "notes": self.notes,
+            "in_flight": sorted(self.in_flight),
+            "warnings": self.warnings,
         }
 
 
@@ -384,6 +388,9 @@ def run_verify(
         # write lock would block: it records bag by bag, as full checks do.
         ctx = RunContext(archive, batch=options.mode == "fast" and not due)
         stack.callback(ctx.close)
+        on_disk = targets or []
+        if due or any(t.bag_id for t in on_disk):  # bags outside the archive: no ledger
+            targets = _settled(archive, on_disk, result)
         if due:
             _check_due(archive, options, ctx, result, progress, on_done)
         elif (jobs := jobs_for(options.jobs, options.mode, len(targets or []))) > 1:
@@ -395,8 +402,29 @@ def run_verify(
                 ctx.recorded(functools.partial(on_done, run) if on_done else _nothing)
         _flush(archive, ctx, result)
         if listing:
-            _missing_bags(archive, targets or [], options.mode, result, on_done, ctx)
+            _missing_bags(archive, on_disk, options.mode, result, on_done, ctx)
     return result
+
+
+def _settled(archive: Archive, targets: list[Target], result: VerifyRun) -> list[Target]:
+    """``targets`` without the bags another run is publishing (see ``verify.inflight``),
+    after finishing what dead runs left; those bags are named in a note."""
+    from strongroom.verify.inflight import settle
+
+    settled = settle(archive)
+    if not settled.in_flight:
+        return targets
+    result.in_flight = settled.in_flight
+    names = sorted(settled.in_flight)
+    listed = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    if settled.stuck:  # nobody will finish them: the operator must hear of it
+        result.warnings.append(
+            f"not checked: {listed} ({settled.note}); free space or make the archive"
+            " writable, then run `strongroom verify --all` again"
+        )
+    else:
+        result.notes.append(f"left for the next run, being published ({settled.note}): {listed}")
+    return [t for t in targets if t.bag_id not in settled.in_flight]
 
 
 def _check_due(
@@ -420,6 +448,8 @@ def _check_due(
     planner = BudgetPlanner(options.budget, options.workers)
     for due in queue:
         target, size = due.target, due.size
+        if target.name in result.in_flight:
+            continue
         verdict = planner.admit(target, size, first=not result.runs)
         if verdict is None:
             result.deferred.append(target.name)

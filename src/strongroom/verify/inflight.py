@@ -1,0 +1,69 @@
+"""Bags that another run is publishing right now: verify leaves them to its next run.
+
+Publishing a bag (``bag.publish``) or a received one (``share.ingest``) renames
+its folder into ``bags/`` before the ledger row, custody line and inventory
+entry are written, and closes its intent after them. A verify that looked in
+between reported the bag as "unrecorded" (V041): a false alarm, mailed by cron,
+that reads like tampering. So verify first asks the ledger for intents still
+pending (one indexed query):
+
+- if the run that opened them still holds the archive's publishing lock, their
+  bags are left alone this time, and verify says so;
+- if no run holds it, that run died: verify finishes its work as every locked
+  command does (``reconcile``: record a whole bag, quarantine a broken one),
+  then checks the bags, now whole and recorded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from strongroom.core.archive import Archive
+from strongroom.core.ledger import open_ledger
+from strongroom.errors import StrongroomError
+
+# The latest publication or ingestion event of each bag, where it is still pending.
+_PENDING = (
+    "SELECT bag_id FROM events WHERE id IN (SELECT MAX(id) FROM events"
+    " WHERE event_type IN ('publication', 'ingestion') AND bag_id IS NOT NULL"
+    " GROUP BY event_type, bag_id) AND outcome = 'pending'"
+)
+
+
+def pending_ids(archive: Archive) -> set[str]:
+    """Bag ids whose publication or ingestion intent is still open."""
+    with open_ledger(archive.root) as ledger:
+        return {str(row["bag_id"]) for row in ledger.query(_PENDING)}
+
+
+class Settled:
+    """What :func:`settle` found: bags still being published, and why (a note);
+    ``stuck`` when no run is publishing them and they could not be finished here."""
+
+    __slots__ = ("in_flight", "note", "stuck")
+
+    def __init__(self, in_flight: set[str], note: str = "", stuck: bool = False) -> None:
+        self.in_flight = in_flight
+        self.note = note
+        self.stuck = stuck
+
+
+def settle(archive: Archive) -> Settled:
+    """Finish the publications of runs that died; name those another run has under way."""
+    pending = pending_ids(archive)
+    if not pending:
+        return Settled(set())
+    from strongroom.bag import publish
+    from strongroom.share import ingest
+
+    try:
+        with publish.publishing_if_free(archive) as free:
+            if not free:
+                return Settled(pending, "another strongroom run is publishing them")
+            publish.reconcile(archive)
+            ingest.reconcile(archive)
+    except (StrongroomError, OSError, sqlite3.Error) as exc:  # a read-only or full archive
+        reason = getattr(exc, "message", None) or str(exc)
+        return Settled(pending, f"an unfinished publication could not be finished: {reason}", True)
+    left = pending_ids(archive)
+    return Settled(left, "their publication is still open" if left else "", bool(left))

@@ -1,0 +1,84 @@
+"""verify and a bag being published: no false "unrecorded" alarm, and a dead run's
+publication finished.
+
+A ``bag`` run is killed right after it renamed the bag into ``bags/`` (before its
+ledger row, custody line and inventory entry): the state a nightly verify meets
+while another run is publishing, or after that run died.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bagkit import CAPTURE_ID, make_capture
+
+from strongroom.bag.publish import CRASH_ENV, LOCK_NAME
+from strongroom.core.archive import Archive
+from strongroom.core.ledger import open_ledger
+
+BAG_ID = f"andijan-2005-{CAPTURE_ID}"
+
+
+def _killed_after_rename(cli, archive: Path, manifests: Path) -> None:
+    make_capture(archive)
+    assert cli("keys", "init").exit_code == 0
+    env = dict(os.environ, STRONGROOM_ARCHIVE=str(archive), **{CRASH_ENV: "after-rename"})
+    res = subprocess.run(
+        [sys.executable, "-m", "strongroom", "bag", CAPTURE_ID, "--manifests", str(manifests)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    assert Archive(archive).bag_ids() == [BAG_ID]
+    with open_ledger(archive) as ledger:
+        assert BAG_ID not in ledger.bag_ids()  # on disk, not yet recorded
+
+
+def test_verify_leaves_a_bag_another_run_is_publishing_for_its_next_run(
+    cli, archive_dir: Path, manifests: Path
+) -> None:
+    _killed_after_rename(cli, archive_dir, manifests)
+    lock = Archive(archive_dir).locks / LOCK_NAME
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as the publishing run holds it while it works
+        res = cli("verify", "--all", "--fast", "--json")
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        assert doc["in_flight"] == [BAG_ID]
+        assert [b["bag"] for b in doc["bags"]] == []  # not checked, not "unrecorded"
+        human = cli("verify", "--all", "--fast")
+        assert human.exit_code == 0, human.output
+        assert "being published" in human.output and BAG_ID in human.output
+        assert "unrecorded" not in human.output and "V041" not in human.output
+        assert cli("verify", "--all", "--fast", "--quiet").output == ""  # cron mails nothing
+    finally:
+        os.close(fd)
+    # Once that run is gone, the next verify finishes its publication and checks the bag.
+    res = cli("verify", "--all", "--fast", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["in_flight"] == []
+    assert [(b["bag"], b["result"]) for b in doc["bags"]] == [(BAG_ID, "valid")]
+
+
+def test_verify_finishes_the_publication_of_a_run_that_died(
+    cli, archive_dir: Path, manifests: Path
+) -> None:
+    _killed_after_rename(cli, archive_dir, manifests)
+    res = cli("verify", "--all", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [(b["bag"], b["result"]) for b in doc["bags"]] == [(BAG_ID, "valid")]
+    with open_ledger(archive_dir) as ledger:
+        assert ledger.bag_ids() == {BAG_ID}
+        assert ledger.pending_publications() == []
+    assert (manifests / "andijan-2005").is_dir()  # the inventory entry was written too
+    # and the bag's own run, re-run, knows the bag is made
+    again = cli("bag", CAPTURE_ID, "--manifests", str(manifests))
+    assert again.exit_code == 2 and "already exists" in again.stderr
