@@ -38,10 +38,14 @@ included on both sides) as the median with min-max, requests/s likewise, CPU
 seconds per run (user + system of the tool's processes) and of the server
 (this process, median), the load average before and after, the HTTP requests
 each tool made, and requisites found against the true set (read back from
-each tool's WARC). The site is served by the demo site's Python server in the
-benchmark's process (0.6-0.7 ms of its CPU per request): at 0 ms the tools
-share the 2 cores with it, so a tool that makes more requests pays for them
-twice, in its own CPU and the server's.
+each tool's WARC). At 0 ms the site is served by Debian's nginx (one worker;
+``make bench`` installs it), as news sites are: a few microseconds of CPU per
+request, so the tools' own costs decide. ``--server python`` serves it, as
+runs with latency always do (nginx cannot delay a response), with the demo
+site's Python server in the benchmark's process: 0.6-0.7 ms of its CPU per
+request, on the same 2 cores as the tools, so its own ceiling is barely above
+wget's rate and a tool that makes more requests pays for them twice, in its
+own CPU and the server's (``bench/nginxsite.py``).
 
 Durability is the same on both sides: strongroom fsyncs each WARC and
 capture.json once when publishing (and its ledger commits, SQLite
@@ -81,6 +85,7 @@ start-up below about 60 ms (a resident capture process) and, at -c 4, workers in
 more than one process. At 50 ms, -c 4 is 0.67x four wgets and 2.49x one.
 
 Run:  .venv/bin/python bench/capture.py [--pages 40 200] [--latency 0 0.05] [--runs 5] [--long]
+      [--server auto|nginx|python]
 (about 3-4 minutes for the 40-article site and 8-10 for the 200-article one on an
 idle 2-core machine; note the load average beside
 the figures, since others' work on a shared machine moves them by 2x. By default the one-connection

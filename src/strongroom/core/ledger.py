@@ -30,6 +30,7 @@ from strongroom.core.backends import (
 from strongroom.core.fsutil import file_system_reason, os_problem, read_only_fs
 from strongroom.core.ledger_facts import BagFactsQueries
 from strongroom.core.ledger_fixity import FixityRecords
+from strongroom.core.ledger_intents import IntentRecords
 from strongroom.core.ledger_watch import WatchRecords
 from strongroom.core.schema import SCHEMA_VERSION, upgrade
 from strongroom.core.shared import SharedRounds
@@ -55,7 +56,7 @@ def utcnow() -> str:
     return str(_NOW[1])
 
 
-class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
+class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords, IntentRecords):
     """A connection to ``<archive>/ledger.sqlite``, created on first use.
 
     Every statement the project runs against the ledger is a named method
@@ -531,24 +532,6 @@ class Ledger(WatchRecords, BagFactsQueries, SharedRounds, FixityRecords):
         """When a bag was made (or received), as recorded; None for an unknown bag."""
         rows = self.query("SELECT created FROM bags WHERE bag_id = ?", (bag_id,))
         return str(rows[0]["created"]) if rows else None
-
-    # --- publications: a bag's intent, recorded before its folder is renamed ----
-    def open_publication(self, bag_id: str, intent: dict[str, Any]) -> None:
-        """Record the intent to publish ``bag_id`` (what is needed to record it)."""
-        self.record_event("publication", "pending", bag_id=bag_id, detail=intent)
-
-    def close_publication(self, bag_id: str, outcome: str) -> None:
-        """Close a publication: ``complete``, ``abandoned`` or ``quarantined``."""
-        self.record_event("publication", outcome, bag_id=bag_id)
-
-    def pending_publications(self) -> list[tuple[str, dict[str, Any]]]:
-        """(bag id, intent) of every publication whose latest event is ``pending``."""
-        rows = self.query(
-            "SELECT bag_id, outcome, detail FROM events WHERE id IN (SELECT MAX(id) FROM events"
-            " WHERE event_type = 'publication' AND bag_id IS NOT NULL GROUP BY bag_id)"
-            " ORDER BY id"
-        )
-        return [(r["bag_id"], json.loads(r["detail"])) for r in rows if r["outcome"] == "pending"]
 
     def creation_details(self) -> dict[str, dict[str, Any]]:
         """bag id -> the detail of its latest ``creation`` event (one row per bag)."""

@@ -5,7 +5,7 @@ its folder into ``bags/`` before the ledger row, custody line and inventory
 entry are written, and closes its intent after them. A verify that looked in
 between reported the bag as "unrecorded" (V041): a false alarm, mailed by cron,
 that reads like tampering. So verify first asks the ledger for intents still
-pending (one indexed query):
+pending (``Ledger.open_intents``, one indexed query):
 
 - if the run that opened them still holds the archive's publishing lock, their
   bags are left alone this time, and verify says so;
@@ -22,18 +22,11 @@ from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
 from strongroom.errors import StrongroomError
 
-# The latest publication or ingestion event of each bag, where it is still pending.
-_PENDING = (
-    "SELECT bag_id FROM events WHERE id IN (SELECT MAX(id) FROM events"
-    " WHERE event_type IN ('publication', 'ingestion') AND bag_id IS NOT NULL"
-    " GROUP BY event_type, bag_id) AND outcome = 'pending'"
-)
-
 
 def pending_ids(archive: Archive) -> set[str]:
     """Bag ids whose publication or ingestion intent is still open."""
     with open_ledger(archive.root) as ledger:
-        return {str(row["bag_id"]) for row in ledger.query(_PENDING)}
+        return ledger.open_intents()
 
 
 class Settled:
