@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import bagit
@@ -58,6 +59,16 @@ def article(
     stamp: str = "2024-05-13 10:00",
 ) -> bytes:
     return ARTICLE.format(title=title, sentence=sentence, banner=banner, stamp=stamp).encode()
+
+
+def send_article(handler: BaseHTTPRequestHandler) -> None:
+    """Answer a request with the test article (for routes that do more than serve it)."""
+    body = article()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def serve_article(site: SiteServer, path: str = SEED_PATH, **kw: str) -> str:
@@ -157,3 +168,16 @@ def capture_and_bag(cli, url: str, manifests: Path) -> str:
     r = cli("bag", capture_id, "--manifests", str(manifests), "--json")
     assert r.exit_code == 0, r.output
     return json.loads(r.stdout)["bag_id"]
+
+
+def make_collection_bag(archive_dir: Path, urls: list[str], *, bag_id: str) -> Path:
+    """One bag holding many seeds (as ``strongroom archive`` makes a collection's bag)."""
+    archive = Archive(archive_dir).ensure()
+    if not (archive.keys / "signing.key").exists():
+        init_keys(archive.keys)
+    bag_dir = archive.bag_dir(bag_id)
+    for n, url in enumerate(urls):
+        record_warc(bag_dir / "warc" / f"{bag_id}-{n:05d}.warc.gz", url)
+    info = {"Seed-URL": list(urls), "Bag-Group-Identifier": "test", "Access": "public"}
+    bagit.make_bag(str(bag_dir), bag_info=info, checksums=["sha256"])
+    return bag_dir

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from watchkit import article, make_bag
+from watchkit import make_bag, send_article
 
 from strongroom.demosite import SiteServer
 
@@ -29,12 +29,7 @@ class Gauge:
             self.starts.append(time.monotonic())
         try:
             time.sleep(self.hold)
-            body = article()
-            handler.send_response(200)
-            handler.send_header("Content-Type", "text/html; charset=utf-8")
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
+            send_article(handler)
         finally:
             with self.lock:
                 self.now -= 1

@@ -38,17 +38,23 @@ def html_title(body: bytes, encoding: str = "utf-8") -> str:
 
 def html_text(body: bytes, encoding: str = "utf-8") -> str:
     """The visible text of an HTML document (scripts and styles left out)."""
-    try:
-        import lxml.html
-        from lxml.etree import ParserError
+    from strongroom.core.libxml import LOCK
 
-        doc = lxml.html.document_fromstring(body[:MAX_BODY].decode(encoding or "utf-8", "replace"))
-    except (ValueError, ParserError):
-        return ""
-    for bad in doc.xpath("//script|//style|//noscript|//head"):
-        bad.drop_tree()
-    # itertext, joined with spaces: text_content() glues "</h1><p>" words together
-    return _clean(" ".join(doc.itertext()), MAX_TEXT)
+    text = body[:MAX_BODY].decode(encoding or "utf-8", "replace")
+    with LOCK:  # libxml2 one thread at a time (a watch may extract text meanwhile)
+        try:
+            import lxml.html
+            from lxml.etree import ParserError
+
+            doc = lxml.html.document_fromstring(text)
+        except (ValueError, ParserError):
+            return ""
+        for bad in doc.xpath("//script|//style|//noscript|//head"):
+            bad.drop_tree()
+        # itertext, joined with spaces: text_content() glues "</h1><p>" words together
+        words = " ".join(doc.itertext())
+        del doc  # freed here, under the lock
+    return _clean(words, MAX_TEXT)
 
 
 def _rendered_texts(bag: Path) -> dict[str, str]:

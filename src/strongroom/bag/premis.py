@@ -111,11 +111,16 @@ def write_premis(ctx: Context, out: Any) -> None:
     lxml elements cost about 100 us a file, most of a small-file bag's time.
     Any text a template cannot take as it is goes through lxml instead.
     """
-    if isinstance(out, str | os.PathLike):
-        with open(out, "xb") as fh:
-            _write_premis(ctx, fh)
-    else:
-        _write_premis(ctx, out)
+    from strongroom.core.libxml import LOCK
+
+    # lxml builds it: libxml2 one thread at a time (a watch's workers may
+    # extract page text while its recording thread bags a recapture).
+    with LOCK:
+        if isinstance(out, str | os.PathLike):
+            with open(out, "xb") as fh:
+                _write_premis(ctx, fh)
+        else:
+            _write_premis(ctx, out)
 
 
 def _write_premis(ctx: Context, fh: Any) -> None:

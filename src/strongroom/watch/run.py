@@ -23,11 +23,12 @@ host while another host's seeds wait.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,6 +49,7 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_PER_HOST = 2
 MAX_CONCURRENCY = 64
 BATCH = 64  # watch results recorded per ledger transaction, at most
+WORKER_GRACE = 5.0  # seconds a run's end waits for the seeds in flight, at most
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4")
 
 
@@ -292,23 +294,16 @@ def watch(
         shared = (
             Round(archive, "watch") if ledger_location(archive.root).dialect != "sqlite" else None
         )
-        try:
-            with open_ledger(archive.root) as ledger:
-                for batch in _inspect_all(archive, jobs, concurrency, per_host, clients, shared):
-                    _record_batch(
-                        archive,
-                        ledger,
-                        collection,
-                        manifests_dir,
-                        batch,
-                        do_recapture,
-                        run,
-                        on_result,
-                    )
-                    if shared:  # recorded: no node takes these seeds again this round
-                        shared.finish([job.target.url for job, _ in batch])
-        finally:
-            clients.close()
+        inspected = _inspect_all(archive, jobs, concurrency, per_host, clients, shared)
+        # closing: on an error while recording, the workers stop (and the clients
+        # close) before the ledger does; see the end of _inspect_all.
+        with open_ledger(archive.root) as ledger, contextlib.closing(inspected):
+            for batch in inspected:
+                _record_batch(
+                    archive, ledger, collection, manifests_dir, batch, do_recapture, run, on_result
+                )
+                if shared:  # recorded: no node takes these seeds again this round
+                    shared.finish([job.target.url for job, _ in batch])
     return run
 
 
@@ -371,7 +366,7 @@ def _inspect_all(
     per_host: int,
     clients: _Clients,
     shared: Round | None = None,
-) -> Iterator[list[tuple[_Job, Inspection]]]:
+) -> Generator[list[tuple[_Job, Inspection]], None, None]:
     """Inspect every job on worker threads; yield them in job order, in batches.
 
     A batch is the next job in order plus every following one already done
@@ -398,8 +393,8 @@ def _inspect_all(
                 frontier.done(job)
             done.put((job.index, outcome))
 
-    # Daemon threads: Ctrl-C in the recording thread ends the process at once
-    # instead of waiting for fetches in flight (nothing they hold is written).
+    # Daemon threads: a worker stuck past the grace below cannot keep the
+    # process alive (nothing a worker holds is written).
     workers = [
         threading.Thread(target=work, name=f"watch-{n}", daemon=True)
         for n in range(min(concurrency, len(jobs)))
@@ -429,7 +424,14 @@ def _inspect_all(
                 nxt += 1
             yield batch
     finally:
+        # However the run ends (done, an error while recording, Ctrl-C), no
+        # worker goes on once watch returns: each finishes the seed in hand and
+        # takes no other. Only then are the clients closed, so no session is
+        # closed under a worker still using it, and no worker is left inside
+        # C code (libxml2, zlib, a socket) while the interpreter shuts down.
         frontier.close()
-    deadline = time.monotonic() + 5
-    for w in workers:
-        w.join(timeout=max(0.0, deadline - time.monotonic()))
+        deadline = time.monotonic() + WORKER_GRACE
+        for w in workers:
+            w.join(timeout=max(0.0, deadline - time.monotonic()))
+        if not any(w.is_alive() for w in workers):
+            clients.close()

@@ -70,13 +70,16 @@ def main_text(html: str) -> str:
 
     Falls back to all visible text when trafilatura finds no article.
     """
-    import trafilatura
+    from strongroom.core.libxml import LOCK
 
     text = None
     try:
-        text = trafilatura.extract(
-            html, include_comments=False, include_tables=False, favor_precision=True
-        )
+        with LOCK:  # one worker at a time in libxml2: see core/libxml.py
+            import trafilatura
+
+            text = trafilatura.extract(
+                html, include_comments=False, include_tables=False, favor_precision=True
+            )
     except Exception:
         # Extraction must never abort a watch run.
         text = None
