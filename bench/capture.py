@@ -63,26 +63,26 @@ wget is asked for ``Accept-Encoding: gzip`` like a browser (and like
 strongroom): servers and CDNs commonly send gzip CSS, which wget stores but
 cannot look inside.
 
-Measured (issue 16, seventh session, after the capture start-up was cut from
-446 M to 375 M instructions), medians of 5 paired runs at 0 ms:
+Measured (issue 16, eighth session), medians of 7 paired runs at 0 ms, served by
+nginx, load 0.7-1.0:
 
-- 40 articles, load 0.4-1.0: -c 1 48.3 pages/s (45.0-49.4) against one wget's
-  89.8 (0.54x; 0.81x in requests/s), -c 4 62.4 (53.7-72.6) against four wgets'
-  134.0 (0.47x; 0.67x requests/s); CPU per run 0.53 and 0.56 s against wget's 0.29
-  and 0.32 s. Earlier the same day at a load of 1: 0.79x and 0.57x.
-- 200 articles: at a load of 0.6-4: -c 1 0.98x one wget, -c 4 1.07x four wgets;
-  at a load of 0.1-2 an hour later, with the server three times slower for every
-  client (its own ceiling below wget -r): 0.78x and 0.49x.
+- 40 articles: -c 1 177.2 pages/s (158.1-218.4) against one wget's 177.7
+  (117.4-295.5): 1.00x, 1.49x in requests/s; -c 4 194.9 (135.9-215.7) against four
+  wgets' 289.7 (212.1-420.3): 0.67x, 0.96x in requests/s, 1.10x one wget.
+- 200 articles: -c 1 334.5 (305.8-358.7) against 312.4: 1.07x; -c 4 286.6 against
+  four wgets' 588.7: 0.49x (0.92x one wget). An earlier run at a load of 1-3.5
+  gave 0.97x and 1.10x on the small site, 1.66x and 1.65x on the large one: the
+  four wget processes' rate moves most (their min-max spans 2-3x).
+- With ``--server python`` (5 pairs, load 0.4-1.1): 40 articles 1.56x and 0.95x,
+  200 articles 0.99x and 0.72x. At 50 ms, -c 4 is 0.69x four wgets' pages/s and
+  2.54x one's (0.98x in requests/s; the ceiling is 1.06x strongroom's rate).
 
-What is left, by instruction counts (callgrind) and profiles: a 1-page capture is
-375 M instructions, of which the interpreter is 39 M, importing click 131 M, and
-strongroom's own modules most of the rest (16 frozen dataclasses of the public
-settings and capture-record types about 60-70 M); the capture itself is 16 M.
-wget's whole 1-page capture takes 12 ms. Per request strongroom spends 1.1 M
-instructions in Python (wget 0.64 M, most of its cost is system calls); -c 4 runs on
-one core (the GIL) while four wgets use both. Matching wget on the small site needs
-start-up below about 60 ms (a resident capture process) and, at -c 4, workers in
-more than one process. At 50 ms, -c 4 is 0.67x four wgets and 2.49x one.
+What is left, by profiles: a one-page capture takes 87 ms on an idle machine
+(wget's whole one-page capture 9 ms), of which importing is about 55 ms (click and
+the standard modules it pulls in 30 ms, the 17 dataclasses of the settings and
+capture records 13 ms); at -c 1 a request costs 0.27 ms of CPU, at -c 4 0.42 ms
+(GIL contention), and the process never uses more than one core, while four wgets
+use both. Matching four wgets at 0 ms needs workers in more than one process.
 
 Run:  .venv/bin/python bench/capture.py [--pages 40 200] [--latency 0 0.05] [--runs 5] [--long]
       [--server auto|nginx|python]
