@@ -25,8 +25,10 @@ from strongroom.core.ledger import open_ledger
 BAG_ID = f"andijan-2005-{CAPTURE_ID}"
 
 
-def _killed_after_rename(cli, archive: Path, manifests: Path) -> None:
+def _killed_after_rename(cli, archive: Path, manifests: Path, migrate: bool = False) -> None:
     make_capture(archive)
+    if migrate:  # a new PostgreSQL ledger is made by ledger migrate
+        assert cli("ledger", "migrate").exit_code == 0
     assert cli("keys", "init").exit_code == 0
     env = dict(os.environ, STRONGROOM_ARCHIVE=str(archive), **{CRASH_ENV: "after-rename"})
     res = subprocess.run(
@@ -82,3 +84,25 @@ def test_verify_finishes_the_publication_of_a_run_that_died(
     # and the bag's own run, re-run, knows the bag is made
     again = cli("bag", CAPTURE_ID, "--manifests", str(manifests))
     assert again.exit_code == 2 and "already exists" in again.stderr
+
+
+def test_on_a_shared_ledger_verify_leaves_an_open_publication_to_its_node(
+    cli, archive_dir: Path, manifests: Path, pg_url: str, monkeypatch
+) -> None:
+    """Each node's publishing lock is its own, so a verify cannot tell another node's
+    run at work from a dead one: it leaves the bag, and the next ``bag`` finishes it."""
+    monkeypatch.setenv("STRONGROOM_LEDGER", pg_url)
+    _killed_after_rename(cli, archive_dir, manifests, migrate=True)
+    res = cli("verify", "--all", "--fast", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["in_flight"] == [BAG_ID] and doc["bags"] == []
+    assert "shared ledger" in doc["notes"][0]
+    with open_ledger(archive_dir) as ledger:
+        assert [b for b, _ in ledger.pending_publications()] == [BAG_ID]  # left open
+    # The node's own next bag run reconciles: the bag is recorded, and verify checks it.
+    again = cli("bag", CAPTURE_ID, "--manifests", str(manifests))
+    assert again.exit_code == 0 and BAG_ID in again.stdout, again.output
+    res = cli("verify", "--all", "--fast", "--json")
+    assert res.exit_code == 0, res.output
+    assert [(b["bag"], b["result"]) for b in json.loads(res.stdout)["bags"]] == [(BAG_ID, "valid")]

@@ -411,7 +411,7 @@ def _settled(archive: Archive, targets: list[Target], result: VerifyRun) -> list
     after finishing what dead runs left; those bags are named in a note."""
     from strongroom.verify.inflight import settle
 
-    settled = settle(archive)
+    settled = settle(archive, {t.bag_id for t in targets if t.bag_id} if targets else None)
     if not settled.in_flight:
         return targets
     result.in_flight = settled.in_flight

@@ -11,7 +11,9 @@ pending (``Ledger.open_intents``, one indexed query):
   bags are left alone this time, and verify says so;
 - if no run holds it, that run died: verify finishes its work as every locked
   command does (``reconcile``: record a whole bag, quarantine a broken one),
-  then checks the bags, now whole and recorded.
+  then checks the bags, now whole and recorded;
+- on a ledger shared by several nodes, such bags are only left alone (see
+  :func:`settle`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from strongroom.core.ledger import open_ledger
 from strongroom.errors import StrongroomError
 
 
-def pending_ids(archive: Archive) -> set[str]:
-    """Bag ids whose publication or ingestion intent is still open."""
+def pending_ids(archive: Archive) -> tuple[set[str], bool]:
+    """Bag ids whose publication or ingestion intent is still open, and whether the
+    ledger is shared with other nodes (PostgreSQL; a SQLite ledger is the archive's own)."""
     with open_ledger(archive.root) as ledger:
-        return ledger.open_intents()
+        return ledger.open_intents(), ledger.dialect != "sqlite"
 
 
 class Settled:
@@ -41,11 +44,25 @@ class Settled:
         self.stuck = stuck
 
 
-def settle(archive: Archive) -> Settled:
-    """Finish the publications of runs that died; name those another run has under way."""
-    pending = pending_ids(archive)
+def settle(archive: Archive, local: set[str] | None = None) -> Settled:
+    """Finish the publications of runs that died; name those another run has under way.
+
+    ``local``: the bags on this node's disk that the caller checks (default: every
+    bag on it; another node's intents on a shared ledger are about bags this one
+    may not hold). On a shared ledger nothing is finished here: the publishing
+    lock is each node's own, so this node cannot tell a run on another node that
+    is still at work from a dead one; the next ``strongroom bag`` of the node that
+    opened it finishes it.
+    """
+    open_, shared = pending_ids(archive)
+    if not open_:  # the nightly case: one indexed query, no listing of the bags
+        return Settled(set())
+    local = set(archive.bag_ids()) if local is None else local
+    pending = open_ & local
     if not pending:
         return Settled(set())
+    if shared:
+        return Settled(pending, "open in the shared ledger; the node that made them finishes it")
     from strongroom.bag import publish
     from strongroom.share import ingest
 
@@ -58,5 +75,5 @@ def settle(archive: Archive) -> Settled:
     except (StrongroomError, OSError, sqlite3.Error) as exc:  # a read-only or full archive
         reason = getattr(exc, "message", None) or str(exc)
         return Settled(pending, f"an unfinished publication could not be finished: {reason}", True)
-    left = pending_ids(archive)
+    left = pending_ids(archive)[0] & local
     return Settled(left, "their publication is still open" if left else "", bool(left))
