@@ -119,7 +119,11 @@ def reconcile(archive: Archive) -> Reconciled:
     done.temps_removed = [p.name for p in clean_stale_temps(archive.bags)]
     with open_ledger(archive.root) as ledger:
         pending = ledger.pending_publications()
+        shared = ledger.dialect != "sqlite"
+    node = archive.config.node.name
     for bag_id, intent in pending:
+        if not owned(intent, node, shared):
+            continue  # another node's: only it can tell whether its run is still at work
         final = archive.bag_dir(bag_id)
         if not final.exists():
             outcome = "abandoned"  # killed before the rename: nothing was published
@@ -136,6 +140,15 @@ def reconcile(archive: Archive) -> Reconciled:
             ledger.close_publication(bag_id, outcome)
     done.captures_moved = _stale_captures(archive)
     return done
+
+
+def owned(intent: dict[str, Any], node: str, shared: bool) -> bool:
+    """Whether this node may finish or undo ``intent``. On a ledger shared by several
+    nodes only the node that opened it may: each node's publishing lock is its own,
+    so no other can tell its run at work from a dead one (and the bag may not even
+    be on the other node's disk). Intents from before they named their node, and
+    every intent of an archive's own SQLite ledger, are this node's."""
+    return not shared or intent.get("node") in (None, node)
 
 
 def is_whole(bag: Path) -> bool:
@@ -204,6 +217,7 @@ def intent_of(plan: Any) -> dict[str, Any]:
         "oxum": plan.oxum,
         "stamp": plan.stamp_detail(),
         "designations": [d.label() for d in plan.designations],
+        "node": plan.archive.config.node.name,  # on a shared ledger, who may finish it
     }
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.bag import custody
-from strongroom.bag.publish import crash_point
+from strongroom.bag.publish import crash_point, owned
 from strongroom.core.archive import Archive
 from strongroom.core.fsutil import TMP_PREFIX, fsync_dir, fsync_tree
 from strongroom.core.ledger import open_ledger, utcnow
@@ -80,6 +80,7 @@ def intent_for(
         "manifests": str(manifests),
         "work": str(work),
         "created": utcnow(),
+        "node": archive.config.node.name,  # on a shared ledger, who may finish it
     }
 
 
@@ -212,7 +213,11 @@ def reconcile(archive: Archive) -> dict[str, list[str]]:
     from strongroom.verify.validate import validate_bag
 
     done: dict[str, list[str]] = {"completed": [], "abandoned": [], "quarantined": []}
+    with open_ledger(archive.root) as ledger:
+        shared = ledger.dialect != "sqlite"
     for intent in pending(archive):
+        if not owned(intent, archive.config.node.name, shared):
+            continue  # another node's receive (see bag.publish.owned)
         bag_id = intent["bag_id"]
         final = archive.bag_dir(bag_id)
         if final.is_dir() and validate_bag(final, "full").valid:
