@@ -119,7 +119,7 @@ def reconcile(archive: Archive) -> Reconciled:
     done.temps_removed = [p.name for p in clean_stale_temps(archive.bags)]
     with open_ledger(archive.root) as ledger:
         pending = ledger.pending_publications()
-        shared = ledger.dialect != "sqlite"
+        shared = ledger.shared
     node = archive.config.node.name
     for bag_id, intent in pending:
         if not owned(intent, node, shared):

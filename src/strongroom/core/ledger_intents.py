@@ -26,6 +26,14 @@ class IntentRecords:
     """Ledger methods for publication intents (see the module docstring)."""
 
     record_event: Callable[..., int]  # provided by Ledger
+    dialect: str
+
+    @property
+    def shared(self) -> bool:
+        """Whether several nodes may share this ledger (PostgreSQL): then each intent
+        is its own node's to finish (``bag.publish.owned``). A SQLite ledger is one
+        archive's."""
+        return self.dialect != "sqlite"
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:  # provided by Ledger
         raise NotImplementedError

@@ -214,7 +214,7 @@ def reconcile(archive: Archive) -> dict[str, list[str]]:
 
     done: dict[str, list[str]] = {"completed": [], "abandoned": [], "quarantined": []}
     with open_ledger(archive.root) as ledger:
-        shared = ledger.dialect != "sqlite"
+        shared = ledger.shared
     for intent in pending(archive):
         if not owned(intent, archive.config.node.name, shared):
             continue  # another node's receive (see bag.publish.owned)

@@ -390,7 +390,7 @@ def run_verify(
         stack.callback(ctx.close)
         on_disk = targets or []
         if due or any(t.bag_id for t in on_disk):  # bags outside the archive: no ledger
-            targets = _settled(archive, on_disk, result)
+            targets = _settled(archive, ctx.open(), on_disk, result)
         if due:
             _check_due(archive, options, ctx, result, progress, on_done)
         elif (jobs := jobs_for(options.jobs, options.mode, len(targets or []))) > 1:
@@ -406,12 +406,15 @@ def run_verify(
     return result
 
 
-def _settled(archive: Archive, targets: list[Target], result: VerifyRun) -> list[Target]:
+def _settled(
+    archive: Archive, ledger: Ledger, targets: list[Target], result: VerifyRun
+) -> list[Target]:
     """``targets`` without the bags another run is publishing (see ``verify.inflight``),
     after finishing what dead runs left; those bags are named in a note."""
     from strongroom.verify.inflight import settle
 
-    settled = settle(archive, {t.bag_id for t in targets if t.bag_id} if targets else None)
+    local = {t.bag_id for t in targets if t.bag_id} if targets else None
+    settled = settle(archive, ledger, local)
     if not settled.in_flight:
         return targets
     result.in_flight = settled.in_flight

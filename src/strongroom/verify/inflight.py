@@ -21,15 +21,8 @@ from __future__ import annotations
 import sqlite3
 
 from strongroom.core.archive import Archive
-from strongroom.core.ledger import open_ledger
+from strongroom.core.ledger import Ledger
 from strongroom.errors import StrongroomError
-
-
-def pending_ids(archive: Archive) -> tuple[set[str], bool]:
-    """Bag ids whose publication or ingestion intent is still open, and whether the
-    ledger is shared with other nodes (PostgreSQL; a SQLite ledger is the archive's own)."""
-    with open_ledger(archive.root) as ledger:
-        return ledger.open_intents(), ledger.dialect != "sqlite"
 
 
 class Settled:
@@ -44,9 +37,10 @@ class Settled:
         self.stuck = stuck
 
 
-def settle(archive: Archive, local: set[str] | None = None) -> Settled:
+def settle(archive: Archive, ledger: Ledger, local: set[str] | None = None) -> Settled:
     """Finish the publications of runs that died; name those another run has under way.
 
+    ``ledger``: the run's own connection (no second one for the nightly question).
     ``local``: the bags on this node's disk that the caller checks (default: every
     bag on it; another node's intents on a shared ledger are about bags this one
     may not hold). On a shared ledger nothing is finished here: the publishing
@@ -54,14 +48,14 @@ def settle(archive: Archive, local: set[str] | None = None) -> Settled:
     is still at work from a dead one; the next ``strongroom bag`` of the node that
     opened it finishes it.
     """
-    open_, shared = pending_ids(archive)
+    open_ = ledger.open_intents()
     if not open_:  # the nightly case: one indexed query, no listing of the bags
         return Settled(set())
     local = set(archive.bag_ids()) if local is None else local
     pending = open_ & local
     if not pending:
         return Settled(set())
-    if shared:
+    if ledger.shared:
         return Settled(pending, "open in the shared ledger; the node that made them finishes it")
     from strongroom.bag import publish
     from strongroom.share import ingest
@@ -75,5 +69,5 @@ def settle(archive: Archive, local: set[str] | None = None) -> Settled:
     except (StrongroomError, OSError, sqlite3.Error) as exc:  # a read-only or full archive
         reason = getattr(exc, "message", None) or str(exc)
         return Settled(pending, f"an unfinished publication could not be finished: {reason}", True)
-    left = pending_ids(archive)[0] & local
+    left = ledger.open_intents() & local
     return Settled(left, "their publication is still open" if left else "", bool(left))
