@@ -68,6 +68,15 @@ class Reconciled:
     captures_moved: list[str] = field(default_factory=list)
 
 
+def _locked(fd: int) -> bool:
+    """Take the lock on ``fd`` if no other run holds it (never waits)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
 def _open_lock(archive: Archive) -> int:
     try:
         archive.locks.mkdir(parents=True, exist_ok=True)
@@ -82,16 +91,12 @@ def publishing(archive: Archive, timeout: float = 600.0) -> Iterator[Reconciled]
     fd = _open_lock(archive)
     try:
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise UsageError(
-                        f"another strongroom run holds {archive.locks / LOCK_NAME}; try again"
-                    ) from None
-                time.sleep(0.2)
+        while not _locked(fd):
+            if time.monotonic() > deadline:
+                raise UsageError(
+                    f"another strongroom run holds {archive.locks / LOCK_NAME}; try again"
+                )
+            time.sleep(0.2)
         yield reconcile(archive)
     finally:
         os.close(fd)  # releases the lock
@@ -103,12 +108,7 @@ def publishing_if_free(archive: Archive) -> Iterator[bool]:
     yet, the caller does what it needs), else yield False at once without waiting."""
     fd = _open_lock(archive)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
+        yield _locked(fd)
     finally:
         os.close(fd)
 
