@@ -96,30 +96,20 @@ class NginxSite:
                 time.sleep(0.01)
         raise SystemExit(f"nginx did not start: {(self.work / 'error.log').read_text()}")
 
-    def _pids(self) -> list[int]:
-        master = int((self.work / "nginx.pid").read_text())
-        pids = [master]
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                    pids.append(int(entry.name))
-        return pids
-
     def cpu(self) -> float:
-        """CPU seconds (user + system) nginx's processes have used so far."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in self._pids():
-            try:
-                fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+        """CPU seconds (user + system) nginx's master and workers have used so far."""
+        master = int((self.work / "nginx.pid").read_text())
+        ticks = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        return total / tick
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # it ended meanwhile
+            if int(entry.name) == master or int(fields[1]) == master:  # fields[1]: ppid
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat's 14, 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def __exit__(self, *exc: object) -> None:
         master = int((self.work / "nginx.pid").read_text())
