@@ -101,6 +101,28 @@ def test_events_copies_and_custody_heads(ledger):
     assert (head.seq, head.end, head.verified_seq) == (3, 20, 3)
 
 
+def test_pending_ingestions_are_the_open_ones_among_many_closed(ledger):
+    """A receiver's history of finished ingestions hides none of its open intents,
+    and a bag received again counts by its latest event."""
+    ledger.begin_batch()  # one commit for the history, not one fsync per event
+    for n in range(500):
+        for outcome in ("pending", "success"):
+            ledger.record_event("ingestion", outcome, bag_id=f"r{n}", detail={"bag_id": f"r{n}"})
+    ledger.record_event("ingestion", "pending", bag_id="again", detail={"bag_id": "again", "n": 1})
+    ledger.record_event("ingestion", "abandoned", bag_id="again", detail={"reconciled": True})
+    ledger.record_event("ingestion", "pending", bag_id="open", detail={"bag_id": "open"})
+    ledger.record_event("ingestion", "pending", bag_id="again", detail={"bag_id": "again", "n": 2})
+    ledger.record_event("publication", "pending", bag_id="made", detail={"bag_id": "made"})
+    ledger.record_event("ingestion", "pending", detail={"bag_id": None})  # about no bag
+    ledger.commit_batch()
+    # in the order the bags were first received, each with its latest intent
+    assert ledger.pending_ingestions() == [{"bag_id": "again", "n": 2}, {"bag_id": "open"}]
+    ledger.record_event("ingestion", "success", bag_id="again")
+    ledger.record_event("ingestion", "quarantined", bag_id="open")
+    assert ledger.pending_ingestions() == []
+    assert ledger.open_intents() == {"made"}
+
+
 def test_a_statement_that_fails_leaves_nothing_behind(ledger):
     with pytest.raises(Exception), ledger.transaction() as c:  # noqa: B017
         c.execute(

@@ -104,6 +104,37 @@ def test_receive_killed_at_a_step_is_finished_by_the_next_run(cli, pair, tmp_pat
     assert not [p for p in receiver.quarantine.iterdir() if p.name.startswith(".tmp-")]
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_killed_receive_is_finished_among_many_finished_ones(
+    cli, pair, tmp_path, request, monkeypatch, engine
+) -> None:
+    """Years of received bags in the ledger: the next receive still finds the one
+    intent a killed run left open, finishes it, and leaves the finished ones be."""
+    sender, receiver = pair
+    if engine == "postgresql":
+        monkeypatch.setenv("STRONGROOM_LEDGER", request.getfixturevalue("pg_url"))
+        assert cli("ledger", "migrate", "--archive", receiver.root).exit_code == 0
+    with open_ledger(receiver.root) as ledger:
+        ledger.begin_batch()
+        for n in range(2000):
+            bag_id = f"andijan-2005-20230101T000000Z-{n:06x}"
+            ledger.record_event("ingestion", "pending", bag_id=bag_id, detail={"bag_id": bag_id})
+            ledger.record_event("ingestion", "success", bag_id=bag_id, detail={"source": "x"})
+        ledger.commit_batch()
+    manifests = tmp_path / "manifests"
+    args = ("receive", sender.bag_dir(BAG), "--manifests", manifests, "--archive", receiver.root)
+    assert strongroom(tmp_path, *args, crash="receive-after-rename")[0] == -signal.SIGKILL
+    assert [i["bag_id"] for i in ingest.pending(receiver)] == [BAG]
+    r = cli(*args, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert ingest.pending(receiver) == []
+    assert_nothing_or_whole(receiver, manifests)
+    with open_ledger(receiver.root) as ledger:
+        outcomes = [e["outcome"] for e in ledger.events(types=("ingestion",))]
+    assert outcomes.count("success") == 2001 and len(outcomes) == 4002  # nothing undone
+    assert not list(receiver.quarantine.glob("*-unfinished-*"))
+
+
 def test_receive_killed_after_delays_leaves_nothing_or_a_whole_bag(cli, pair, tmp_path) -> None:
     sender, receiver = pair
     manifests = tmp_path / "manifests"

@@ -17,10 +17,12 @@ import sys
 from pathlib import Path
 
 from bagkit import CAPTURE_ID, make_capture
+from sharekit import BAG, build_sender, make_pair
 
 from strongroom.bag.publish import CRASH_ENV, LOCK_NAME
 from strongroom.core.archive import Archive
 from strongroom.core.ledger import open_ledger
+from strongroom.share import ingest
 
 BAG_ID = f"andijan-2005-{CAPTURE_ID}"
 
@@ -106,3 +108,30 @@ def test_on_a_shared_ledger_verify_leaves_an_open_publication_to_its_node(
     res = cli("verify", "--all", "--fast", "--json")
     assert res.exit_code == 0, res.output
     assert [(b["bag"], b["result"]) for b in json.loads(res.stdout)["bags"]] == [(BAG_ID, "valid")]
+
+
+def test_verify_finishes_the_receive_of_a_run_that_died(cli, tmp_path: Path) -> None:
+    """A receive killed right after its rename: verify records the whole bag (the
+    received bag's intent, as a dead ``bag`` run's), then checks it."""
+    sender_root = build_sender(tmp_path / "template")
+    sender, receiver = make_pair(
+        sender_root, tmp_path / "berlin", tmp_path / "kyiv", tmp_path / "o"
+    )
+    manifests = tmp_path / "manifests"
+    env = dict(os.environ, **{CRASH_ENV: "receive-after-rename"})
+    res = subprocess.run(
+        [sys.executable, "-m", "strongroom", "receive", str(sender.bag_dir(BAG)),
+         "--manifests", str(manifests), "--archive", str(receiver.root)],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    assert [i["bag_id"] for i in ingest.pending(receiver)] == [BAG]
+    res = cli("verify", "--all", "--json", "--archive", str(receiver.root))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["in_flight"] == []
+    assert [(b["bag"], b["result"]) for b in doc["bags"]] == [(BAG, "valid")]
+    assert ingest.pending(receiver) == []
+    assert (manifests / "andijan").is_dir()  # its inventory entry was written too
+    with open_ledger(receiver.root) as ledger:
+        assert ledger.bag_ids() == {BAG}

@@ -23,7 +23,7 @@ _OPEN = (
 
 
 class IntentRecords:
-    """Ledger methods for publication intents (see the module docstring)."""
+    """Ledger methods for publication and ingestion intents (see the module docstring)."""
 
     record_event: Callable[..., int]  # provided by Ledger
     dialect: str
@@ -54,6 +54,21 @@ class IntentRecords:
             " ORDER BY id"
         )
         return [(r["bag_id"], json.loads(r["detail"])) for r in rows if r["outcome"] == "pending"]
+
+    def pending_ingestions(self) -> list[dict[str, Any]]:
+        """The intent of every received bag whose latest ``ingestion`` event is ``pending``,
+        in the order the bags were first received.
+
+        One query over the events_type_bag index: the history of closed ingestions,
+        which grows with every received bag, is never read row by row.
+        """
+        rows = self.query(
+            "SELECT e.detail FROM events e JOIN (SELECT MAX(id) AS last, MIN(id) AS first"
+            " FROM events WHERE event_type = 'ingestion' AND bag_id IS NOT NULL"
+            " AND bag_id <> '' GROUP BY bag_id) m ON e.id = m.last"
+            " WHERE e.outcome = 'pending' ORDER BY m.first"
+        )
+        return [json.loads(r["detail"]) for r in rows]
 
     def open_intents(self) -> set[str]:
         """Bag ids whose publication or ingestion is still open (pending)."""

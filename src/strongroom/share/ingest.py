@@ -35,7 +35,7 @@ from strongroom.bag import custody
 from strongroom.bag.publish import crash_point, owned
 from strongroom.core.archive import Archive
 from strongroom.core.fsutil import TMP_PREFIX, fsync_dir, fsync_tree
-from strongroom.core.ledger import open_ledger, utcnow
+from strongroom.core.ledger import Ledger, open_ledger, utcnow
 
 INGESTION = "ingestion"
 PENDING = "pending"
@@ -118,12 +118,13 @@ def publish(archive: Archive, intent: dict[str, Any]) -> Path:
     return final
 
 
-def record(archive: Archive, intent: dict[str, Any]) -> str:
+def record(archive: Archive, intent: dict[str, Any], ledger: Ledger | None = None) -> str:
     """Record a published received bag: ledger row, inventory entry, then the custody line
     and ledger event of the ingestion (which close the intent).
 
     Each step checks what is already there, so that a run killed halfway through
-    is finished by the next, and nothing is recorded twice. Returns the
+    is finished by the next, and nothing is recorded twice. ``ledger``: the
+    caller's open connection (else the archive's, for this call). Returns the
     inventory path.
     """
     from strongroom.bag import inventory
@@ -131,7 +132,8 @@ def record(archive: Archive, intent: dict[str, Any]) -> str:
 
     bag_id = intent["bag_id"]
     access = current_access(archive, bag_id)
-    with open_ledger(archive.root) as ledger:
+    own = contextlib.nullcontext(ledger) if ledger is not None else open_ledger(archive.root)
+    with own as ledger:
         ledger.record_bag(
             bag_id,
             collection_id=intent["collection_id"],
@@ -200,40 +202,38 @@ def _ingestion_logged(archive: Archive, bag_id: str, source: str) -> bool:
 def pending(archive: Archive) -> list[dict[str, Any]]:
     """The intents of ingestions whose latest event is still ``pending``."""
     with open_ledger(archive.root) as ledger:
-        events = ledger.events(types=(INGESTION,))
-    latest: dict[str, dict[str, Any]] = {}
-    for e in events:
-        if e["bag_id"]:
-            latest[e["bag_id"]] = e
-    return [e["detail"] for e in latest.values() if e["outcome"] == PENDING]
+        return ledger.pending_ingestions()
 
 
 def reconcile(archive: Archive) -> dict[str, list[str]]:
-    """Finish or undo what killed receives left (call with the publishing lock held)."""
+    """Finish or undo what killed receives left (call with the publishing lock held).
+
+    One ledger connection serves the whole reconcile. Each write commits on its
+    own and no read leaves a transaction open, so holding it while a bag is
+    validated holds no lock on the ledger.
+    """
     from strongroom.verify.validate import validate_bag
 
     done: dict[str, list[str]] = {"completed": [], "abandoned": [], "quarantined": []}
     with open_ledger(archive.root) as ledger:
-        shared = ledger.shared
-    for intent in pending(archive):
-        if not owned(intent, archive.config.node.name, shared):
-            continue  # another node's receive (see bag.publish.owned)
-        bag_id = intent["bag_id"]
-        final = archive.bag_dir(bag_id)
-        if final.is_dir() and validate_bag(final, "full").valid:
-            record(archive, intent)  # closes the intent with its success event
-            done["completed"].append(bag_id)
-            continue
-        outcome = "quarantined" if final.exists() else "abandoned"
-        for leftover in (final, archive.custody_path(bag_id)):
-            if leftover.exists():
-                _to_quarantine(archive, leftover)
-        with open_ledger(archive.root) as ledger:
+        for intent in ledger.pending_ingestions():
+            if not owned(intent, archive.config.node.name, ledger.shared):
+                continue  # another node's receive (see bag.publish.owned)
+            bag_id = intent["bag_id"]
+            final = archive.bag_dir(bag_id)
+            if final.is_dir() and validate_bag(final, "full").valid:
+                record(archive, intent, ledger)  # closes the intent with its success event
+                done["completed"].append(bag_id)
+                continue
+            outcome = "quarantined" if final.exists() else "abandoned"
+            for leftover in (final, archive.custody_path(bag_id)):
+                if leftover.exists():
+                    _to_quarantine(archive, leftover)
             ledger.record_event(
                 INGESTION, outcome, bag_id=bag_id, actor=archive.config.operator,
                 detail={"source": intent.get("source"), "reconciled": True},
             )  # fmt: skip
-        done[outcome].append(bag_id)
+            done[outcome].append(bag_id)
     _remove_stale_work(archive)
     return done
 
