@@ -265,8 +265,10 @@ def test_news_page_every_requisite_digests_and_dedup(cli, news, archive_dir):
 
 
 def test_one_connection_and_four_capture_the_same_records(cli, news, tmp_path):
-    """-c 1 (fetched on the main thread) and -c 4 (worker threads) make the same WARC
-    records: the same (type, URI) pairs, every digest valid, warcio reads them all."""
+    """-c 1 (fetched on the main thread) and -c 4 (worker threads: this process runs
+    the test site's threads, so it forks no fetch processes; tests/capture/test_procs.py
+    has those) make the same WARC records: the same (type, URI) pairs, every digest
+    valid, warcio reads them all. Each file starts with its own warcinfo record."""
     kinds = []
     for c in ("1", "4"):
         archive = tmp_path / f"archive-c{c}"
@@ -280,7 +282,14 @@ def test_one_connection_and_four_capture_the_same_records(cli, news, tmp_path):
         for r in records:
             if r["type"] in ("response", "request", "revisit"):
                 assert r["h"]["WARC-IP-Address"] == "127.0.0.1"
-        kinds.append(sorted((r["type"], r["h"].get("WARC-Target-URI", "")) for r in records))
+        assert sum(r["type"] == "warcinfo" for r in records) == len(doc["warcs"])
+        kinds.append(
+            sorted(
+                (r["type"], r["h"].get("WARC-Target-URI", ""))
+                for r in records
+                if r["type"] != "warcinfo"
+            )
+        )
         assert doc["stats"]["fetched"] == len(REQUISITES) + 2  # and the two pages
     assert kinds[0] == kinds[1]
 
@@ -329,7 +338,11 @@ def test_reset_mid_body_is_truncated_and_failed(cli, hostile, archive_dir):
     reason = doc["failures"][0]["reason"]
     assert "Content-Length mismatch" in reason and "1000 of 100000" in reason
     recs = all_records(archive_dir, doc["capture_id"])
-    resp = next(r for r in recs if r["h"].get("WARC-Target-URI", "").endswith("reset.bin"))
+    resp = next(
+        r
+        for r in recs
+        if r["type"] == "response" and r["h"]["WARC-Target-URI"].endswith("reset.bin")
+    )
     assert resp["h"]["WARC-Truncated"] == "disconnect"
     verify_digests(recs)
     warcio_check(warcs_of(archive_dir, doc["capture_id"]))
@@ -350,7 +363,11 @@ def test_max_bytes_truncates_without_failing(cli, hostile, archive_dir):
     assert res.exit_code == 0, res.output
     assert doc["stats"]["truncated"] == 1
     recs = all_records(archive_dir, doc["capture_id"])
-    resp = next(r for r in recs if r["h"].get("WARC-Target-URI", "").endswith("large.bin"))
+    resp = next(
+        r
+        for r in recs
+        if r["type"] == "response" and r["h"]["WARC-Target-URI"].endswith("large.bin")
+    )
     assert resp["h"]["WARC-Truncated"] == "length"
     assert len(resp["block"]) < LARGE_SIZE
     verify_digests(recs)

@@ -27,17 +27,15 @@ from urllib.parse import urlsplit
 from strongroom import SOFTWARE, __version__
 from strongroom.capture.frontier import Done, Failure, Frontier, Task, in_scope
 from strongroom.capture.interrupts import DeferredInterrupts, no_interrupts, sigterm_as_interrupt
+from strongroom.capture.procs import FetchPool, cpus, may_fork, plan
 from strongroom.capture.record import (
     CaptureRecord,
     CollectionRef,
-    DesignationRef,
     FailureRef,
     PageRef,
     SeedRef,
     WarcRef,
-    collection_file_ref,
 )
-from strongroom.capture.record import Curator as RecordCurator
 from strongroom.capture.workers import Recorder, Worker
 from strongroom.core.archive import Archive
 from strongroom.core.collection import (
@@ -53,7 +51,13 @@ from strongroom.core.collection import (
 )
 from strongroom.core.ledger import Ledger, open_ledger
 from strongroom.errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, UsageError
-from strongroom.warc.write import DIGEST_CONVENTION, ROLL_SIZE, WarcSink, format_warc_fields
+from strongroom.warc.write import (
+    DIGEST_CONVENTION,
+    ROLL_SIZE,
+    WarcSink,
+    WarcStats,
+    format_warc_fields,
+)
 
 __all__ = ["CaptureOptions", "CaptureResult", "Failure", "capture", "in_scope", "new_capture_id"]
 
@@ -202,6 +206,7 @@ class _Crawl:
         self.recorder = Recorder(self.sink, capture_id, self._prior)
         self.sink.on_publish(self._index_published)
         self.browser: Any = self._browser() if settings.browser else None
+        self.pool: FetchPool | None = None  # fetch processes (capture/procs.py), if any
 
     def _browser(self) -> Any:
         """The crawl's Chromium (started when the first page is fetched)."""
@@ -241,7 +246,18 @@ class _Crawl:
     @property
     def stats(self) -> dict[str, int]:
         f = self.frontier
-        return {"fetched": f.fetched, "failed": f.failed} | dict(self.recorder.stats)
+        stats = {"fetched": f.fetched, "failed": f.failed} | dict(self.recorder.stats)
+        if self.pool is not None:
+            for k, v in self.pool.stats.items():
+                stats[k] = stats.get(k, 0) + v
+        return stats
+
+    def published(self) -> list[WarcStats]:
+        """The capture's published WARC files, this process's and its fetch processes'."""
+        files = list(self.sink.published)
+        if self.pool is not None:
+            files += self.pool.published
+        return sorted(files, key=lambda w: w.name)
 
     # --- warcinfo ---------------------------------------------------------
     def warcinfo(self) -> dict[str, Any]:
@@ -289,7 +305,10 @@ class _Crawl:
     def _index_published(self, warc_name: str) -> None:
         # Only digests of records in a closed, renamed WARC enter the ledger, so an
         # interrupted capture never leaves the index pointing at a missing record.
-        rows = self.recorder.unindexed.pop(warc_name, [])
+        self._index_rows(self.recorder.unindexed.pop(warc_name, []))
+
+    def _index_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Payload rows of a published WARC: into the ledger now, or with the capture's row."""
         if not rows:
             return
         if self.defer_index:
@@ -300,18 +319,31 @@ class _Crawl:
             self.indexed = True
 
     # --- main loop --------------------------------------------------------
-    def run(self, seeds: list[str]) -> str:
-        worker = Worker(
+    def _worker(self, recorder: Recorder) -> Worker:
+        return Worker(
             self.settings,
-            self.recorder,
+            recorder,
             self.user_agent,
             self.options.proxy,
             self.stop,
             self.browser,
             self.frontier.turns.clock,
         )
+
+    def run(self, seeds: list[str]) -> str:
+        worker = self._worker(self.recorder)
         if self.settings.concurrency == 1 and self.browser is None:
             return self._run_inline(worker, seeds)
+        # A static crawl of more than one page without --dedup archive (whose ledger
+        # lookups stay in this process) spreads its connections over fetch processes,
+        # one per core. One page (a depth-0 seed: `archive`'s unit) is over in a few
+        # milliseconds of CPU and stays one WARC file.
+        static = self.browser is None and self.settings.dedup != "archive"
+        pages = self.settings.depth > 0 or len(seeds) > 1
+        may = static and pages and may_fork()
+        slots = plan(self.settings.concurrency, cpus()) if may else []
+        if slots:
+            return self._run_pool(slots, seeds)
         threads = [
             threading.Thread(
                 target=worker.loop,
@@ -373,6 +405,32 @@ class _Crawl:
             self.stop.set()
             session.close()
 
+    def _run_pool(self, slots: list[int], seeds: list[str]) -> str:
+        """The crawl with its connections in fetch processes (capture/procs.py)."""
+        pool = self.pool = FetchPool(
+            self._worker, self._child_sink, self.capture_id, slots, self._index_rows
+        )
+        guard = DeferredInterrupts(self.stop)
+        try:
+            with guard.installed():
+                pool.start()
+                for s in seeds:
+                    self.frontier.admit(s, "page", 0, s, s)
+                pool.drive(self.frontier, self.progress, guard.critical)
+            if pool.problem() is None:
+                return "complete"
+            pool.stop()  # the capture cannot be whole: end the fetches in progress
+            return "interrupted"
+        except KeyboardInterrupt:
+            pool.stop()
+            return "interrupted"
+
+    def _child_sink(self, index: int) -> WarcSink:
+        """A fetch process's own WARC output: ``<capture id>-pN-NNNNN.warc.gz``."""
+        return WarcSink(
+            self.folder, f"{self.capture_id}-p{index}", self.warcinfo(), self.options.warc_roll_size
+        )
+
     def _drive(self) -> None:
         """Hand tasks to workers in their host's turn, and book results, until all are done."""
         f, in_flight = self.frontier, 0
@@ -398,6 +456,11 @@ class _Crawl:
         The payload rows of the WARCs published here wait in ``deferred_rows``
         for :meth:`book`."""
         self.defer_index = True
+        if self.pool is not None:
+            self.pool.close()  # each fetch process publishes its WARC
+            problem = self.pool.problem()
+            if problem is not None:
+                raise problem
         with self.sink.lock:
             # Workers that finish after this point find the sink closed and drop
             # their record whole; nothing half-written can follow.
@@ -456,27 +519,7 @@ def _capture_record(
     warcs: list[dict[str, Any]],
 ) -> CaptureRecord:
     """The capture record (capture.json) of a finished or interrupted crawl."""
-    coll = CollectionRef(
-        id=c.id,
-        title=c.title,
-        description=c.description,
-        curator=RecordCurator(c.curator.name, c.curator.email, c.curator.organization),
-        access=c.access,
-        embargo_until=c.embargo_until.isoformat() if c.embargo_until else None,
-        designations=tuple(
-            DesignationRef(
-                organization=d.organization,
-                hosts=d.hosts,
-                jurisdiction=d.jurisdiction,
-                kind=d.kind,
-                since=d.since.isoformat() if d.since else None,
-                source=d.source,
-            )
-            for d in c.designations
-        ),
-        # lets `bag` find manifests/ beside the collections/ folder
-        file=collection_file_ref(c.path, archive.root),
-    )
+    coll = CollectionRef.of(c, archive.root)
     return CaptureRecord(
         capture_id=crawl.capture_id,
         collection=coll,
@@ -616,7 +659,7 @@ def capture(
                 options.post_process(folder)
             ended = _utc_now()
             pages = _page_list(crawl)
-            warcs = [w.as_dict() for w in crawl.sink.published]
+            warcs = [w.as_dict() for w in crawl.published()]
             record = _capture_record(
                 archive, collection, seeds, settings, options, crawl, status, started, ended,
                 pages, warcs,

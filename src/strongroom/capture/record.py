@@ -21,11 +21,14 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from strongroom.core.collection import Curator
 from strongroom.core.fsutil import atomic_write_text
 from strongroom.errors import UsageError
+
+if TYPE_CHECKING:
+    from strongroom.core.collection import Collection
 
 FILE_NAME = "capture.json"
 VERSION = 1
@@ -79,6 +82,31 @@ class CollectionRef:
     # `bag` find manifests/ beside collections/); None when it lies elsewhere,
     # because an absolute path would reveal the capturing machine.
     file: str | None = None
+
+    @classmethod
+    def of(cls, c: Collection, archive_root: Path) -> CollectionRef:
+        """The record's view of collection ``c`` of the archive at ``archive_root``."""
+        return cls(
+            id=c.id,
+            title=c.title,
+            description=c.description,
+            curator=Curator(c.curator.name, c.curator.email, c.curator.organization),
+            access=c.access,
+            embargo_until=c.embargo_until.isoformat() if c.embargo_until else None,
+            designations=tuple(
+                DesignationRef(
+                    organization=d.organization,
+                    hosts=d.hosts,
+                    jurisdiction=d.jurisdiction,
+                    kind=d.kind,
+                    since=d.since.isoformat() if d.since else None,
+                    source=d.source,
+                )
+                for d in c.designations
+            ),
+            # lets `bag` find manifests/ beside the collections/ folder
+            file=collection_file_ref(c.path, archive_root),
+        )
 
 
 @dataclass(frozen=True)

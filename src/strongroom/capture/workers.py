@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol
 
 from strongroom.capture.extract import clean_url, extract, is_css, is_html
 from strongroom.capture.frontier import Done, Failure, HostClock, Task, hostkey
@@ -30,6 +30,12 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 Prior = Callable[[str], "tuple[str, str, str] | None"]
 
 
+class Results(Protocol):
+    """Where a worker puts what it made of each task (a queue, or a fetch process's pipe)."""
+
+    def put(self, done: Done, /) -> None: ...
+
+
 class Recorder:
     """Writes exchanges to the sink, deduplicating identical payloads (thread-safe)."""
 
@@ -42,6 +48,9 @@ class Recorder:
         # Record id -> where it went, for records kept for extraction (pages and
         # stylesheets): a live screenshot names its page's WARC file and date.
         self.written: dict[str, Written] = {}
+        # In a fetch process (capture/procs.py): payloads written here since the main
+        # process was last told, so that the other fetch processes can refer to them.
+        self.fresh: list[tuple[str, tuple[str, str, str]]] | None = None
         # What an interrupt must not cut: nothing for worker threads (signals go to
         # the main thread); the inline -c 1 crawl defers Ctrl-C around each write.
         self.critical: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
@@ -80,7 +89,9 @@ class Recorder:
             if prior is not None and counted:
                 self.stats["deduplicated"] += 1
             elif eligible and prior is None:
-                self.known[info.payload_digest] = (w.record_id, url, w.date)
+                where = self.known[info.payload_digest] = (w.record_id, url, w.date)
+                if self.fresh is not None:
+                    self.fresh.append((info.payload_digest, where))
                 self.unindexed.setdefault(w.warc_file, []).append(
                     (info.payload_digest, url, w.date, w.record_id, self.capture_id, w.warc_file)
                 )
@@ -117,7 +128,7 @@ class Worker:
         """A keep-alive client for one thread (close it when done)."""
         return make_session(self.user_agent, self.proxy)
 
-    def loop(self, tasks: queue.SimpleQueue[Task | None], results: queue.SimpleQueue[Done]) -> None:
+    def loop(self, tasks: queue.SimpleQueue[Task | None], results: Results) -> None:
         session = self.session()
         try:
             while True:
