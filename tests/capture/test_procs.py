@@ -242,7 +242,7 @@ def test_fetch_processes_leave_at_once_when_the_capture_is_killed(hostile, tmp_p
     kids = _children(proc.pid)
     assert len(kids) == 2
     proc.kill()  # SIGKILL: nothing of the main process runs any more
-    proc.communicate(timeout=30)
+    proc.wait(timeout=30)  # (its output pipes stay open while a fetch process lives)
     deadline = time.monotonic() + 10  # the drip would last another minute
     while time.monotonic() < deadline and _group_alive(proc.pid):
         time.sleep(0.05)

@@ -458,7 +458,7 @@ class _FetchSide:
             while True:
                 msg = self.chan.recv()
                 if msg[0] == "close":
-                    return
+                    break
                 self._learn(msg[2])
                 for seq, task in msg[1]:
                     results.seqs[id(task)] = seq
@@ -466,8 +466,10 @@ class _FetchSide:
         finally:
             for _ in threads:
                 tasks.put(None)
-            for t in threads:
-                t.join()
+        # Told to close (an EOFError skips this: the main process is gone, and a
+        # thread still in a fetch must not keep this process alive for it).
+        for t in threads:
+            t.join()
 
     def close(self) -> int:
         """Publish this process's last WARC and send the main process its figures."""
