@@ -172,7 +172,9 @@ def _start(hostile, tmp_path: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _children(pid: int) -> list[int]:
+def _running(field: int, value: int) -> list[int]:
+    """Running processes whose /proc stat ``field`` (1 ppid, 2 process group) is
+    ``value``; zombies, which only wait to be reaped, do not count."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -180,23 +182,17 @@ def _children(pid: int) -> list[int]:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == pid and fields[0] != "Z":
+            if int(fields[field]) == value and fields[0] != "Z":
                 found.append(int(entry.name))
     return found
 
 
+def _children(pid: int) -> list[int]:
+    return _running(1, pid)
+
+
 def _group_alive(pgid: int) -> list[int]:
-    """Processes of the group still running (zombies, which only wait to be reaped, not)."""
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                alive.append(int(entry.name))
-    return alive
+    return _running(2, pgid)
 
 
 def _folder(tmp_path: Path) -> Path:
